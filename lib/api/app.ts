@@ -1,0 +1,85 @@
+import { Hono, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { errorResponse, HttpError } from "../http_error.ts";
+import { authRoutes } from "./auth.ts";
+import type { ApiDeps, AppEnv } from "./context.ts";
+import { originAllowed, requestLog, requireAuth } from "./middleware.ts";
+import { dmRoutes, roomRoutes } from "./rooms.ts";
+import { userRoutes } from "./users.ts";
+import { wsHandler } from "./ws.ts";
+
+/** Largest JSON body outside the profile update (which may carry a data: avatar). */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * The HTTP application: REST API under `/api`, the WebSocket at `/ws`. Errors thrown anywhere below become
+ * `{"error":{"code","message"}}`; only 5xx are logged as errors.
+ *
+ * @example
+ * const app = createApp(deps);
+ * Deno.serve(app.fetch);
+ */
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const allowed = deps.config.corsOrigins;
+
+  app.use("*", requestLog(deps.log));
+  app.use(
+    "/api/*",
+    cors({
+      origin: (origin) => (allowed.includes("*") || allowed.includes(origin) ? origin : null),
+      credentials: !allowed.includes("*"),
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+      exposeHeaders: ["Retry-After", "X-Request-Id"],
+      maxAge: 600,
+    }),
+  );
+  app.use("/api/*", limitBody);
+
+  app.get("/api/health", async (c) => {
+    if (deps.isShuttingDown?.()) return c.json({ status: "shutting_down", checks: {} }, 503);
+    let store = "ok";
+    try {
+      await deps.store.ping();
+    } catch (error) {
+      store = "error";
+      c.var.log.warn("Store health check failed", { error });
+    }
+    const bus = deps.bus.health();
+    const status = store !== "ok" ? "error" : bus !== "ok" ? "degraded" : "ok";
+    return c.json({ status, checks: { store, bus } }, store === "ok" ? 200 : 503);
+  });
+  app.route("/api/auth", authRoutes(deps));
+
+  const auth = requireAuth(deps.tokens, (c) => originAllowed(c.req.raw, allowed));
+  for (const path of ["/api/users/*", "/api/rooms/*", "/api/dms/*"]) app.use(path, auth);
+  app.route("/api/users", userRoutes(deps));
+  app.route("/api/rooms", roomRoutes(deps));
+  app.route("/api/dms", dmRoutes(deps));
+  app.get("/ws", wsHandler(deps));
+
+  app.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}` } }, 404)
+  );
+  app.onError((error, c) => {
+    if (error instanceof HttpError) {
+      if (error.status >= 500) c.var.log?.error("Request failed", { error });
+      return errorResponse(error.status, error.code, error.message, error.headers);
+    }
+    (c.var.log ?? deps.log).error("Unhandled error", { error, path: c.req.path });
+    return errorResponse(500, "internal_error", "Internal server error");
+  });
+  return app;
+}
+
+const limitSmall = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+
+/** The profile update has its own, larger limit; everything else gets `MAX_BODY_BYTES`. */
+const limitBody: MiddlewareHandler<AppEnv> = (c, next) =>
+  c.req.path === "/api/users/me" ? next() : limitSmall(c, next);
+
+function tooLarge(): never {
+  throw new HttpError(413, "payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`);
+}

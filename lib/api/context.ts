@@ -1,0 +1,38 @@
+import type { Passwords } from "../auth/password.ts";
+import type { RateLimiter } from "../auth/rate_limit.ts";
+import type { TokenService } from "../auth/jwt.ts";
+import type { Bus } from "../bus/bus.ts";
+import type { ChatService } from "../chat/service.ts";
+import type { Config } from "../config.ts";
+import type { Identity } from "../hub/client.ts";
+import type { Hub } from "../hub/hub.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../storage/store.ts";
+
+/** Everything the HTTP layer uses, built once by `main.ts` (or a test). */
+export interface ApiDeps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  bus: Bus;
+  hub: Hub;
+  chat: ChatService;
+  tokens: TokenService;
+  passwords: Passwords;
+  /** Per-IP limit on register and login. */
+  authLimiter: RateLimiter;
+  /** True once shutdown began: new sockets are refused with 503. */
+  isShuttingDown?: () => boolean;
+}
+
+/** Typed per-request state (Hono's `c.var`). */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    user: Identity;
+  };
+}
+
+/** Name of the cookie the web UI keeps the session token in. */
+export const SESSION_COOKIE = "chat_session";

@@ -1,0 +1,109 @@
+import { Hono } from "hono";
+import { HttpError } from "../http_error.ts";
+import { isClientId } from "../hub/protocol.ts";
+import type { HistoryQuery } from "../storage/store.ts";
+import type { ApiDeps, AppEnv } from "./context.ts";
+import { integerQuery, optionalBoolean, optionalString, readJson, requiredString } from "./validate.ts";
+
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/** Rooms, their members and their messages under `/api/rooms`. */
+export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
+  const { chat } = deps;
+  const app = new Hono<AppEnv>();
+
+  app.post("/", async (c) => {
+    const body = await readJson(c.req.raw);
+    const name = requiredString(body, "name", 1, 100);
+    if (name.trim() === "") throw new HttpError(400, "invalid_name", '"name" must not be blank');
+    const description = optionalString(body, "description", 1_000) ?? "";
+    const is_private = optionalBoolean(body, "is_private", false);
+    return c.json(await chat.createRoom(c.var.user, { name, description, is_private }), 201);
+  });
+
+  app.get("/", async (c) => c.json({ rooms: await chat.listRooms(c.var.user) }));
+
+  app.get("/:id", async (c) => c.json(await chat.getRoom(c.var.user, c.req.param("id"))));
+
+  app.post("/:id/join", async (c) => c.json(await chat.joinRoom(c.var.user, c.req.param("id"))));
+
+  app.post("/:id/leave", async (c) => {
+    await chat.leaveRoom(c.var.user, c.req.param("id"));
+    return c.body(null, 204);
+  });
+
+  app.get(
+    "/:id/members",
+    async (c) => c.json({ members: await chat.members(c.var.user, c.req.param("id")) }),
+  );
+
+  app.post("/:id/members", async (c) => {
+    const body = await readJson(c.req.raw);
+    const userId = requiredString(body, "user_id", 1, 64);
+    return c.json(await chat.addMember(c.var.user, c.req.param("id"), userId));
+  });
+
+  app.delete("/:id/members/:userId", async (c) => {
+    return c.json(await chat.removeMember(c.var.user, c.req.param("id"), c.req.param("userId")));
+  });
+
+  app.get("/:id/messages", async (c) => {
+    const q = integerQuery(new URL(c.req.url), {
+      limit: { min: 1, max: 100 },
+      offset: { min: 0, max: MAX_SEQ },
+      before_seq: { min: 1, max: MAX_SEQ },
+      after_seq: { min: 0, max: MAX_SEQ },
+    });
+    const cursors = [q.offset, q.before_seq, q.after_seq].filter((v) => v !== undefined).length;
+    if (cursors > 1) {
+      throw new HttpError(400, "invalid_query", "Use only one of offset, before_seq and after_seq");
+    }
+    const query: HistoryQuery = { limit: q.limit ?? 50 };
+    if (q.before_seq !== undefined) query.before_seq = q.before_seq;
+    else if (q.after_seq !== undefined) query.after_seq = q.after_seq;
+    else query.offset = q.offset ?? 0;
+    const page = await chat.history(c.var.user, c.req.param("id"), query);
+    return c.json({
+      messages: page.messages,
+      total: page.total,
+      offset: query.offset ?? 0,
+      limit: query.limit,
+    });
+  });
+
+  app.post("/:id/messages", async (c) => {
+    const body = await readJson(c.req.raw);
+    if (typeof body.content !== "string") {
+      throw new HttpError(400, "invalid_content", '"content" must be a string');
+    }
+    const clientId = body.client_id;
+    if (clientId !== undefined && clientId !== null && !isClientId(clientId)) {
+      throw new HttpError(
+        400,
+        "invalid_client_id",
+        '"client_id" must be 1-64 characters of A-Z, a-z, 0-9, _ or -',
+      );
+    }
+    const { message, created } = await chat.sendMessage(
+      c.var.user,
+      c.req.param("id"),
+      body.content,
+      clientId ?? undefined,
+    );
+    return c.json(message, created ? 201 : 200);
+  });
+
+  return app;
+}
+
+/** `POST /api/dms {user_id}`: the direct room of the caller and that user. */
+export function dmRoutes(deps: ApiDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post("/", async (c) => {
+    const body = await readJson(c.req.raw);
+    const userId = requiredString(body, "user_id", 1, 64);
+    const { room, created } = await deps.chat.directRoom(c.var.user, userId);
+    return c.json(room, created ? 201 : 200);
+  });
+  return app;
+}

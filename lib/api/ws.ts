@@ -1,0 +1,58 @@
+import type { Handler } from "hono";
+import { getCookie } from "hono/cookie";
+import { TokenError } from "../auth/jwt.ts";
+import { HttpError } from "../http_error.ts";
+import { upgradeToHub } from "../transport/deno_websocket.ts";
+import { type ApiDeps, type AppEnv, SESSION_COOKIE } from "./context.ts";
+import { originAllowed } from "./middleware.ts";
+
+/** The subprotocol a browser offers (with `bearer.<token>`) since it cannot set an Authorization header. */
+export const WS_PROTOCOL = "chat";
+const BEARER_PREFIX = "bearer.";
+
+/**
+ * `GET /ws?token=JWT&room_id=ID`: checks the origin and the token (query, `Sec-WebSocket-Protocol: chat,
+ * bearer.<jwt>`, or the session cookie) before upgrading, and answers a refusal with HTTP 401/403 and a JSON
+ * error, never with an upgraded socket.
+ */
+export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
+  const { tokens, store, hub, config } = deps;
+  return async (c) => {
+    if (deps.isShuttingDown?.()) {
+      throw new HttpError(503, "shutting_down", "Server is shutting down; reconnect");
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new HttpError(426, "upgrade_required", "This endpoint only accepts WebSocket upgrades");
+    }
+    if (!originAllowed(c.req.raw, config.corsOrigins)) {
+      throw new HttpError(
+        403,
+        "origin_not_allowed",
+        "WebSocket connections from this origin are not allowed",
+      );
+    }
+    const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(
+      Boolean,
+    );
+    const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
+    const token = c.req.query("token") ?? bearer?.slice(BEARER_PREFIX.length) ?? getCookie(c, SESSION_COOKIE);
+    let userId: string;
+    try {
+      userId = (await tokens.verify(token)).sub;
+    } catch (error) {
+      if (error instanceof TokenError) throw new HttpError(401, error.code, error.message);
+      throw error;
+    }
+    const user = await store.users.byId(userId);
+    if (user === null) throw new HttpError(401, "invalid_token", "The access token's account does not exist");
+    c.set("user", { userId: user.id, username: user.username });
+    const roomId = c.req.query("room_id");
+    const protocol = offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : bearer;
+    return upgradeToHub(
+      c.req.raw,
+      hub,
+      { userId: user.id, username: user.username, roomId: roomId === "" ? undefined : roomId },
+      { protocol, heartbeatSeconds: config.heartbeatSeconds },
+    );
+  };
+}

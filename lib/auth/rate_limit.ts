@@ -1,0 +1,82 @@
+/** The answer of a rate limiter: allowed, or refused with the time after which one more would be allowed. */
+export type RateDecision = { ok: true } | { ok: false; retryAfterMs: number };
+
+/** Limits events per key (a user id, an IP address). Async so that a shared (Redis) limiter fits behind it. */
+export interface RateLimiter {
+  take(key: string): Promise<RateDecision>;
+}
+
+export interface TokenBucketOptions {
+  /** Tokens added per second. */
+  ratePerSec: number;
+  /** Bucket size: how many events may come at once. */
+  burst: number;
+  /** Injected clock in milliseconds (tests). */
+  now?: () => number;
+  /** Idle buckets are dropped once this many keys are held. */
+  maxKeys?: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * An in-process token bucket per key.
+ *
+ * @example
+ * const limiter = new TokenBucketLimiter({ ratePerSec: 10, burst: 20 });
+ * if (!(await limiter.take(userId)).ok) refuse();
+ */
+export class TokenBucketLimiter implements RateLimiter {
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #maxKeys: number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(options: TokenBucketOptions) {
+    if (!(options.ratePerSec > 0) || !(options.burst >= 1)) {
+      throw new RangeError("A token bucket needs ratePerSec > 0 and burst >= 1");
+    }
+    this.#rate = options.ratePerSec / 1000;
+    this.#burst = options.burst;
+    this.#now = options.now ?? Date.now;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+  }
+
+  take(key: string): Promise<RateDecision> {
+    return Promise.resolve(this.takeSync(key));
+  }
+
+  takeSync(key: string): RateDecision {
+    const now = this.#now();
+    let bucket = this.#buckets.get(key);
+    if (bucket === undefined) {
+      if (this.#buckets.size >= this.#maxKeys) this.#prune(now);
+      bucket = { tokens: this.#burst, at: now };
+      this.#buckets.set(key, bucket);
+    } else {
+      bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#rate);
+      bucket.at = now;
+    }
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterMs: Math.ceil((1 - bucket.tokens) / this.#rate) };
+  }
+
+  /** Number of keys held (tests, metrics). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  /** Drops buckets that have refilled completely: forgetting them changes nothing. */
+  #prune(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (bucket.tokens + (now - bucket.at) * this.#rate >= this.#burst) this.#buckets.delete(key);
+    }
+  }
+}

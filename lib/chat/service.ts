@@ -1,0 +1,340 @@
+import type { RateLimiter } from "../auth/rate_limit.ts";
+import { HttpError } from "../http_error.ts";
+import type { Client, Identity } from "../hub/client.ts";
+import type { Hub } from "../hub/hub.ts";
+import type { PresenceFrame } from "../hub/protocol.ts";
+import { isId } from "../ids.ts";
+import type { Logger } from "../log.ts";
+import type { AppendResult, HistoryPage, HistoryQuery, Message, Room, Store } from "../storage/store.ts";
+import type { Presence } from "./presence.ts";
+import { type PublicUser, publicUser, type RoomView, roomView } from "./views.ts";
+
+export interface ChatServiceOptions {
+  store: Store;
+  hub: Hub;
+  presence: Presence;
+  /** Per-user limit on stored messages (text and join/leave notices). */
+  messageLimiter: RateLimiter;
+  log: Logger;
+  maxMessageChars: number;
+}
+
+/** Refused for going over a rate limit; `retryAfterMs` tells when to try again. */
+export class RateLimitedError extends HttpError {
+  constructor(readonly retryAfterMs: number, message = "Too many messages; slow down") {
+    super(429, "rate_limited", message, {
+      "Retry-After": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    });
+  }
+}
+
+const roomNotFound = () => new HttpError(404, "room_not_found", "Room not found");
+
+/**
+ * The chat's rules, shared by the REST API and the WebSocket: who may see, join and write to which room. It
+ * stores first (the store assigns `seq`) and then publishes through the hub; the hub never persists.
+ */
+export class ChatService {
+  readonly #store: Store;
+  readonly #hub: Hub;
+  readonly #presence: Presence;
+  readonly #limiter: RateLimiter;
+  readonly #log: Logger;
+  readonly #maxChars: number;
+  /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
+  readonly #counted = new WeakSet<Client>();
+
+  constructor(options: ChatServiceOptions) {
+    this.#store = options.store;
+    this.#hub = options.hub;
+    this.#presence = options.presence;
+    this.#limiter = options.messageLimiter;
+    this.#log = options.log;
+    this.#maxChars = options.maxMessageChars;
+  }
+
+  // ---- rooms ----
+
+  async createRoom(actor: Identity, input: { name: string; description: string; is_private: boolean }) {
+    const room = await this.#store.rooms.create({ ...input, creator_id: actor.userId });
+    await this.#hub.subscribeUser(actor.userId, room.id);
+    await this.#publishControl(actor.userId, "sub", room.id);
+    return roomView(room, [actor.userId]);
+  }
+
+  async getRoom(actor: Identity, roomId: string): Promise<RoomView> {
+    const { room } = await this.#visibleRoom(actor, roomId);
+    return roomView(room, await this.#store.rooms.memberIds(room.id));
+  }
+
+  async listRooms(actor: Identity): Promise<RoomView[]> {
+    const rooms = await this.#store.rooms.listVisible(actor.userId);
+    return Promise.all(rooms.map(async (room) => roomView(room, await this.#store.rooms.memberIds(room.id))));
+  }
+
+  /** Joins a public room (idempotent); a private room is joined only by being added. */
+  async joinRoom(actor: Identity, roomId: string): Promise<RoomView> {
+    const { room, member } = await this.#visibleRoom(actor, roomId);
+    if (!member) await this.#addMember(room, actor, `${actor.username} joined the room`, actor);
+    return this.getRoom(actor, roomId);
+  }
+
+  async leaveRoom(actor: Identity, roomId: string): Promise<void> {
+    const { room, member } = await this.#visibleRoom(actor, roomId);
+    if (room.is_direct) throw new HttpError(409, "direct_room", "Cannot leave a direct conversation");
+    if (!member) throw new HttpError(409, "not_a_member", `Cannot leave room "${room.name}": not a member`);
+    await this.#removeMember(room, actor, `${actor.username} left the room`, actor);
+  }
+
+  /** The creator adds a user to a room. */
+  async addMember(actor: Identity, roomId: string, userId: string): Promise<RoomView> {
+    const room = await this.#ownedRoom(actor, roomId, "add members to");
+    const user = isId(userId) ? await this.#store.users.byId(userId) : null;
+    if (user === null) throw new HttpError(404, "user_not_found", "User not found");
+    const target = { userId: user.id, username: user.username };
+    if (!(await this.#store.rooms.isMember(room.id, user.id))) {
+      await this.#addMember(room, target, `${user.username} was added by ${actor.username}`, actor);
+    }
+    return this.getRoom(actor, roomId);
+  }
+
+  /** The creator removes a user from a room. */
+  async removeMember(actor: Identity, roomId: string, userId: string): Promise<RoomView> {
+    const room = await this.#ownedRoom(actor, roomId, "remove members from");
+    const user = isId(userId) ? await this.#store.users.byId(userId) : null;
+    if (user === null || !(await this.#store.rooms.isMember(room.id, user.id))) {
+      throw new HttpError(404, "member_not_found", "That user is not a member of this room");
+    }
+    const target = { userId: user.id, username: user.username };
+    const text = user.id === actor.userId
+      ? `${user.username} left the room`
+      : `${user.username} was removed by ${actor.username}`;
+    await this.#removeMember(room, target, text, actor);
+    return this.getRoom(actor, roomId);
+  }
+
+  async members(actor: Identity, roomId: string): Promise<PublicUser[]> {
+    const { room } = await this.#visibleRoom(actor, roomId);
+    const ids = await this.#store.rooms.memberIds(room.id);
+    const [users, online] = await Promise.all([this.#store.users.byIds(ids), this.#presence.online(ids)]);
+    const byId = new Map(users.map((u) => [u.id, u]));
+    return ids.flatMap((id) => {
+      const user = byId.get(id);
+      return user ? [publicUser(user, online.has(id))] : [];
+    });
+  }
+
+  /** The one direct room of the actor and `userId`, created on first call. */
+  async directRoom(actor: Identity, userId: string): Promise<{ room: RoomView; created: boolean }> {
+    if (userId === actor.userId) {
+      throw new HttpError(400, "invalid_user", "Cannot start a direct conversation with yourself");
+    }
+    const other = isId(userId) ? await this.#store.users.byId(userId) : null;
+    if (other === null) throw new HttpError(404, "user_not_found", "User not found");
+    const name = [actor.username, other.username].sort().join(", ");
+    const { room, created } = await this.#store.rooms.directRoom(actor.userId, other.id, name);
+    if (created) {
+      for (const id of [actor.userId, other.id]) {
+        await this.#hub.subscribeUser(id, room.id);
+        await this.#publishControl(id, "sub", room.id);
+      }
+    }
+    return { room: roomView(room, await this.#store.rooms.memberIds(room.id)), created };
+  }
+
+  // ---- messages ----
+
+  /**
+   * Validates, rate-limits, stores (getting `seq`) and then publishes a text message. A repeated `clientId`
+   * returns the stored original (`created: false`) and publishes nothing.
+   */
+  async sendMessage(
+    actor: Identity,
+    roomId: string,
+    content: string,
+    clientId?: string,
+  ): Promise<AppendResult> {
+    this.#checkContent(content);
+    const { room, member } = await this.#visibleRoom(actor, roomId);
+    if (!member) {
+      throw new HttpError(
+        403,
+        "not_a_member",
+        `Cannot send to room "${room.name}": not a member; join it first`,
+      );
+    }
+    await this.#takeToken(actor);
+    const result = await this.#store.messages.append({
+      room_id: room.id,
+      user_id: actor.userId,
+      username: actor.username,
+      content,
+      type: "text",
+      client_id: clientId,
+    });
+    if (result.created) await this.#broadcast(result.message);
+    return result;
+  }
+
+  async history(actor: Identity, roomId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const { room } = await this.#visibleRoom(actor, roomId);
+    return this.#store.messages.history(room.id, query);
+  }
+
+  /** Tells the room's other members that `actor` is typing (not stored). */
+  async typing(actor: Identity, roomId: string): Promise<void> {
+    const frame = JSON.stringify({
+      type: "typing",
+      room_id: roomId,
+      user_id: actor.userId,
+      username: actor.username,
+    });
+    await this.#hub.publishToRoom(roomId, frame, { x: actor.userId });
+  }
+
+  // ---- connections ----
+
+  /** A socket opened: it receives all of the user's rooms (and `roomId`, joined if public); presence goes out. */
+  async connected(client: Client): Promise<void> {
+    const actor = client.identity;
+    const roomIds = await this.#store.rooms.roomIdsOf(actor.userId);
+    await Promise.all(roomIds.map((roomId) => this.#hub.subscribe(client, roomId)));
+    const cameOnline = await this.#presence.connected(actor.userId);
+    this.#counted.add(client);
+    if (cameOnline) await this.#publishPresence(actor, "online", roomIds);
+  }
+
+  /** A socket closed: when it was the user's last one, `last_seen` is recorded and presence goes out. */
+  async disconnected(client: Client): Promise<void> {
+    if (!this.#counted.has(client)) return;
+    this.#counted.delete(client);
+    const actor = client.identity;
+    if (!(await this.#presence.disconnected(actor.userId))) return;
+    await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
+    await this.#publishPresence(actor, "offline", await this.#store.rooms.roomIdsOf(actor.userId));
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    return (await this.#presence.online([userId])).has(userId);
+  }
+
+  // ---- internals ----
+
+  async #visibleRoom(actor: Identity, roomId: string): Promise<{ room: Room; member: boolean }> {
+    const room = isId(roomId) ? await this.#store.rooms.byId(roomId) : null;
+    if (room === null) throw roomNotFound();
+    const member = await this.#store.rooms.isMember(room.id, actor.userId);
+    if (room.is_private && !member) throw roomNotFound();
+    return { room, member };
+  }
+
+  async #ownedRoom(actor: Identity, roomId: string, what: string): Promise<Room> {
+    const { room } = await this.#visibleRoom(actor, roomId);
+    if (room.is_direct) {
+      throw new HttpError(409, "direct_room", "A direct conversation always has its two members");
+    }
+    if (room.creator_id !== actor.userId) {
+      throw new HttpError(403, "forbidden", `Only the room's creator can ${what} room "${room.name}"`);
+    }
+    return room;
+  }
+
+  /** Adds the membership, subscribes the user's sockets everywhere, then stores and sends the notice. */
+  async #addMember(room: Room, target: Identity, notice: string, actor: Identity): Promise<void> {
+    await this.#takeToken(actor);
+    if (!(await this.#store.rooms.addMember(room.id, target.userId))) return;
+    await this.#hub.subscribeUser(target.userId, room.id);
+    await this.#publishControl(target.userId, "sub", room.id);
+    await this.#systemMessage(room, target, notice);
+  }
+
+  /** Removes the membership and the user's sockets everywhere, then stores and sends the notice. */
+  async #removeMember(room: Room, target: Identity, notice: string, actor: Identity): Promise<void> {
+    await this.#takeToken(actor);
+    if (!(await this.#store.rooms.removeMember(room.id, target.userId))) return;
+    this.#hub.unsubscribeUser(target.userId, room.id);
+    await this.#publishControl(target.userId, "unsub", room.id);
+    await this.#systemMessage(room, target, notice);
+  }
+
+  async #systemMessage(room: Room, subject: Identity, content: string): Promise<void> {
+    const { message } = await this.#store.messages.append({
+      room_id: room.id,
+      user_id: subject.userId,
+      username: subject.username,
+      content,
+      type: "system",
+    });
+    await this.#broadcast(message);
+  }
+
+  /** Publishes a stored message. It is stored, so a failed publish is logged, not thrown: resume repairs it. */
+  async #broadcast(message: Message): Promise<void> {
+    try {
+      await this.#hub.publishToRoom(message.room_id, JSON.stringify(message));
+    } catch (error) {
+      this.#log.error("Cannot publish a stored message", {
+        room_id: message.room_id,
+        seq: message.seq,
+        error,
+      });
+    }
+  }
+
+  async #publishControl(userId: string, op: "sub" | "unsub", roomId: string): Promise<void> {
+    try {
+      await this.#hub.publishToUser(userId, "", { c: op, r: roomId });
+    } catch (error) {
+      this.#log.error("Cannot publish a subscription change", { user_id: userId, room_id: roomId, error });
+    }
+  }
+
+  async #publishPresence(actor: Identity, status: PresenceFrame["status"], roomIds: string[]): Promise<void> {
+    if (roomIds.length === 0) return;
+    const frame: PresenceFrame = {
+      type: "presence",
+      user_id: actor.userId,
+      username: actor.username,
+      status,
+    };
+    const text = JSON.stringify(frame);
+    const meta = { x: actor.userId, p: roomIds };
+    const results = await Promise.allSettled(
+      roomIds.map((roomId) => this.#hub.publishToRoom(roomId, text, meta)),
+    );
+    for (const result of results) {
+      if (result.status === "rejected") {
+        this.#log.warn("Cannot publish presence", { user_id: actor.userId, error: result.reason });
+      }
+    }
+  }
+
+  async #takeToken(actor: Identity): Promise<void> {
+    const decision = await this.#limiter.take(actor.userId);
+    if (!decision.ok) throw new RateLimitedError(decision.retryAfterMs);
+  }
+
+  #checkContent(content: string): void {
+    if (content.trim() === "") throw new HttpError(400, "content_empty", "Message content is empty");
+    if (content.length > this.#maxChars && codePoints(content) > this.#maxChars) {
+      throw new HttpError(
+        400,
+        "content_too_long",
+        `Message content is longer than ${this.#maxChars} characters`,
+      );
+    }
+    if (!content.isWellFormed() || content.includes("\0")) {
+      throw new HttpError(
+        400,
+        "invalid_content",
+        "Message content must be valid Unicode text without NUL characters",
+      );
+    }
+  }
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}

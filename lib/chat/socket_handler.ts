@@ -1,0 +1,113 @@
+import { HttpError } from "../http_error.ts";
+import type { Client } from "../hub/client.ts";
+import type { HubHandler } from "../hub/hub.ts";
+import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
+import type { Logger } from "../log.ts";
+import { RateLimitedError } from "./service.ts";
+import type { ChatService } from "./service.ts";
+
+/** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
+const TYPING_INTERVAL_MS = 1_000;
+
+/**
+ * Connects the hub's sockets to the chat service: one method per frame type; every refusal becomes an error
+ * frame that names the code and, for sends, the `client_id`.
+ */
+export function socketHandler(service: ChatService, log: Logger, now: () => number = Date.now): HubHandler {
+  const lastTyping = new WeakMap<Client, Map<string, number>>();
+
+  return {
+    async connect(client) {
+      await service.connected(client);
+      const roomId = client.identity.roomId;
+      if (roomId === undefined || client.rooms.has(roomId)) return;
+      try {
+        const room = await service.joinRoom(client.identity, roomId);
+        client.sendFrame({ type: "joined", room_id: room.id, last_seq: room.last_seq });
+      } catch (error) {
+        client.sendFrame(errorFrame(error, log, { room_id: roomId }));
+      }
+    },
+
+    disconnect(client) {
+      return service.disconnected(client);
+    },
+
+    async frame(client, frame: Exclude<ClientFrame, PingFrame>) {
+      const actor = client.identity;
+      try {
+        switch (frame.type) {
+          case "message": {
+            const { message } = await service.sendMessage(
+              actor,
+              frame.room_id,
+              frame.content,
+              frame.client_id,
+            );
+            client.sendFrame({
+              type: "ack",
+              client_id: frame.client_id ?? null,
+              id: message.id,
+              seq: message.seq,
+              room_id: message.room_id,
+            });
+            return;
+          }
+          case "join": {
+            const room = await service.joinRoom(actor, frame.room_id);
+            client.sendFrame({ type: "joined", room_id: room.id, last_seq: room.last_seq });
+            return;
+          }
+          case "leave":
+            await service.leaveRoom(actor, frame.room_id);
+            client.sendFrame({ type: "left", room_id: frame.room_id });
+            return;
+          case "typing": {
+            if (!client.rooms.has(frame.room_id)) {
+              throw new HttpError(403, "not_a_member", "Cannot send typing to a room you are not in");
+            }
+            let rooms = lastTyping.get(client);
+            if (rooms === undefined) lastTyping.set(client, rooms = new Map());
+            const t = now();
+            if (t - (rooms.get(frame.room_id) ?? -Infinity) < TYPING_INTERVAL_MS) return;
+            rooms.set(frame.room_id, t);
+            await service.typing(actor, frame.room_id);
+            return;
+          }
+        }
+      } catch (error) {
+        const context = frame.type === "message" && frame.client_id !== undefined
+          ? { room_id: frame.room_id, client_id: frame.client_id }
+          : { room_id: frame.room_id };
+        client.sendFrame(errorFrame(error, log, context));
+      }
+    },
+  };
+}
+
+/** Maps a refusal to an error frame; anything unexpected is logged and answered as a retryable internal error. */
+function errorFrame(
+  error: unknown,
+  log: Logger,
+  context: { room_id?: string; client_id?: string },
+): ErrorFrame {
+  if (error instanceof HttpError && error.status < 500) {
+    const frame: ErrorFrame = {
+      type: "error",
+      code: error.code,
+      message: error.message,
+      retryable: error instanceof RateLimitedError,
+      ...context,
+    };
+    if (error instanceof RateLimitedError) frame.retry_after_ms = error.retryAfterMs;
+    return frame;
+  }
+  log.error("Frame failed", { ...context, error });
+  return {
+    type: "error",
+    code: "internal_error",
+    message: "Internal server error; try again",
+    retryable: true,
+    ...context,
+  };
+}

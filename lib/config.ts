@@ -1,0 +1,127 @@
+import { isLogLevel, type LogLevel } from "./log.ts";
+
+/** Everything the server reads from its environment, validated once at start-up. See the README's table. */
+export interface Config {
+  appEnv: "development" | "production" | "test";
+  host: string;
+  port: number;
+  databaseUrl: string;
+  jwtSecret: string;
+  /** True when no JWT_SECRET was set and a random one was generated. */
+  jwtSecretGenerated: boolean;
+  jwtTtlSeconds: number;
+  bcryptCost: number;
+  maxMessageChars: number;
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  authRateLimitPerMin: number;
+  authRateLimitBurst: number;
+  corsOrigins: string[];
+  heartbeatSeconds: number;
+  wsMaxBufferedBytes: number;
+  trustProxy: boolean;
+  logLevel: LogLevel;
+  shutdownTimeoutSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the configuration; throws `ConfigError` naming every bad variable at once.
+ *
+ * @example
+ * const config = loadConfig(Deno.env.toObject());
+ */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const num = (name: string, fallback: number, min: number): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < min) {
+      problems.push(`${name} must be a number of at least ${min}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const bool = (name: string): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === "") return false;
+    if (["1", "true", "yes"].includes(raw)) return true;
+    if (["0", "false", "no"].includes(raw)) return false;
+    problems.push(`${name} must be true or false, got "${env[name]}"`);
+    return false;
+  };
+
+  const appEnv = env.APP_ENV?.trim() || "development";
+  if (appEnv !== "development" && appEnv !== "production" && appEnv !== "test") {
+    problems.push(`APP_ENV must be development, production or test, got "${appEnv}"`);
+  }
+
+  let jwtSecret = env.JWT_SECRET ?? "";
+  let jwtSecretGenerated = false;
+  if (jwtSecret === "") {
+    if (appEnv === "production") problems.push("JWT_SECRET is required when APP_ENV=production");
+    jwtSecret = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    jwtSecretGenerated = true;
+  } else if (new TextEncoder().encode(jwtSecret).length < 32) {
+    problems.push("JWT_SECRET must be at least 32 bytes long");
+  }
+
+  const databaseUrl = env.DATABASE_URL?.trim() || "sqlite:./data/chat.db";
+  if (!/^(sqlite:|mongodb(\+srv)?:\/\/)/.test(databaseUrl)) {
+    problems.push(`DATABASE_URL must start with sqlite: or mongodb://, got "${databaseUrl}"`);
+  }
+
+  const corsOrigins = (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  for (const origin of corsOrigins) {
+    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`CORS_ORIGINS entries must look like https://host[:port] (or *), got "${origin}"`);
+    }
+  }
+
+  const logLevel = env.LOG_LEVEL?.trim() || "info";
+  if (!isLogLevel(logLevel)) problems.push(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
+
+  const config: Config = {
+    appEnv: appEnv as Config["appEnv"],
+    host: env.HOST?.trim() || "0.0.0.0",
+    port: int("PORT", 8080, 0, 65535),
+    databaseUrl,
+    jwtSecret,
+    jwtSecretGenerated,
+    jwtTtlSeconds: int("JWT_TTL_SECONDS", 86_400, 60, 31_536_000),
+    bcryptCost: int("BCRYPT_COST", 12, 4, 15),
+    maxMessageChars: int("MAX_MESSAGE_CHARS", 4_000, 1, 16_000),
+    rateLimitPerSec: num("RATE_LIMIT_PER_SEC", 10, 0.01),
+    rateLimitBurst: int("RATE_LIMIT_BURST", 20, 1, 1_000_000),
+    authRateLimitPerMin: num("AUTH_RATE_LIMIT_PER_MIN", 20, 0.01),
+    authRateLimitBurst: int("AUTH_RATE_LIMIT_BURST", 10, 1, 1_000_000),
+    corsOrigins,
+    heartbeatSeconds: int("HEARTBEAT_SECONDS", 25, 1, 300),
+    wsMaxBufferedBytes: int("WS_MAX_BUFFERED_BYTES", 1_048_576, 1_024, 1_073_741_824),
+    trustProxy: bool("TRUST_PROXY"),
+    logLevel: logLevel as LogLevel,
+    shutdownTimeoutSeconds: int("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 300),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,303 @@
+import type { Bus } from "../bus/bus.ts";
+import type { Logger } from "../log.ts";
+import { Client, type Identity } from "./client.ts";
+import { decodeEnvelope, encodeEnvelope, type EnvelopeMeta, roomChannel, userChannel } from "./envelope.ts";
+import {
+  type ClientFrame,
+  FrameError,
+  MAX_FRAME_BYTES,
+  parseClientFrame,
+  type PingFrame,
+} from "./protocol.ts";
+import { CloseCode, type Transport } from "./transport.ts";
+
+/** What the application does with connections; the hub only routes. */
+export interface HubHandler {
+  /** After a socket is registered (and its user channel subscribed): subscribe rooms, announce presence. */
+  connect(client: Client): Promise<void>;
+  /** Every parsed frame but `ping`, one at a time per socket. Must answer errors with error frames itself. */
+  frame(client: Client, frame: Exclude<ClientFrame, PingFrame>): Promise<void>;
+  /** After a socket is gone from every room. */
+  disconnect(client: Client): Promise<void>;
+}
+
+export interface HubOptions {
+  bus: Bus;
+  log: Logger;
+  /** A socket whose unsent backlog passes this many bytes is closed with 4008. Default 1 MiB. */
+  maxBufferedBytes?: number;
+}
+
+export interface HubStats {
+  clients: number;
+  users: number;
+  rooms: number;
+}
+
+interface Entry {
+  clients: Set<Client>;
+  /** Settles when the bus subscription for this entry's channel is in place. */
+  ready: Promise<void>;
+}
+
+/**
+ * The per-process hub: owns this instance's sockets and which rooms each receives. Everything it delivers comes
+ * from the bus (one path, so a frame published here reaches local members exactly once, as on other instances).
+ * It subscribes a bus channel when a room (or user) gets its first local socket and unsubscribes after the last.
+ * It never persists anything.
+ */
+export class Hub {
+  readonly #bus: Bus;
+  readonly #log: Logger;
+  #handler: HubHandler | undefined;
+  readonly #maxBuffered: number;
+  readonly #clients = new Set<Client>();
+  readonly #rooms = new Map<string, Entry>();
+  readonly #users = new Map<string, Entry>();
+  /** Bus (un)subscriptions are chained per channel so they take effect in the order they were asked for. */
+  readonly #busOps = new Map<string, Promise<void>>();
+  readonly #draining = new Set<Promise<void>>();
+  #nextId = 0;
+
+  constructor(options: HubOptions) {
+    this.#bus = options.bus;
+    this.#log = options.log;
+    this.#maxBuffered = options.maxBufferedBytes ?? 1_048_576;
+  }
+
+  /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
+  async start(handler: HubHandler): Promise<void> {
+    if (this.#handler !== undefined) throw new Error("The hub is already started");
+    this.#handler = handler;
+    await this.#bus.start((channel, payload) => this.#deliver(channel, payload));
+  }
+
+  get #app(): HubHandler {
+    if (this.#handler === undefined) throw new Error("The hub is not started");
+    return this.#handler;
+  }
+
+  /**
+   * Registers a socket. Its user channel is subscribed and `handler.connect()` run before any of its frames is
+   * handled; if that fails the socket is closed with 1013 (try again later).
+   */
+  connect(transport: Transport, identity: Identity): Client {
+    const client = new Client(
+      `c${++this.#nextId}`,
+      identity,
+      transport,
+      (c) => this.#overflow(c),
+      this.#maxBuffered,
+    );
+    this.#clients.add(client);
+    client.enqueue(async () => {
+      await this.#join(this.#users, identity.userId, userChannel(identity.userId), client);
+      await this.#app.connect(client);
+    }).catch((error) => {
+      this.#log.error("Cannot set up connection", { conn_id: client.id, user_id: client.userId, error });
+      this.#close(client, CloseCode.TryAgainLater, "Server busy, reconnect later");
+    });
+    return client;
+  }
+
+  /** Forgets a socket (idempotent): leaves every room, then runs `handler.disconnect()`. */
+  disconnect(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    client.markClosed();
+    for (const roomId of client.rooms) this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
+    client.rooms.clear();
+    this.#leave(this.#users, client.userId, userChannel(client.userId), client);
+    const done = client.enqueue(() => this.#app.disconnect(client)).catch((error) => {
+      this.#log.error("Disconnect handler failed", { conn_id: client.id, user_id: client.userId, error });
+    });
+    this.#draining.add(done);
+    done.finally(() => this.#draining.delete(done));
+  }
+
+  /** Handles one frame as received from the socket. */
+  receive(client: Client, data: string | ArrayBuffer | Uint8Array | Blob): void {
+    if (client.closed) return;
+    if (typeof data !== "string") {
+      client.sendFrame({
+        type: "error",
+        code: "binary_not_supported",
+        message: "Binary frames are not supported; send JSON text frames",
+        retryable: false,
+      });
+      return;
+    }
+    if (
+      data.length > MAX_FRAME_BYTES ||
+      (data.length * 3 > MAX_FRAME_BYTES && utf8Length(data) > MAX_FRAME_BYTES)
+    ) {
+      this.#close(client, CloseCode.TooBig, `Frame larger than ${MAX_FRAME_BYTES} bytes`);
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame(data);
+    } catch (error) {
+      const { code, message } = error as FrameError;
+      client.sendFrame({ type: "error", code, message, retryable: false });
+      return;
+    }
+    if (frame.type === "ping") {
+      client.sendFrame({ type: "pong" });
+      return;
+    }
+    client.enqueue(() => this.#app.frame(client, frame)).catch((error) => {
+      this.#log.error("Frame handler failed", { conn_id: client.id, user_id: client.userId, error });
+      client.sendFrame({
+        type: "error",
+        code: "internal_error",
+        message: "Internal server error",
+        retryable: true,
+      });
+    });
+  }
+
+  /** Makes `client` receive the room's frames; throws (and changes nothing) when the bus cannot subscribe. */
+  async subscribe(client: Client, roomId: string): Promise<void> {
+    if (client.closed || client.rooms.has(roomId)) return;
+    client.rooms.add(roomId);
+    try {
+      await this.#join(this.#rooms, roomId, roomChannel(roomId), client);
+    } catch (error) {
+      client.rooms.delete(roomId);
+      throw error;
+    }
+  }
+
+  unsubscribe(client: Client, roomId: string): void {
+    if (!client.rooms.delete(roomId)) return;
+    this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
+  }
+
+  /** Subscribes every local socket of `userId` to the room (the other instances do it on the control event). */
+  async subscribeUser(userId: string, roomId: string): Promise<void> {
+    const clients = [...this.#users.get(userId)?.clients ?? []];
+    await Promise.all(clients.map((client) => this.subscribe(client, roomId)));
+  }
+
+  unsubscribeUser(userId: string, roomId: string): void {
+    for (const client of this.#users.get(userId)?.clients ?? []) this.unsubscribe(client, roomId);
+  }
+
+  /** Sends `frame` (already serialised) to every member socket of the room, on every instance. */
+  publishToRoom(roomId: string, frame: string, meta: EnvelopeMeta = {}): Promise<void> {
+    return this.#bus.publish(roomChannel(roomId), encodeEnvelope(meta, frame));
+  }
+
+  /** Sends a frame and/or a control (`meta.c`) to every socket of the user, on every instance. */
+  publishToUser(userId: string, frame: string, meta: EnvelopeMeta = {}): Promise<void> {
+    return this.#bus.publish(userChannel(userId), encodeEnvelope(meta, frame));
+  }
+
+  /** Whether this instance holds a socket of `userId`. */
+  hasLocalUser(userId: string): boolean {
+    return this.#users.has(userId);
+  }
+
+  stats(): HubStats {
+    return { clients: this.#clients.size, users: this.#users.size, rooms: this.#rooms.size };
+  }
+
+  /** Closes every socket with `code` and waits until their queued frames and disconnect handlers are done. */
+  async shutdown(code: number = CloseCode.GoingAway, reason = "Server shutting down"): Promise<void> {
+    for (const client of [...this.#clients]) this.#close(client, code, reason);
+    while (this.#draining.size > 0) await Promise.allSettled([...this.#draining]);
+    await Promise.allSettled([...this.#busOps.values()]);
+  }
+
+  #close(client: Client, code: number, reason: string): void {
+    try {
+      client.transport.close(code, reason);
+    } catch (error) {
+      this.#log.debug("Closing a socket failed", { conn_id: client.id, error });
+    }
+    this.disconnect(client);
+  }
+
+  #overflow(client: Client): void {
+    this.#log.warn("Closing slow consumer", { conn_id: client.id, user_id: client.userId });
+    this.#close(client, CloseCode.SlowConsumer, "Slow consumer: too many unsent bytes");
+  }
+
+  async #join(map: Map<string, Entry>, key: string, channel: string, client: Client): Promise<void> {
+    let entry = map.get(key);
+    if (entry === undefined) {
+      entry = { clients: new Set(), ready: this.#busOp(channel, () => this.#bus.subscribe(channel)) };
+      map.set(key, entry);
+    }
+    entry.clients.add(client);
+    try {
+      await entry.ready;
+    } catch (cause) {
+      entry.clients.delete(client);
+      if (entry.clients.size === 0 && map.get(key) === entry) map.delete(key);
+      throw new Error(`Cannot subscribe to "${channel}"`, { cause });
+    }
+  }
+
+  #leave(map: Map<string, Entry>, key: string, channel: string, client: Client): void {
+    const entry = map.get(key);
+    if (entry === undefined || !entry.clients.delete(client) || entry.clients.size > 0) return;
+    map.delete(key);
+    this.#busOp(channel, () => this.#bus.unsubscribe(channel)).catch((error) => {
+      this.#log.warn("Cannot unsubscribe", { channel, error });
+    });
+  }
+
+  #busOp(channel: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.#busOps.get(channel) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(op);
+    this.#busOps.set(channel, run);
+    run.catch(() => {}).finally(() => {
+      if (this.#busOps.get(channel) === run) this.#busOps.delete(channel);
+    });
+    return run;
+  }
+
+  #deliver(channel: string, payload: string): void {
+    let meta: EnvelopeMeta, frame: string;
+    try {
+      ({ meta, frame } = decodeEnvelope(payload));
+    } catch (error) {
+      this.#log.warn("Dropping malformed bus payload", { channel, error });
+      return;
+    }
+    if (channel.startsWith("room:")) {
+      const roomId = channel.slice(5);
+      for (const client of this.#rooms.get(roomId)?.clients ?? []) {
+        if (meta.x === client.userId) continue;
+        if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
+        client.send(frame);
+      }
+    } else if (channel.startsWith("user:")) {
+      const userId = channel.slice(5);
+      if (meta.c === "sub" && meta.r !== undefined) {
+        this.subscribeUser(userId, meta.r).catch((error) => {
+          this.#log.error("Cannot subscribe user to room", { user_id: userId, room_id: meta.r, error });
+        });
+      } else if (meta.c === "unsub" && meta.r !== undefined) {
+        this.unsubscribeUser(userId, meta.r);
+      }
+      if (frame !== "") { for (const client of this.#users.get(userId)?.clients ?? []) client.send(frame); }
+    }
+  }
+}
+
+/** UTF-8 byte length of a string without allocating. */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

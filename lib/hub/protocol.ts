@@ -1,0 +1,169 @@
+/**
+ * The WebSocket protocol: JSON text frames. Types only plus `parseClientFrame()`; islands may import this file.
+ */
+
+// ---- client -> server ----
+
+export interface MessageFrame {
+  type: "message";
+  room_id: string;
+  content: string;
+  client_id?: string;
+}
+export interface JoinFrame {
+  type: "join";
+  room_id: string;
+}
+export interface LeaveFrame {
+  type: "leave";
+  room_id: string;
+}
+export interface TypingFrame {
+  type: "typing";
+  room_id: string;
+}
+export interface PingFrame {
+  type: "ping";
+}
+
+export type ClientFrame = MessageFrame | JoinFrame | LeaveFrame | TypingFrame | PingFrame;
+
+// ---- server -> client ----
+
+/** A stored room message (`text`, `system` or `bot`), exactly as the history API returns it. */
+export interface ChatMessage {
+  id: string;
+  room_id: string;
+  seq: number;
+  user_id: string;
+  username: string;
+  content: string;
+  type: "text" | "system" | "bot";
+  timestamp: string;
+  client_id?: string;
+}
+
+export interface AckFrame {
+  type: "ack";
+  client_id: string | null;
+  id: string;
+  seq: number;
+  room_id: string;
+}
+export interface ErrorFrame {
+  type: "error";
+  code: string;
+  message: string;
+  /** Whether sending the same frame again later may succeed. */
+  retryable: boolean;
+  client_id?: string;
+  room_id?: string;
+  retry_after_ms?: number;
+}
+export interface PresenceFrame {
+  type: "presence";
+  user_id: string;
+  username: string;
+  status: "online" | "offline";
+}
+export interface TypingNotice {
+  type: "typing";
+  room_id: string;
+  user_id: string;
+  username: string;
+}
+export interface JoinedFrame {
+  type: "joined";
+  room_id: string;
+  last_seq: number;
+}
+export interface LeftFrame {
+  type: "left";
+  room_id: string;
+}
+export interface PongFrame {
+  type: "pong";
+}
+
+export type ServerFrame =
+  | ChatMessage
+  | AckFrame
+  | ErrorFrame
+  | PresenceFrame
+  | TypingNotice
+  | JoinedFrame
+  | LeftFrame
+  | PongFrame;
+
+/** Largest text frame accepted; larger ones close the socket with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** Why a client frame was refused; `code` goes to the client in an error frame. */
+export class FrameError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+const CLIENT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const TYPES = new Set(["message", "join", "leave", "typing", "ping"]);
+
+/**
+ * Parses one text frame from a client. Throws `FrameError` with `invalid_json`, `invalid_frame` or
+ * `unknown_type`; content rules (empty, too long) are the chat service's, since REST sends go through them too.
+ *
+ * @example
+ * parseClientFrame('{"type":"join","room_id":"6745f0c2a1b2c3d4e5000001"}');
+ * // { type: "join", room_id: "6745f0c2a1b2c3d4e5000001" }
+ */
+export function parseClientFrame(text: string): ClientFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new FrameError("invalid_json", "Frame is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("invalid_frame", "Frame must be a JSON object");
+  }
+  const frame = value as Record<string, unknown>;
+  if (typeof frame.type !== "string") throw new FrameError("invalid_frame", 'Frame needs a string "type"');
+  if (!TYPES.has(frame.type)) {
+    throw new FrameError(
+      "unknown_type",
+      `Unknown frame type "${frame.type.slice(0, 40)}"; expected one of ${[...TYPES].join(", ")}`,
+    );
+  }
+  if (frame.type === "ping") return { type: "ping" };
+  const room_id = requireString(frame, "room_id");
+  switch (frame.type) {
+    case "message": {
+      const content = requireString(frame, "content");
+      if (frame.client_id === undefined || frame.client_id === null) {
+        return { type: "message", room_id, content };
+      }
+      if (typeof frame.client_id !== "string" || !CLIENT_ID_RE.test(frame.client_id)) {
+        throw new FrameError("invalid_frame", '"client_id" must be 1-64 characters of A-Z, a-z, 0-9, _ or -');
+      }
+      return { type: "message", room_id, content, client_id: frame.client_id };
+    }
+    case "join":
+    case "leave":
+    case "typing":
+      return { type: frame.type, room_id };
+  }
+  throw new FrameError("unknown_type", "Unknown frame type");
+}
+
+function requireString(frame: Record<string, unknown>, field: string): string {
+  const value = frame[field];
+  if (value === undefined || value === null) throw new FrameError("invalid_frame", `Frame needs "${field}"`);
+  if (typeof value !== "string") throw new FrameError("invalid_frame", `"${field}" must be a string`);
+  return value;
+}
+
+/** Whether a client id is acceptable (used by the REST API as well). */
+export function isClientId(value: unknown): value is string {
+  return typeof value === "string" && CLIENT_ID_RE.test(value);
+}

@@ -1,0 +1,86 @@
+import type { Hono } from "hono";
+import { createApp } from "./api/app.ts";
+import type { AppEnv } from "./api/context.ts";
+import { TokenService } from "./auth/jwt.ts";
+import { Passwords } from "./auth/password.ts";
+import { TokenBucketLimiter } from "./auth/rate_limit.ts";
+import type { Bus } from "./bus/bus.ts";
+import { MemoryPresence } from "./chat/presence.ts";
+import { ChatService } from "./chat/service.ts";
+import { socketHandler } from "./chat/socket_handler.ts";
+import type { Config } from "./config.ts";
+import { Hub } from "./hub/hub.ts";
+import type { Logger } from "./log.ts";
+import type { Store } from "./storage/store.ts";
+
+export interface ChatServerOptions {
+  config: Config;
+  log: Logger;
+  store: Store;
+  bus: Bus;
+}
+
+export interface ChatServer {
+  app: Hono<AppEnv>;
+  hub: Hub;
+  chat: ChatService;
+  tokens: TokenService;
+  /** Refuses new sockets, closes the open ones with 1001 and waits for their queued work. */
+  drain(): Promise<void>;
+}
+
+/**
+ * Builds the hub, the chat service and the HTTP app on top of adapters chosen by the caller (`main.ts`, or a
+ * test). Starts nothing that listens.
+ */
+export async function createChatServer({ config, log, store, bus }: ChatServerOptions): Promise<ChatServer> {
+  let shuttingDown = false;
+  const messageLimiter = new TokenBucketLimiter({
+    ratePerSec: config.rateLimitPerSec,
+    burst: config.rateLimitBurst,
+  });
+  const authLimiter = new TokenBucketLimiter({
+    ratePerSec: config.authRateLimitPerMin / 60,
+    burst: config.authRateLimitBurst,
+  });
+  const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.jwtTtlSeconds });
+  const passwords = new Passwords(config.bcryptCost);
+
+  const hub = new Hub({
+    bus,
+    log: log.with({ component: "hub" }),
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+  });
+  const chat = new ChatService({
+    store,
+    hub,
+    presence: new MemoryPresence(),
+    messageLimiter,
+    log,
+    maxMessageChars: config.maxMessageChars,
+  });
+  await hub.start(socketHandler(chat, log));
+
+  const app = createApp({
+    config,
+    log,
+    store,
+    bus,
+    hub,
+    chat,
+    tokens,
+    passwords,
+    authLimiter,
+    isShuttingDown: () => shuttingDown,
+  });
+  return {
+    app,
+    hub,
+    chat,
+    tokens,
+    async drain() {
+      shuttingDown = true;
+      await hub.shutdown();
+    },
+  };
+}

@@ -1,0 +1,598 @@
+// node:sqlite is synchronous; the methods stay `async` so that they match the interface and a thrown error
+// always arrives as a rejected promise.
+// deno-lint-ignore-file require-await
+
+/**
+ * `SqliteStore`: the embedded default store, on `node:sqlite`.
+ *
+ * One database file may be shared by several server processes: WAL journal, a 5 s busy timeout and
+ * `BEGIN IMMEDIATE` write transactions make `seq` assignment race-free across processes. `node:sqlite` is
+ * synchronous, so no other call of this process can run between `BEGIN` and `COMMIT`.
+ *
+ * @example
+ * const store = SqliteStore.open({ path: "data/chat.db" });
+ * const { message } = await store.messages.append({ room_id, user_id, username, content: "hi", type: "text" });
+ * await store.close();
+ */
+
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import { newId } from "../ids.ts";
+import {
+  type AppendResult,
+  ConflictError,
+  type HistoryPage,
+  type HistoryQuery,
+  type Message,
+  type MessageRepo,
+  type MessageType,
+  type NewMessage,
+  type NewRoom,
+  type NewUser,
+  type ProfileUpdate,
+  type Room,
+  type RoomRepo,
+  type Store,
+  type User,
+  type UserRepo,
+} from "./store.ts";
+
+export interface SqliteStoreOptions {
+  /** A file path (its directory is created when missing) or `":memory:"`. */
+  path: string;
+}
+
+/** The schema version this code creates and understands, kept in `PRAGMA user_version`. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL,
+  username_lower TEXT NOT NULL UNIQUE,
+  email TEXT NOT NULL,
+  email_lower TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  display_name TEXT,
+  avatar_url TEXT,
+  created_at TEXT NOT NULL,
+  last_seen TEXT
+);
+CREATE TABLE IF NOT EXISTS rooms (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  creator_id TEXT NOT NULL,
+  is_private INTEGER NOT NULL,
+  is_direct INTEGER NOT NULL,
+  direct_key TEXT UNIQUE,
+  created_at TEXT NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS memberships (
+  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  joined_at TEXT NOT NULL,
+  join_seq INTEGER NOT NULL,
+  PRIMARY KEY (room_id, user_id),
+  UNIQUE (room_id, join_seq)
+);
+CREATE INDEX IF NOT EXISTS memberships_user_id ON memberships (user_id);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY,
+  room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  username TEXT NOT NULL,
+  content TEXT NOT NULL,
+  type TEXT NOT NULL,
+  timestamp TEXT NOT NULL,
+  client_id TEXT,
+  UNIQUE (room_id, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (room_id, user_id, client_id)
+  WHERE client_id IS NOT NULL;
+`;
+
+const SQLITE_BUSY = 5;
+const SQLITE_CONSTRAINT_UNIQUE = 2067;
+const BEGIN_ATTEMPTS = 5;
+
+type Row = Record<string, SQLOutputValue>;
+
+/** The `SQLITE_*` result code of a `node:sqlite` error, or undefined for other errors. */
+function sqliteCode(error: unknown): number | undefined {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === "number" ? code : undefined;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Thrown by `SqliteStore.open()` when the database was written by a newer server. */
+export class SchemaVersionError extends Error {
+  constructor(readonly version: number) {
+    super(
+      `Database schema version ${version} is newer than this server supports (${SCHEMA_VERSION}); ` +
+        "upgrade the server",
+    );
+    this.name = "SchemaVersionError";
+  }
+}
+
+function assertSupportedVersion(db: DatabaseSync): number {
+  const version = db.prepare("PRAGMA user_version").get()!.user_version as number;
+  if (version > SCHEMA_VERSION) throw new SchemaVersionError(version);
+  return version;
+}
+
+/** Creates the tables in one write transaction, re-checking the version another process may have raised. */
+function createSchema(db: DatabaseSync): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const version = assertSupportedVersion(db);
+    db.exec(SCHEMA);
+    if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}
+
+/** Runs transactions on one connection; `BEGIN IMMEDIATE` is retried when another process holds the lock. */
+class Database {
+  readonly #begin: StatementSync;
+  readonly #beginRead: StatementSync;
+  readonly #commit: StatementSync;
+  readonly #rollback: StatementSync;
+
+  constructor(readonly db: DatabaseSync) {
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#beginRead = db.prepare("BEGIN");
+    this.#commit = db.prepare("COMMIT");
+    this.#rollback = db.prepare("ROLLBACK");
+  }
+
+  /** Runs `fn` in a write transaction; `fn` must be synchronous so that nothing else runs inside it. */
+  async write<T>(fn: () => T): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        this.#begin.run();
+        break;
+      } catch (error) {
+        // busy_timeout already waited; a few more tries cover the cases where SQLite does not call it.
+        const busy = ((sqliteCode(error) ?? 0) & 0xff) === SQLITE_BUSY;
+        if (!busy || attempt >= BEGIN_ATTEMPTS) throw error;
+        await delay(20 * attempt);
+      }
+    }
+    return this.#finish(fn);
+  }
+
+  /** Runs `fn` in a read transaction, so that all its statements see one snapshot. */
+  read<T>(fn: () => T): T {
+    this.#beginRead.run();
+    return this.#finish(fn);
+  }
+
+  #finish<T>(fn: () => T): T {
+    try {
+      const result = fn();
+      this.#commit.run();
+      return result;
+    } catch (error) {
+      if (this.db.isTransaction) this.#rollback.run();
+      throw error;
+    }
+  }
+}
+
+function toUser(row: Row): User {
+  return {
+    id: row.id as string,
+    username: row.username as string,
+    email: row.email as string,
+    password_hash: row.password_hash as string,
+    display_name: row.display_name as string | null,
+    avatar_url: row.avatar_url as string | null,
+    created_at: row.created_at as string,
+    last_seen: row.last_seen as string | null,
+  };
+}
+
+function toRoom(row: Row): Room {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    description: row.description as string,
+    creator_id: row.creator_id as string,
+    is_private: row.is_private === 1,
+    is_direct: row.is_direct === 1,
+    created_at: row.created_at as string,
+    last_seq: row.last_seq as number,
+  };
+}
+
+function toMessage(row: Row): Message {
+  const message: Message = {
+    id: row.id as string,
+    room_id: row.room_id as string,
+    seq: row.seq as number,
+    user_id: row.user_id as string,
+    username: row.username as string,
+    content: row.content as string,
+    type: row.type as MessageType,
+    timestamp: row.timestamp as string,
+  };
+  if (row.client_id !== null) message.client_id = row.client_id as string;
+  return message;
+}
+
+/**
+ * The smallest string greater than every string that starts with `prefix` (in SQLite's BINARY order, which is
+ * code point order), or null when there is none. Lets a prefix search use the index without LIKE escaping.
+ */
+export function prefixUpperBound(prefix: string): string | null {
+  const chars = Array.from(prefix);
+  while (chars.length > 0) {
+    const last = chars.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return chars.join("") + String.fromCodePoint(next);
+    }
+  }
+  return null;
+}
+
+class SqliteUserRepo implements UserRepo {
+  readonly #insert: StatementSync;
+  readonly #byId: StatementSync;
+  readonly #byEmail: StatementSync;
+  readonly #usernameTaken: StatementSync;
+  readonly #byIds: StatementSync;
+  readonly #searchBounded: StatementSync;
+  readonly #searchAll: StatementSync;
+  readonly #updateProfile: StatementSync;
+  readonly #setLastSeen: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#insert = db.prepare(
+      `INSERT INTO users (id, username, username_lower, email, email_lower, password_hash, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    );
+    this.#byId = db.prepare("SELECT * FROM users WHERE id = ?");
+    this.#byEmail = db.prepare("SELECT * FROM users WHERE email_lower = ?");
+    this.#usernameTaken = db.prepare("SELECT 1 FROM users WHERE username_lower = ?");
+    this.#byIds = db.prepare("SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))");
+    this.#searchBounded = db.prepare(
+      "SELECT * FROM users WHERE username_lower >= ? AND username_lower < ? ORDER BY username_lower LIMIT ?",
+    );
+    this.#searchAll = db.prepare(
+      "SELECT * FROM users WHERE username_lower >= ? ORDER BY username_lower LIMIT ?",
+    );
+    this.#updateProfile = db.prepare(
+      `UPDATE users SET
+         display_name = CASE WHEN ? THEN ? ELSE display_name END,
+         avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END
+       WHERE id = ? RETURNING *`,
+    );
+    this.#setLastSeen = db.prepare("UPDATE users SET last_seen = ? WHERE id = ?");
+  }
+
+  async create(user: NewUser): Promise<User> {
+    const usernameLower = user.username.toLowerCase();
+    try {
+      const row = this.#insert.get(
+        newId(),
+        user.username,
+        usernameLower,
+        user.email,
+        user.email.toLowerCase(),
+        user.password_hash,
+        new Date().toISOString(),
+      );
+      return toUser(row as Row);
+    } catch (error) {
+      if (sqliteCode(error) !== SQLITE_CONSTRAINT_UNIQUE) {
+        throw new Error(`Cannot create user "${user.username}"`, { cause: error });
+      }
+      // SQLite names whichever unique index it checked first; report the username when both are taken.
+      if (this.#usernameTaken.get(usernameLower)) {
+        throw new ConflictError("username", `Username "${user.username}" is already taken`);
+      }
+      throw new ConflictError("email", `Email "${user.email}" is already registered`);
+    }
+  }
+
+  async byId(id: string): Promise<User | null> {
+    const row = this.#byId.get(id);
+    return row ? toUser(row as Row) : null;
+  }
+
+  async byEmail(email: string): Promise<User | null> {
+    const row = this.#byEmail.get(email.toLowerCase());
+    return row ? toUser(row as Row) : null;
+  }
+
+  async byIds(ids: string[]): Promise<User[]> {
+    if (ids.length === 0) return [];
+    return this.#byIds.all(JSON.stringify(ids)).map((row) => toUser(row as Row));
+  }
+
+  async search(prefix: string, limit: number): Promise<User[]> {
+    const lower = prefix.toLowerCase();
+    const upper = prefixUpperBound(lower);
+    const rows = upper === null
+      ? this.#searchAll.all(lower, limit)
+      : this.#searchBounded.all(lower, upper, limit);
+    return rows.map((row) => toUser(row as Row));
+  }
+
+  async updateProfile(id: string, update: ProfileUpdate): Promise<User | null> {
+    const { display_name, avatar_url } = update;
+    const row = this.#updateProfile.get(
+      display_name === undefined ? 0 : 1,
+      display_name ?? null,
+      avatar_url === undefined ? 0 : 1,
+      avatar_url ?? null,
+      id,
+    );
+    return row ? toUser(row as Row) : null;
+  }
+
+  async setLastSeen(id: string, at: string): Promise<void> {
+    this.#setLastSeen.run(at, id);
+  }
+}
+
+class SqliteRoomRepo implements RoomRepo {
+  readonly #insert: StatementSync;
+  readonly #insertDirect: StatementSync;
+  readonly #byId: StatementSync;
+  readonly #byDirectKey: StatementSync;
+  readonly #listVisible: StatementSync;
+  readonly #roomIdsOf: StatementSync;
+  readonly #addMember: StatementSync;
+  readonly #removeMember: StatementSync;
+  readonly #isMember: StatementSync;
+  readonly #memberIds: StatementSync;
+
+  constructor(private readonly database: Database) {
+    const db = database.db;
+    this.#insert = db.prepare(
+      `INSERT INTO rooms (id, name, description, creator_id, is_private, is_direct, created_at)
+       VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING *`,
+    );
+    this.#insertDirect = db.prepare(
+      `INSERT INTO rooms (id, name, description, creator_id, is_private, is_direct, direct_key, created_at)
+       VALUES (?, ?, '', ?, 1, 1, ?, ?) ON CONFLICT (direct_key) DO NOTHING RETURNING *`,
+    );
+    this.#byId = db.prepare("SELECT * FROM rooms WHERE id = ?");
+    this.#byDirectKey = db.prepare("SELECT * FROM rooms WHERE direct_key = ?");
+    this.#listVisible = db.prepare(
+      `SELECT * FROM rooms
+       WHERE is_private = 0 OR id IN (SELECT room_id FROM memberships WHERE user_id = ?)
+       ORDER BY created_at, rowid`,
+    );
+    this.#roomIdsOf = db.prepare(
+      "SELECT room_id FROM memberships WHERE user_id = ? ORDER BY joined_at, room_id",
+    );
+    this.#addMember = db.prepare(
+      `INSERT INTO memberships (room_id, user_id, joined_at, join_seq)
+       VALUES (?1, ?2, ?3, (SELECT coalesce(max(join_seq), 0) + 1 FROM memberships WHERE room_id = ?1))
+       ON CONFLICT (room_id, user_id) DO NOTHING`,
+    );
+    this.#removeMember = db.prepare("DELETE FROM memberships WHERE room_id = ? AND user_id = ?");
+    this.#isMember = db.prepare("SELECT 1 FROM memberships WHERE room_id = ? AND user_id = ?");
+    this.#memberIds = db.prepare("SELECT user_id FROM memberships WHERE room_id = ? ORDER BY join_seq");
+  }
+
+  async create(room: NewRoom): Promise<Room> {
+    try {
+      return await this.database.write(() => {
+        const now = new Date().toISOString();
+        const row = this.#insert.get(
+          newId(),
+          room.name,
+          room.description,
+          room.creator_id,
+          room.is_private ? 1 : 0,
+          now,
+        );
+        this.#addMember.run(row!.id as string, room.creator_id, now);
+        return toRoom(row as Row);
+      });
+    } catch (error) {
+      throw new Error(`Cannot create room "${room.name}"`, { cause: error });
+    }
+  }
+
+  async byId(id: string): Promise<Room | null> {
+    const row = this.#byId.get(id);
+    return row ? toRoom(row as Row) : null;
+  }
+
+  async listVisible(userId: string): Promise<Room[]> {
+    return this.#listVisible.all(userId).map((row) => toRoom(row as Row));
+  }
+
+  async roomIdsOf(userId: string): Promise<string[]> {
+    return this.#roomIdsOf.all(userId).map((row) => row.room_id as string);
+  }
+
+  async directRoom(a: string, b: string, name: string): Promise<{ room: Room; created: boolean }> {
+    const key = a < b ? `${a}:${b}` : `${b}:${a}`;
+    try {
+      return await this.database.write(() => {
+        const now = new Date().toISOString();
+        const inserted = this.#insertDirect.get(newId(), name, a, key, now);
+        if (inserted) {
+          this.#addMember.run(inserted.id as string, a, now);
+          this.#addMember.run(inserted.id as string, b, now);
+          return { room: toRoom(inserted as Row), created: true };
+        }
+        return { room: toRoom(this.#byDirectKey.get(key) as Row), created: false };
+      });
+    } catch (error) {
+      throw new Error(`Cannot open the direct room of "${a}" and "${b}"`, { cause: error });
+    }
+  }
+
+  async addMember(roomId: string, userId: string): Promise<boolean> {
+    try {
+      return this.#addMember.run(roomId, userId, new Date().toISOString()).changes === 1;
+    } catch (error) {
+      throw new Error(`Cannot add "${userId}" to room "${roomId}"`, { cause: error });
+    }
+  }
+
+  async removeMember(roomId: string, userId: string): Promise<boolean> {
+    return this.#removeMember.run(roomId, userId).changes === 1;
+  }
+
+  async isMember(roomId: string, userId: string): Promise<boolean> {
+    return this.#isMember.get(roomId, userId) !== undefined;
+  }
+
+  async memberIds(roomId: string): Promise<string[]> {
+    return this.#memberIds.all(roomId).map((row) => row.user_id as string);
+  }
+}
+
+class SqliteMessageRepo implements MessageRepo {
+  readonly #byClientId: StatementSync;
+  readonly #nextSeq: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #count: StatementSync;
+  readonly #newestPage: StatementSync;
+  readonly #before: StatementSync;
+  readonly #after: StatementSync;
+
+  constructor(private readonly database: Database) {
+    const db = database.db;
+    this.#byClientId = db.prepare(
+      "SELECT * FROM messages WHERE room_id = ? AND user_id = ? AND client_id = ?",
+    );
+    this.#nextSeq = db.prepare("UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq");
+    this.#insert = db.prepare(
+      `INSERT INTO messages (id, room_id, seq, user_id, username, content, type, timestamp, client_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    );
+    this.#count = db.prepare("SELECT count(*) AS total FROM messages WHERE room_id = ?");
+    this.#newestPage = db.prepare(
+      "SELECT * FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+    );
+    this.#before = db.prepare(
+      "SELECT * FROM messages WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+    );
+    this.#after = db.prepare("SELECT * FROM messages WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+  }
+
+  async append(message: NewMessage): Promise<AppendResult> {
+    const { room_id, user_id, client_id } = message;
+    let result: AppendResult | undefined;
+    try {
+      result = await this.database.write(() => {
+        if (client_id !== undefined) {
+          const existing = this.#byClientId.get(room_id, user_id, client_id);
+          if (existing) return { message: toMessage(existing as Row), created: false };
+        }
+        const next = this.#nextSeq.get(room_id);
+        if (!next) return undefined;
+        const row = this.#insert.get(
+          newId(),
+          room_id,
+          next.last_seq as number,
+          user_id,
+          message.username,
+          message.content,
+          message.type,
+          new Date().toISOString(),
+          client_id ?? null,
+        );
+        return { message: toMessage(row as Row), created: true };
+      });
+    } catch (error) {
+      throw new Error(`Cannot append a message to room "${room_id}"`, { cause: error });
+    }
+    if (!result) throw new Error(`Cannot append a message to unknown room "${room_id}"`);
+    return result;
+  }
+
+  async history(roomId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const { limit, offset, before_seq, after_seq } = query;
+    const cursors = [offset, before_seq, after_seq].filter((value) => value !== undefined).length;
+    if (cursors > 1) throw new TypeError("History query takes only one of offset, before_seq and after_seq");
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`Invalid history limit: ${limit}`);
+    return this.database.read(() => {
+      const total = this.#count.get(roomId)!.total as number;
+      let rows;
+      if (before_seq !== undefined) rows = this.#before.all(roomId, before_seq, limit).reverse();
+      else if (after_seq !== undefined) rows = this.#after.all(roomId, after_seq, limit);
+      else rows = this.#newestPage.all(roomId, limit, offset ?? 0).reverse();
+      return { messages: rows.map((row) => toMessage(row as Row)), total };
+    });
+  }
+}
+
+/** A `Store` on one SQLite database file (or an in-memory database). */
+export class SqliteStore implements Store {
+  readonly users: UserRepo;
+  readonly rooms: RoomRepo;
+  readonly messages: MessageRepo;
+  readonly #db: DatabaseSync;
+  readonly #ping: StatementSync;
+  #closed = false;
+
+  private constructor(db: DatabaseSync) {
+    const database = new Database(db);
+    this.#db = db;
+    this.#ping = db.prepare("SELECT 1");
+    this.users = new SqliteUserRepo(db);
+    this.rooms = new SqliteRoomRepo(database);
+    this.messages = new SqliteMessageRepo(database);
+  }
+
+  /**
+   * Opens (creating when missing) the database at `options.path` and its schema. Throws when the file was
+   * written by a newer server (a higher schema version); it never migrates silently.
+   */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const { path } = options;
+    let db: DatabaseSync;
+    try {
+      if (path !== ":memory:" && path !== "") mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path);
+    } catch (error) {
+      throw new Error(`Cannot open SQLite database "${path}"`, { cause: error });
+    }
+    try {
+      db.exec("PRAGMA busy_timeout = 5000");
+      // Checked before anything else writes to the file (switching to WAL does).
+      assertSupportedVersion(db);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA foreign_keys = ON");
+      createSchema(db);
+      return new SqliteStore(db);
+    } catch (error) {
+      db.close();
+      if (error instanceof SchemaVersionError) throw error;
+      throw new Error(`Cannot open SQLite database "${path}"`, { cause: error });
+    }
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error("SQLite store is closed");
+    this.#ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}

@@ -1,0 +1,257 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { newId } from "../ids.ts";
+import { prefixUpperBound, SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
+import type { Store } from "./store.ts";
+import { storeContract, type WriterArgs } from "./store_contract.ts";
+
+const WRITER = new URL("../../tests/helpers/sqlite_writer.ts", import.meta.url).pathname;
+
+/** Database file of each store opened by `openFileStore()`, for the writer processes. */
+const paths = new WeakMap<Store, string>();
+
+/** A `SqliteStore` on a file in a fresh temporary directory, which `close()` removes. */
+async function openFileStore(): Promise<Store> {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite_store_test_" });
+  const path = join(dir, "chat.db");
+  const sqlite = SqliteStore.open({ path });
+  const store: Store = {
+    users: sqlite.users,
+    rooms: sqlite.rooms,
+    messages: sqlite.messages,
+    ping: () => sqlite.ping(),
+    close: async () => {
+      await sqlite.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+  paths.set(store, path);
+  return store;
+}
+
+function spawnWriter({ store, roomId, userId, count }: WriterArgs): Deno.ChildProcess {
+  const path = paths.get(store);
+  if (!path) throw new Error("spawnWriter() needs a store opened by openFileStore()");
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", WRITER, path, roomId, userId, String(count)],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+storeContract("SqliteStore", openFileStore, { spawnWriter });
+
+/** Runs `fn` with a path in a fresh temporary directory, removed afterwards. */
+async function withTempPath(fn: (path: string, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite_store_test_" });
+  try {
+    await fn(join(dir, "chat.db"), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("`SqliteStore.open()` refuses a database with a newer schema version", async () => {
+  await withTempPath(async (path) => {
+    await SqliteStore.open({ path }).close();
+    const raw = new DatabaseSync(path);
+    raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 41}`);
+    raw.close();
+    assert.throws(
+      () => SqliteStore.open({ path }),
+      {
+        name: "SchemaVersionError",
+        message: `Database schema version ${SCHEMA_VERSION + 41} is newer than this server supports ` +
+          `(${SCHEMA_VERSION}); upgrade the server`,
+      },
+    );
+    const check = new DatabaseSync(path);
+    assert.equal(
+      check.prepare("PRAGMA user_version").get()?.user_version,
+      SCHEMA_VERSION + 41,
+      "left untouched",
+    );
+    check.close();
+  });
+});
+
+Deno.test("`SqliteStore.open()` sets up WAL and the schema version on a new file", async () => {
+  await withTempPath(async (path) => {
+    await SqliteStore.open({ path }).close();
+    const raw = new DatabaseSync(path);
+    assert.equal(raw.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+    assert.equal(raw.prepare("PRAGMA user_version").get()?.user_version, SCHEMA_VERSION);
+    raw.close();
+  });
+});
+
+Deno.test("`SqliteStore.open()` creates missing parent directories", async () => {
+  await withTempPath(async (_, dir) => {
+    const path = join(dir, "a", "b", "chat.db");
+    const store = SqliteStore.open({ path });
+    await store.ping();
+    await store.close();
+    assert.ok((await Deno.stat(path)).isFile);
+  });
+});
+
+Deno.test("`SqliteStore.open()` wraps driver errors", async () => {
+  await withTempPath(async (path) => {
+    await Deno.writeTextFile(
+      path,
+      "not a database, just some text that is long enough to have a header".repeat(10),
+    );
+    assert.throws(() => SqliteStore.open({ path }), (error) => {
+      assert.ok(error instanceof Error);
+      assert.equal(error.message, `Cannot open SQLite database "${path}"`);
+      assert.ok(error.cause instanceof Error);
+      return true;
+    });
+  });
+});
+
+Deno.test("`SqliteStore` keeps data across close and reopen", async () => {
+  await withTempPath(async (path) => {
+    const first = SqliteStore.open({ path });
+    const user = await first.users.create({ username: "alice", email: "a@example.com", password_hash: "h" });
+    const room = await first.rooms.create({
+      name: "r",
+      description: "d",
+      creator_id: user.id,
+      is_private: true,
+    });
+    const { message } = await first.messages.append({
+      room_id: room.id,
+      user_id: user.id,
+      username: "alice",
+      content: "still here 👋",
+      type: "text",
+      client_id: "c1",
+    });
+    await first.close();
+
+    const second = SqliteStore.open({ path });
+    try {
+      assert.deepEqual(await second.users.byId(user.id), user);
+      assert.deepEqual(await second.rooms.byId(room.id), { ...room, last_seq: 1 });
+      assert.deepEqual(await second.rooms.memberIds(room.id), [user.id]);
+      assert.deepEqual(await second.messages.history(room.id, { limit: 10 }), {
+        messages: [message],
+        total: 1,
+      });
+      const again = await second.messages.append({
+        room_id: room.id,
+        user_id: user.id,
+        username: "alice",
+        content: "dup",
+        type: "text",
+        client_id: "c1",
+      });
+      assert.deepEqual(again, { message, created: false });
+      const next = await second.messages.append({
+        room_id: room.id,
+        user_id: user.id,
+        username: "alice",
+        content: "next",
+        type: "text",
+      });
+      assert.equal(next.message.seq, 2);
+      await assert.rejects(
+        second.users.create({ username: "ALICE", email: "b@example.com", password_hash: "h" }),
+        { name: "ConflictError", field: "username" },
+      );
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+Deno.test("`SqliteStore` works in memory", async () => {
+  const store = SqliteStore.open({ path: ":memory:" });
+  const room = await store.rooms.create({
+    name: "r",
+    description: "",
+    creator_id: newId(),
+    is_private: false,
+  });
+  const { message } = await store.messages.append({
+    room_id: room.id,
+    user_id: newId(),
+    username: "u",
+    content: "hi",
+    type: "text",
+  });
+  assert.equal(message.seq, 1);
+  await store.close();
+});
+
+Deno.test("`SqliteStore.close()` is idempotent and ping() fails afterwards", async () => {
+  const store = SqliteStore.open({ path: ":memory:" });
+  await store.ping();
+  await store.close();
+  await store.close();
+  await assert.rejects(store.ping(), /closed/);
+});
+
+Deno.test("`SqliteStore` messages.append() rejects an unknown room and leaves no trace", async () => {
+  const store = SqliteStore.open({ path: ":memory:" });
+  try {
+    const roomId = newId();
+    const message = { room_id: roomId, user_id: newId(), username: "u", content: "x", type: "text" } as const;
+    await assert.rejects(
+      store.messages.append(message),
+      new Error(`Cannot append a message to unknown room "${roomId}"`),
+    );
+    assert.deepEqual(await store.messages.history(roomId, { limit: 10 }), { messages: [], total: 0 });
+    // The failed call rolled back: the connection can still write.
+    const room = await store.rooms.create({
+      name: "r",
+      description: "",
+      creator_id: newId(),
+      is_private: false,
+    });
+    assert.equal((await store.messages.append({ ...message, room_id: room.id })).message.seq, 1);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("`SqliteStore` messages.history() rejects a query with several cursors or a bad limit", async () => {
+  const store = SqliteStore.open({ path: ":memory:" });
+  try {
+    await assert.rejects(store.messages.history(newId(), { limit: 10, offset: 0, before_seq: 5 }), TypeError);
+    await assert.rejects(store.messages.history(newId(), { limit: -1 }), RangeError);
+    await assert.rejects(store.messages.history(newId(), { limit: 1.5 }), RangeError);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("`prefixUpperBound()` returns the next string after every string with the prefix", async (t) => {
+  const cases: [prefix: string, expected: string | null][] = [
+    ["", null],
+    ["a", "b"],
+    ["ab", "ac"],
+    ["a\u{d7ff}", "a\u{e000}"],
+    ["a\u{10ffff}", "b"],
+    ["\u{10ffff}\u{10ffff}", null],
+    ["x😀", "x😁"],
+  ];
+  for (const [prefix, expected] of cases) {
+    await t.step(JSON.stringify(prefix), () => assert.equal(prefixUpperBound(prefix), expected));
+  }
+});
+
+Deno.test("`SqliteStore` users.search() matches prefixes ending in the highest code point", async () => {
+  const store = SqliteStore.open({ path: ":memory:" });
+  try {
+    for (const username of ["a\u{10ffff}", "a\u{10ffff}z", "b"]) {
+      await store.users.create({ username, email: `${newId()}@example.com`, password_hash: "h" });
+    }
+    const found = await store.users.search("a\u{10ffff}", 10);
+    assert.deepEqual(found.map((user) => user.username), ["a\u{10ffff}", "a\u{10ffff}z"]);
+  } finally {
+    await store.close();
+  }
+});

@@ -1,0 +1,157 @@
+/**
+ * Repository interfaces for everything the chat server persists.
+ *
+ * Adapters: `SqliteStore` (embedded default) and, later, `MongoStore`. Every adapter must pass the one contract
+ * suite in `store_contract.ts`. Ids are 24 lowercase hex characters (ObjectId-shaped) so that both adapters
+ * produce the same ids; timestamps are ISO 8601 UTC strings; the per-room `seq` orders messages.
+ */
+
+export interface User {
+  id: string;
+  username: string;
+  email: string;
+  password_hash: string;
+  display_name: string | null;
+  avatar_url: string | null;
+  created_at: string;
+  last_seen: string | null;
+}
+
+export interface NewUser {
+  username: string;
+  email: string;
+  password_hash: string;
+}
+
+export interface ProfileUpdate {
+  display_name?: string | null;
+  avatar_url?: string | null;
+}
+
+export interface Room {
+  id: string;
+  name: string;
+  description: string;
+  creator_id: string;
+  is_private: boolean;
+  is_direct: boolean;
+  created_at: string;
+  /** The highest `seq` stored in the room so far (0 for an empty room). */
+  last_seq: number;
+}
+
+export interface NewRoom {
+  name: string;
+  description: string;
+  creator_id: string;
+  is_private: boolean;
+}
+
+export type MessageType = "text" | "system" | "bot";
+
+export interface Message {
+  id: string;
+  room_id: string;
+  seq: number;
+  user_id: string;
+  username: string;
+  content: string;
+  type: MessageType;
+  timestamp: string;
+  client_id?: string;
+}
+
+export interface NewMessage {
+  room_id: string;
+  user_id: string;
+  username: string;
+  content: string;
+  type: MessageType;
+  /** Idempotency key chosen by the sender; unique per (room_id, user_id). */
+  client_id?: string;
+}
+
+/** Result of `MessageRepo.append()`: `created` is false when `client_id` matched an earlier message. */
+export interface AppendResult {
+  message: Message;
+  created: boolean;
+}
+
+/** Exactly one of `offset`, `before_seq`, `after_seq` selects the page. */
+export interface HistoryQuery {
+  limit: number;
+  offset?: number;
+  before_seq?: number;
+  after_seq?: number;
+}
+
+export interface HistoryPage {
+  /** Always in chronological (ascending `seq`) order. */
+  messages: Message[];
+  /** Number of messages stored in the room. */
+  total: number;
+}
+
+/** Thrown when a unique constraint (username, email) is violated. `field` names the column. */
+export class ConflictError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}
+
+export interface UserRepo {
+  /** Throws `ConflictError` with field `username` or `email` (both compared case-insensitively). */
+  create(user: NewUser): Promise<User>;
+  byId(id: string): Promise<User | null>;
+  /** Case-insensitive. */
+  byEmail(email: string): Promise<User | null>;
+  /** Many at once, in no particular order; unknown ids are skipped. */
+  byIds(ids: string[]): Promise<User[]>;
+  /** Users whose username starts with `prefix` (case-insensitive), ordered by username. */
+  search(prefix: string, limit: number): Promise<User[]>;
+  /** Returns the updated user, or null when it does not exist. */
+  updateProfile(id: string, update: ProfileUpdate): Promise<User | null>;
+  setLastSeen(id: string, at: string): Promise<void>;
+}
+
+export interface RoomRepo {
+  /** Creates the room with its creator as first member. */
+  create(room: NewRoom): Promise<Room>;
+  byId(id: string): Promise<Room | null>;
+  /** Public rooms plus the private ones `userId` belongs to, oldest first. */
+  listVisible(userId: string): Promise<Room[]>;
+  /** Ids of the rooms `userId` belongs to. */
+  roomIdsOf(userId: string): Promise<string[]>;
+  /**
+   * The direct room of two users, created with both as members on first call; the same room after.
+   * Safe under concurrent calls (one room per pair).
+   */
+  directRoom(a: string, b: string, name: string): Promise<{ room: Room; created: boolean }>;
+  /** Returns false when the user was already a member. */
+  addMember(roomId: string, userId: string): Promise<boolean>;
+  /** Returns false when the user was not a member. */
+  removeMember(roomId: string, userId: string): Promise<boolean>;
+  isMember(roomId: string, userId: string): Promise<boolean>;
+  /** Member ids in join order. */
+  memberIds(roomId: string): Promise<string[]>;
+}
+
+export interface MessageRepo {
+  /**
+   * Stores a message, assigning the room's next `seq` (1, 2, 3... no gaps, no reuse) in the same write, also
+   * with several processes writing to one room. With a `client_id` already used by the same user in the same
+   * room, stores nothing and returns the original message with `created: false`.
+   */
+  append(message: NewMessage): Promise<AppendResult>;
+  history(roomId: string, query: HistoryQuery): Promise<HistoryPage>;
+}
+
+export interface Store {
+  users: UserRepo;
+  rooms: RoomRepo;
+  messages: MessageRepo;
+  /** Throws when the store cannot serve requests (used by `/api/health`). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
