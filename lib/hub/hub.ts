@@ -141,11 +141,11 @@ export class Hub {
       client.sendFrame({ type: "error", code, message, retryable: false });
       return;
     }
-    if (frame.type === "ping") {
-      client.sendFrame({ type: "pong" });
-      return;
-    }
-    client.enqueue(() => this.#app.frame(client, frame)).catch((error) => {
+    // Even a ping waits its turn: its pong tells the client that everything it sent before was handled.
+    const task = frame.type === "ping"
+      ? () => Promise.resolve(client.sendFrame({ type: "pong" }))
+      : () => this.#app.frame(client, frame);
+    client.enqueue(task).catch((error) => {
       this.#log.error("Frame handler failed", { conn_id: client.id, user_id: client.userId, error });
       client.sendFrame({
         type: "error",
