@@ -7,7 +7,7 @@ export type LogHandler = (level: LogLevel, message: string, fields: LogFields) =
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export function isLogLevel(value: string): value is LogLevel {
-  return value in LEVELS;
+  return Object.hasOwn(LEVELS, value);
 }
 
 export class Logger {
@@ -57,10 +57,15 @@ export const nullLogger: Logger = new Logger("error", () => {});
 /** The production sink: one JSON line per entry on stdout. Errors become `{name, message, stack, cause}`. */
 export function jsonLineHandler(write: (line: string) => void = defaultWrite): LogHandler {
   return (level, message, fields) => {
-    write(
-      JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }, errorReplacer) +
-        "\n",
-    );
+    const time = new Date().toISOString();
+    let line: string;
+    try {
+      line = JSON.stringify({ time, level, msg: message, ...fields }, errorReplacer);
+    } catch (error) {
+      // A field JSON cannot hold (a BigInt, a cycle) must not turn a log call into a crash.
+      line = JSON.stringify({ time, level, msg: message, log_error: String(error) });
+    }
+    write(line + "\n");
   };
 }
 

@@ -6,7 +6,7 @@ export type Body = Record<string, unknown>;
 /** Reads the request body as a JSON object; 415 for another media type, 400 for bad JSON or a non-object. */
 export async function readJson(request: Request): Promise<Body> {
   const type = request.headers.get("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) {
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
   }
   let value: unknown;
@@ -70,7 +70,7 @@ export function integerQuery<K extends string>(
 ): Partial<Record<K, number>> {
   const result: Partial<Record<K, number>> = {};
   for (const name of new Set(url.searchParams.keys())) {
-    if (!(name in allowed)) {
+    if (!Object.hasOwn(allowed, name)) {
       throw new HttpError(400, "invalid_query", `Unknown query parameter "${name.slice(0, 40)}"`);
     }
     const values = url.searchParams.getAll(name);

@@ -17,6 +17,9 @@ export interface TokenBucketOptions {
   maxKeys?: number;
 }
 
+/** Slack for floating-point error in fractional token counts: a billionth of a token. */
+const EPSILON = 1e-9;
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -61,11 +64,12 @@ export class TokenBucketLimiter implements RateLimiter {
       bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) * this.#rate);
       bucket.at = now;
     }
-    if (bucket.tokens >= 1) {
+    if (bucket.tokens >= 1 - EPSILON) {
       bucket.tokens -= 1;
       return { ok: true };
     }
-    return { ok: false, retryAfterMs: Math.ceil((1 - bucket.tokens) / this.#rate) };
+    // Aim half the slack short of a token: waiting retryAfterMs then always lets the next event through.
+    return { ok: false, retryAfterMs: Math.ceil((1 - EPSILON / 2 - bucket.tokens) / this.#rate) };
   }
 
   /** Number of keys held (tests, metrics). */

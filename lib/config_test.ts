@@ -1,0 +1,325 @@
+import assert from "node:assert/strict";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+
+const SECRET = "0123456789abcdef0123456789abcdef"; // exactly 32 bytes
+
+/** The problems of the `ConfigError` that `loadConfig(env)` must throw. */
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    assert.equal(error.name, "ConfigError");
+    assert.equal(error.message, `Invalid configuration:\n  ${error.problems.join("\n  ")}`);
+    return error.problems;
+  }
+  assert.fail(`loadConfig(${JSON.stringify(env)}) did not throw`);
+}
+
+Deno.test("loadConfig() uses the documented defaults for an empty environment", () => {
+  const { jwtSecret, ...config } = loadConfig({});
+  assert.deepEqual(
+    config,
+    {
+      appEnv: "development",
+      host: "0.0.0.0",
+      port: 8080,
+      databaseUrl: "sqlite:./data/chat.db",
+      jwtSecretGenerated: true,
+      jwtTtlSeconds: 86_400,
+      bcryptCost: 12,
+      maxMessageChars: 4_000,
+      rateLimitPerSec: 10,
+      rateLimitBurst: 20,
+      authRateLimitPerMin: 20,
+      authRateLimitBurst: 10,
+      corsOrigins: [],
+      heartbeatSeconds: 25,
+      wsMaxBufferedBytes: 1_048_576,
+      trustProxy: false,
+      logLevel: "info",
+      shutdownTimeoutSeconds: 10,
+    } satisfies Omit<Config, "jwtSecret">,
+  );
+  assert.match(jwtSecret, /^[0-9a-f]{64}$/);
+});
+
+Deno.test("loadConfig() treats empty and blank values as unset", () => {
+  const blank = [
+    "APP_ENV",
+    "HOST",
+    "PORT",
+    "DATABASE_URL",
+    "BCRYPT_COST",
+    "RATE_LIMIT_PER_SEC",
+    "TRUST_PROXY",
+    "LOG_LEVEL",
+    "CORS_ORIGINS",
+  ];
+  const config = loadConfig(Object.fromEntries(blank.map((name) => [name, "  "])));
+  assert.equal(config.appEnv, "development");
+  assert.equal(config.host, "0.0.0.0");
+  assert.equal(config.port, 8080);
+  assert.equal(config.databaseUrl, "sqlite:./data/chat.db");
+  assert.equal(config.bcryptCost, 12);
+  assert.equal(config.rateLimitPerSec, 10);
+  assert.equal(config.trustProxy, false);
+  assert.equal(config.logLevel, "info");
+  assert.deepEqual(config.corsOrigins, []);
+});
+
+Deno.test("loadConfig() parses every variable", () => {
+  const config = loadConfig({
+    APP_ENV: "production",
+    HOST: " 127.0.0.1 ",
+    PORT: " 3000 ",
+    DATABASE_URL: "mongodb://db.internal:27017/chat",
+    JWT_SECRET: SECRET,
+    JWT_TTL_SECONDS: "3600",
+    BCRYPT_COST: "10",
+    MAX_MESSAGE_CHARS: "2000",
+    RATE_LIMIT_PER_SEC: "2.5",
+    RATE_LIMIT_BURST: "5",
+    AUTH_RATE_LIMIT_PER_MIN: "0.5",
+    AUTH_RATE_LIMIT_BURST: "3",
+    CORS_ORIGINS: "https://chat.example.com,http://localhost:5173",
+    HEARTBEAT_SECONDS: "30",
+    WS_MAX_BUFFERED_BYTES: "65536",
+    TRUST_PROXY: "true",
+    LOG_LEVEL: "debug",
+    SHUTDOWN_TIMEOUT_SECONDS: "20",
+  });
+  assert.deepEqual(
+    config,
+    {
+      appEnv: "production",
+      host: "127.0.0.1",
+      port: 3000,
+      databaseUrl: "mongodb://db.internal:27017/chat",
+      jwtSecret: SECRET,
+      jwtSecretGenerated: false,
+      jwtTtlSeconds: 3600,
+      bcryptCost: 10,
+      maxMessageChars: 2000,
+      rateLimitPerSec: 2.5,
+      rateLimitBurst: 5,
+      authRateLimitPerMin: 0.5,
+      authRateLimitBurst: 3,
+      corsOrigins: ["https://chat.example.com", "http://localhost:5173"],
+      heartbeatSeconds: 30,
+      wsMaxBufferedBytes: 65_536,
+      trustProxy: true,
+      logLevel: "debug",
+      shutdownTimeoutSeconds: 20,
+    } satisfies Config,
+  );
+});
+
+Deno.test("loadConfig() accepts the bounds of each integer and number", async (t) => {
+  const cases: [name: string, raw: string, field: keyof Config, value: number][] = [
+    ["PORT", "0", "port", 0],
+    ["PORT", "65535", "port", 65_535],
+    ["JWT_TTL_SECONDS", "60", "jwtTtlSeconds", 60],
+    ["JWT_TTL_SECONDS", "31536000", "jwtTtlSeconds", 31_536_000],
+    ["BCRYPT_COST", "4", "bcryptCost", 4],
+    ["BCRYPT_COST", "15", "bcryptCost", 15],
+    ["MAX_MESSAGE_CHARS", "1", "maxMessageChars", 1],
+    ["MAX_MESSAGE_CHARS", "16000", "maxMessageChars", 16_000],
+    ["RATE_LIMIT_PER_SEC", "0.01", "rateLimitPerSec", 0.01],
+    ["RATE_LIMIT_BURST", "1", "rateLimitBurst", 1],
+    ["RATE_LIMIT_BURST", "1000000", "rateLimitBurst", 1_000_000],
+    ["AUTH_RATE_LIMIT_PER_MIN", "0.01", "authRateLimitPerMin", 0.01],
+    ["AUTH_RATE_LIMIT_BURST", "1000000", "authRateLimitBurst", 1_000_000],
+    ["HEARTBEAT_SECONDS", "1", "heartbeatSeconds", 1],
+    ["HEARTBEAT_SECONDS", "300", "heartbeatSeconds", 300],
+    ["WS_MAX_BUFFERED_BYTES", "1024", "wsMaxBufferedBytes", 1_024],
+    ["WS_MAX_BUFFERED_BYTES", "1073741824", "wsMaxBufferedBytes", 1_073_741_824],
+    ["SHUTDOWN_TIMEOUT_SECONDS", "1", "shutdownTimeoutSeconds", 1],
+    ["SHUTDOWN_TIMEOUT_SECONDS", "300", "shutdownTimeoutSeconds", 300],
+  ];
+  for (const [name, raw, field, value] of cases) {
+    await t.step(`${name}=${raw}`, () => {
+      assert.equal(loadConfig({ [name]: raw })[field], value);
+    });
+  }
+});
+
+Deno.test("loadConfig() rejects out-of-range and non-numeric values, naming the variable", async (t) => {
+  const cases: [name: string, raw: string, problem: string][] = [
+    ["PORT", "-1", `PORT must be an integer from 0 to 65535, got "-1"`],
+    ["PORT", "65536", `PORT must be an integer from 0 to 65535, got "65536"`],
+    ["PORT", "80.5", `PORT must be an integer from 0 to 65535, got "80.5"`],
+    ["PORT", "http", `PORT must be an integer from 0 to 65535, got "http"`],
+    ["JWT_TTL_SECONDS", "59", `JWT_TTL_SECONDS must be an integer from 60 to 31536000, got "59"`],
+    ["BCRYPT_COST", "3", `BCRYPT_COST must be an integer from 4 to 15, got "3"`],
+    ["BCRYPT_COST", "16", `BCRYPT_COST must be an integer from 4 to 15, got "16"`],
+    ["MAX_MESSAGE_CHARS", "0", `MAX_MESSAGE_CHARS must be an integer from 1 to 16000, got "0"`],
+    ["MAX_MESSAGE_CHARS", "16001", `MAX_MESSAGE_CHARS must be an integer from 1 to 16000, got "16001"`],
+    ["RATE_LIMIT_PER_SEC", "0", `RATE_LIMIT_PER_SEC must be a number of at least 0.01, got "0"`],
+    [
+      "RATE_LIMIT_PER_SEC",
+      "Infinity",
+      `RATE_LIMIT_PER_SEC must be a number of at least 0.01, got "Infinity"`,
+    ],
+    ["RATE_LIMIT_PER_SEC", "ten", `RATE_LIMIT_PER_SEC must be a number of at least 0.01, got "ten"`],
+    ["RATE_LIMIT_BURST", "0", `RATE_LIMIT_BURST must be an integer from 1 to 1000000, got "0"`],
+    ["AUTH_RATE_LIMIT_PER_MIN", "-5", `AUTH_RATE_LIMIT_PER_MIN must be a number of at least 0.01, got "-5"`],
+    ["AUTH_RATE_LIMIT_BURST", "1.5", `AUTH_RATE_LIMIT_BURST must be an integer from 1 to 1000000, got "1.5"`],
+    ["HEARTBEAT_SECONDS", "301", `HEARTBEAT_SECONDS must be an integer from 1 to 300, got "301"`],
+    [
+      "WS_MAX_BUFFERED_BYTES",
+      "1023",
+      `WS_MAX_BUFFERED_BYTES must be an integer from 1024 to 1073741824, got "1023"`,
+    ],
+    ["SHUTDOWN_TIMEOUT_SECONDS", "0", `SHUTDOWN_TIMEOUT_SECONDS must be an integer from 1 to 300, got "0"`],
+    ["APP_ENV", "staging", `APP_ENV must be development, production or test, got "staging"`],
+    ["LOG_LEVEL", "verbose", `LOG_LEVEL must be debug, info, warn or error, got "verbose"`],
+    ["LOG_LEVEL", "constructor", `LOG_LEVEL must be debug, info, warn or error, got "constructor"`],
+    ["LOG_LEVEL", "INFO", `LOG_LEVEL must be debug, info, warn or error, got "INFO"`],
+    [
+      "DATABASE_URL",
+      "postgres://db/chat",
+      `DATABASE_URL must start with sqlite: or mongodb://, got "postgres://db/chat"`,
+    ],
+    ["TRUST_PROXY", "maybe", `TRUST_PROXY must be true or false, got "maybe"`],
+  ];
+  for (const [name, raw, problem] of cases) {
+    await t.step(`${name}=${raw}`, () => {
+      assert.deepEqual(problemsOf({ [name]: raw }), [problem]);
+    });
+  }
+});
+
+Deno.test("loadConfig() collects every problem into one ConfigError", () => {
+  assert.deepEqual(
+    problemsOf({
+      APP_ENV: "prod",
+      JWT_SECRET: "short",
+      DATABASE_URL: "mysql://x",
+      CORS_ORIGINS: "https://ok.example.com,ftp://files.example.com",
+      LOG_LEVEL: "loud",
+      PORT: "99999",
+      BCRYPT_COST: "2",
+      RATE_LIMIT_PER_SEC: "-1",
+      HEARTBEAT_SECONDS: "0",
+      TRUST_PROXY: "sometimes",
+      SHUTDOWN_TIMEOUT_SECONDS: "x",
+    }),
+    [
+      `APP_ENV must be development, production or test, got "prod"`,
+      "JWT_SECRET must be at least 32 bytes long",
+      `DATABASE_URL must start with sqlite: or mongodb://, got "mysql://x"`,
+      `CORS_ORIGINS entries must look like https://host[:port] (or *), got "ftp://files.example.com"`,
+      `LOG_LEVEL must be debug, info, warn or error, got "loud"`,
+      `PORT must be an integer from 0 to 65535, got "99999"`,
+      `BCRYPT_COST must be an integer from 4 to 15, got "2"`,
+      `RATE_LIMIT_PER_SEC must be a number of at least 0.01, got "-1"`,
+      `HEARTBEAT_SECONDS must be an integer from 1 to 300, got "0"`,
+      `TRUST_PROXY must be true or false, got "sometimes"`,
+      `SHUTDOWN_TIMEOUT_SECONDS must be an integer from 1 to 300, got "x"`,
+    ],
+  );
+});
+
+Deno.test("loadConfig() requires JWT_SECRET of at least 32 bytes", () => {
+  assert.deepEqual(problemsOf({ JWT_SECRET: SECRET.slice(1) }), [
+    "JWT_SECRET must be at least 32 bytes long",
+  ]);
+  // Bytes, not characters: 15 two-byte characters and one ASCII make 31 bytes.
+  assert.deepEqual(problemsOf({ JWT_SECRET: "é".repeat(15) + "a" }), [
+    "JWT_SECRET must be at least 32 bytes long",
+  ]);
+  const config = loadConfig({ JWT_SECRET: "é".repeat(16) });
+  assert.equal(config.jwtSecret, "é".repeat(16));
+  assert.equal(config.jwtSecretGenerated, false);
+});
+
+Deno.test("loadConfig() requires JWT_SECRET when APP_ENV=production", () => {
+  assert.deepEqual(problemsOf({ APP_ENV: "production" }), ["JWT_SECRET is required when APP_ENV=production"]);
+  assert.deepEqual(problemsOf({ APP_ENV: "production", JWT_SECRET: "" }), [
+    "JWT_SECRET is required when APP_ENV=production",
+  ]);
+  assert.equal(loadConfig({ APP_ENV: "production", JWT_SECRET: SECRET }).jwtSecret, SECRET);
+});
+
+Deno.test("loadConfig() generates a random JWT secret outside production", async (t) => {
+  for (const appEnv of ["development", "test"]) {
+    await t.step(appEnv, () => {
+      const first = loadConfig({ APP_ENV: appEnv });
+      const second = loadConfig({ APP_ENV: appEnv });
+      assert.equal(first.appEnv, appEnv);
+      assert.equal(first.jwtSecretGenerated, true);
+      assert.match(first.jwtSecret, /^[0-9a-f]{64}$/);
+      assert.match(second.jwtSecret, /^[0-9a-f]{64}$/);
+      assert.notEqual(first.jwtSecret, second.jwtSecret);
+    });
+  }
+});
+
+Deno.test("loadConfig() accepts sqlite: and mongodb URLs", async (t) => {
+  for (
+    const url of ["sqlite::memory:", "sqlite:/var/lib/chat/chat.db", "mongodb://h/db", "mongodb+srv://c.x/db"]
+  ) {
+    await t.step(url, () => assert.equal(loadConfig({ DATABASE_URL: url }).databaseUrl, url));
+  }
+});
+
+Deno.test("loadConfig() splits CORS_ORIGINS on commas and validates each origin", async (t) => {
+  await t.step("list with spaces and empty entries", () => {
+    const { corsOrigins } = loadConfig({
+      CORS_ORIGINS: " https://a.example.com , ,http://localhost:3000,, https://[::1]:8443 ",
+    });
+    assert.deepEqual(corsOrigins, ["https://a.example.com", "http://localhost:3000", "https://[::1]:8443"]);
+  });
+  await t.step("wildcard", () => {
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: "*" }).corsOrigins, ["*"]);
+  });
+  await t.step("only separators", () => {
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: " , ," }).corsOrigins, []);
+  });
+  const bad = [
+    "a.example.com",
+    "https://a.example.com/",
+    "https://a.example.com/path",
+    "ftp://a.example.com",
+    "https://",
+    "*.example.com",
+  ];
+  for (const origin of bad) {
+    await t.step(`rejects ${origin}`, () => {
+      assert.deepEqual(problemsOf({ CORS_ORIGINS: `https://ok.example.com,${origin}` }), [
+        `CORS_ORIGINS entries must look like https://host[:port] (or *), got "${origin}"`,
+      ]);
+    });
+  }
+  await t.step("one problem per bad entry", () => {
+    assert.equal(problemsOf({ CORS_ORIGINS: "a,b,https://ok.example.com,c" }).length, 3);
+  });
+});
+
+Deno.test("loadConfig() reads TRUST_PROXY as a boolean", async (t) => {
+  const cases: [string | undefined, boolean][] = [
+    [undefined, false],
+    ["", false],
+    ["1", true],
+    ["true", true],
+    ["TRUE", true],
+    [" yes ", true],
+    ["Yes", true],
+    ["0", false],
+    ["false", false],
+    ["False", false],
+    ["no", false],
+    ["NO", false],
+  ];
+  for (const [raw, value] of cases) {
+    await t.step(raw === undefined ? "unset" : JSON.stringify(raw), () => {
+      assert.equal(loadConfig({ TRUST_PROXY: raw }).trustProxy, value);
+    });
+  }
+  for (const raw of ["2", "on", "off", "y", "truee"]) {
+    await t.step(`rejects ${raw}`, () => {
+      assert.deepEqual(problemsOf({ TRUST_PROXY: raw }), [`TRUST_PROXY must be true or false, got "${raw}"`]);
+    });
+  }
+});
