@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, idempotently: quick when all is there.
+# Later services (Redis, RabbitMQ, nginx, FerretDB, Chromium) are added here as the issues need them.
+set -euo pipefail
+
+need_apt=()
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "services.sh: missing ${need_apt[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  echo "services.sh: installing ${need_apt[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
