@@ -30,7 +30,10 @@ export type ClientFrame = MessageFrame | JoinFrame | LeaveFrame | TypingFrame | 
 
 // ---- server -> client ----
 
-/** A stored room message (`text`, `system` or `bot`), exactly as the history API returns it. */
+/**
+ * A stored room message (`text`, `system` or `bot`), exactly as the history API returns it. `seq` is per room,
+ * from 1, without gaps; `timestamp` is ISO 8601 UTC and only for display.
+ */
 export interface ChatMessage {
   id: string;
   room_id: string;

@@ -5,6 +5,7 @@
  * suite in `store_contract.ts`. Ids are 24 lowercase hex characters (ObjectId-shaped) so that both adapters
  * produce the same ids; timestamps are ISO 8601 UTC strings; the per-room `seq` orders messages.
  */
+import type { ChatMessage } from "../hub/protocol.ts";
 
 export interface User {
   id: string;
@@ -47,19 +48,9 @@ export interface NewRoom {
   is_private: boolean;
 }
 
-export type MessageType = "text" | "system" | "bot";
-
-export interface Message {
-  id: string;
-  room_id: string;
-  seq: number;
-  user_id: string;
-  username: string;
-  content: string;
-  type: MessageType;
-  timestamp: string;
-  client_id?: string;
-}
+/** A stored message is exactly what clients receive: the wire contract owns its shape. */
+export type Message = ChatMessage;
+export type MessageType = ChatMessage["type"];
 
 export interface NewMessage {
   room_id: string;
