@@ -91,6 +91,8 @@ export class Hub {
     );
     this.#clients.add(client);
     client.enqueue(async () => {
+      // Gone before set-up began (closed or shut down at once): joining now would leak the user channel.
+      if (client.closed) return;
       await this.#join(this.#users, identity.userId, userChannel(identity.userId), client);
       await this.#app.connect(client);
     }).catch((error) => {

@@ -1,0 +1,830 @@
+import assert from "node:assert/strict";
+import type { Bus, BusHandler } from "../bus/bus.ts";
+import { MemoryBroker, MemoryBus } from "../bus/memory.ts";
+import { nullLogger } from "../log.ts";
+import type { Client } from "./client.ts";
+import { FakeTransport, within } from "./fake_transport.ts";
+import { Hub, type HubHandler } from "./hub.ts";
+import type { ChatMessage, ClientFrame, MessageFrame, PingFrame } from "./protocol.ts";
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+/** Something a test can wait on: `until()` re-checks its condition whenever `notify()` runs. */
+class Watched {
+  readonly #listeners = new Set<() => void>();
+
+  protected notify(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Resolves once `done()` holds (checked now and after every change), or fails after 2 s naming `what`. */
+  until(done: () => boolean, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const check = () => {
+      if (done()) resolve();
+    };
+    this.#listeners.add(check);
+    return within(promise, what).finally(() => this.#listeners.delete(check));
+  }
+}
+
+/** A `Bus` around a `MemoryBus` that records the hub's (un)subscribe calls and can hold or fail them. */
+class SpyBus extends Watched implements Bus {
+  /** `subscribe room:r1`, `unsubscribe room:r1`, ... in the order the hub called them. */
+  readonly calls: string[] = [];
+  /** Channels whose subscribe went through and that were not unsubscribed since. */
+  readonly active = new Set<string>();
+  /** Channels for which it returns true get a rejected subscribe(). */
+  failSubscribe: ((channel: string) => boolean) | undefined;
+  /** When set, subscribe() waits for it before reaching the bus. */
+  holdSubscribe: Promise<void> | undefined;
+  /** When set, unsubscribe() waits for it before reaching the bus. */
+  holdUnsubscribe: Promise<void> | undefined;
+
+  constructor(readonly inner: MemoryBus) {
+    super();
+  }
+
+  start(handler: BusHandler): Promise<void> {
+    return this.inner.start(handler);
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.calls.push(`subscribe ${channel}`);
+    this.notify();
+    await this.holdSubscribe;
+    if (this.failSubscribe?.(channel)) throw new Error("Broker unavailable");
+    await this.inner.subscribe(channel);
+    this.active.add(channel);
+    this.notify();
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.calls.push(`unsubscribe ${channel}`);
+    this.notify();
+    await this.holdUnsubscribe;
+    await this.inner.unsubscribe(channel);
+    this.active.delete(channel);
+    this.notify();
+  }
+
+  publish(channel: string, payload: string): Promise<void> {
+    return this.inner.publish(channel, payload);
+  }
+
+  health(): "ok" | "degraded" {
+    return this.inner.health();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** The operations called for `channel`, in order. */
+  callsFor(channel: string): string[] {
+    return this.calls.filter((call) => call.endsWith(` ${channel}`)).map((call) => call.split(" ")[0]);
+  }
+}
+
+type AppFrame = Exclude<ClientFrame, PingFrame>;
+
+/** A `HubHandler` that records what the hub asks of it; `onFrame` lets a test control frame handling. */
+class RecordingHandler extends Watched implements HubHandler {
+  /** `connect c1`, `frame c1 {...}`, `disconnect c1`, plus whatever a test's `onFrame` adds, in order. */
+  readonly events: string[] = [];
+  onFrame: ((client: Client, frame: AppFrame) => Promise<void>) | undefined;
+
+  connect(client: Client): Promise<void> {
+    this.record(`connect ${client.id}`);
+    return Promise.resolve();
+  }
+
+  async frame(client: Client, frame: AppFrame): Promise<void> {
+    this.record(`frame ${client.id} ${JSON.stringify(frame)}`);
+    await this.onFrame?.(client, frame);
+  }
+
+  disconnect(client: Client): Promise<void> {
+    this.record(`disconnect ${client.id}`);
+    return Promise.resolve();
+  }
+
+  record(event: string): void {
+    this.events.push(event);
+    this.notify();
+  }
+
+  /** The events that start with `prefix`. */
+  only(prefix: string): string[] {
+    return this.events.filter((event) => event.startsWith(prefix));
+  }
+}
+
+interface Instance {
+  broker: MemoryBroker;
+  spy: SpyBus;
+  hub: Hub;
+  handler: RecordingHandler;
+}
+
+/** A started hub on a spied `MemoryBus`; pass the same `broker` to run several "instances" of the server. */
+async function instance(
+  options: { broker?: MemoryBroker; maxBufferedBytes?: number } = {},
+): Promise<Instance> {
+  const broker = options.broker ?? new MemoryBroker();
+  const spy = new SpyBus(new MemoryBus(broker));
+  const handler = new RecordingHandler();
+  const hub = new Hub({ bus: spy, log: nullLogger, maxBufferedBytes: options.maxBufferedBytes });
+  await hub.start(handler);
+  return { broker, spy, hub, handler };
+}
+
+interface Socket {
+  client: Client;
+  transport: FakeTransport;
+}
+
+/** Connects a socket of `userId`, waits until it is set up, then subscribes it to `rooms`. */
+async function open(hub: Hub, userId: string, rooms: string[] = []): Promise<Socket> {
+  const transport = new FakeTransport(`${userId}'s socket`);
+  const client = hub.connect(transport, { userId, username: userId });
+  await client.idle();
+  for (const roomId of rooms) await hub.subscribe(client, roomId);
+  return { client, transport };
+}
+
+/**
+ * Resolves once every payload published on `broker` before the call has been delivered. `MemoryBus` queues one
+ * microtask per delivery at publish time and the hub sends to sockets synchronously, so a probe published now is
+ * handled after all of them. Lets a test assert that a frame did NOT reach a socket.
+ */
+async function delivered(broker: MemoryBroker): Promise<void> {
+  const probe = new MemoryBus(broker);
+  const channel = `probe:${crypto.randomUUID()}`;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  await probe.start(() => resolve());
+  await probe.subscribe(channel);
+  await probe.publish(channel, "probe");
+  await within(promise, "the broker to deliver a probe");
+  await probe.close();
+}
+
+/** Lets every pending promise reaction run (one macrotask turn); only used to show that something did NOT happen. */
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** The text of a stored chat message in `roomId`, as the chat service publishes it. */
+function chat(roomId: string, content: string): string {
+  const message: ChatMessage = {
+    id: `m-${content}`,
+    room_id: roomId,
+    seq: 1,
+    user_id: "author",
+    username: "author",
+    content,
+    type: "text",
+    timestamp: "2024-11-26T12:00:00.000Z",
+  };
+  return JSON.stringify(message);
+}
+
+function presence(userId: string): string {
+  return JSON.stringify({ type: "presence", user_id: userId, username: userId, status: "online" });
+}
+
+const PING = '{"type":"ping"}';
+const message = (content: string, roomId = "r1") =>
+  JSON.stringify({ type: "message", room_id: roomId, content });
+const ZERO = { clients: 0, users: 0, rooms: 0 };
+
+/** A message frame of exactly `bytes` UTF-8 bytes whose content repeats `unit` (padded with ASCII). */
+function messageOfBytes(bytes: number, unit: string): string {
+  const encoder = new TextEncoder();
+  const room = bytes - encoder.encode(message("")).length;
+  const unitBytes = encoder.encode(unit).length;
+  const count = Math.floor(room / unitBytes);
+  const text = message(unit.repeat(count) + "x".repeat(room - count * unitBytes));
+  assert.equal(encoder.encode(text).length, bytes);
+  return text;
+}
+
+// ------------------------------------------------------------------------------------------------ delivery
+
+Deno.test("`Hub.publishToRoom()` delivers once to each local member and never to non-members", async () => {
+  const { broker, hub } = await instance();
+  const alice = await open(hub, "alice", ["r1"]);
+  const alice2 = await open(hub, "alice", ["r1"]);
+  const bob = await open(hub, "bob", ["r1", "r2"]);
+  const carol = await open(hub, "carol", ["r2"]);
+  const dave = await open(hub, "dave");
+  const frame = chat("r1", "hello");
+
+  await hub.publishToRoom("r1", frame);
+  await delivered(broker);
+
+  assert.deepEqual(alice.transport.sent, [frame]);
+  assert.deepEqual(alice2.transport.sent, [frame]);
+  assert.deepEqual(bob.transport.sent, [frame]);
+  assert.deepEqual(carol.transport.sent, []);
+  assert.deepEqual(dave.transport.sent, []);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.publishToRoom()` reaches a socket in two rooms with each room's frames", async () => {
+  const { broker, hub } = await instance();
+  const both = await open(hub, "alice", ["r1", "r2"]);
+  const one = await open(hub, "bob", ["r1"]);
+  const [f1, f2, f3] = [chat("r1", "one"), chat("r2", "two"), chat("r3", "three")];
+
+  await hub.publishToRoom("r1", f1);
+  await hub.publishToRoom("r2", f2);
+  await hub.publishToRoom("r3", f3);
+  await delivered(broker);
+
+  assert.deepEqual(both.transport.sent, [f1, f2]);
+  assert.deepEqual(one.transport.sent, [f1]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.publishToRoom()` delivers across hubs on one broker exactly once", async () => {
+  const broker = new MemoryBroker();
+  const one = await instance({ broker });
+  const two = await instance({ broker });
+  const a = await open(one.hub, "alice", ["r1"]);
+  const b = await open(two.hub, "bob", ["r1"]);
+  const c = await open(two.hub, "carol", ["r1"]);
+  const outsider = await open(two.hub, "dave", ["r2"]);
+  const [f1, f2] = [chat("r1", "from one"), chat("r1", "from two")];
+
+  await one.hub.publishToRoom("r1", f1);
+  await two.hub.publishToRoom("r1", f2);
+  await delivered(broker);
+
+  for (const socket of [a, b, c]) assert.deepEqual(socket.transport.sent, [f1, f2]);
+  assert.deepEqual(outsider.transport.sent, []);
+  assert.deepEqual(one.spy.callsFor("room:r1"), ["subscribe"]);
+  assert.deepEqual(two.spy.callsFor("room:r1"), ["subscribe"]);
+  await one.hub.shutdown();
+  await two.hub.shutdown();
+});
+
+Deno.test("`Hub.publishToRoom()` with meta `x` skips every socket of that user", async () => {
+  const broker = new MemoryBroker();
+  const one = await instance({ broker });
+  const two = await instance({ broker });
+  const typist = await open(one.hub, "alice", ["r1"]);
+  const typist2 = await open(two.hub, "alice", ["r1"]);
+  const bob = await open(one.hub, "bob", ["r1"]);
+  const carol = await open(two.hub, "carol", ["r1"]);
+  const frame = JSON.stringify({ type: "typing", room_id: "r1", user_id: "alice", username: "alice" });
+
+  await one.hub.publishToRoom("r1", frame, { x: "alice" });
+  await delivered(broker);
+
+  assert.deepEqual(typist.transport.sent, []);
+  assert.deepEqual(typist2.transport.sent, []);
+  assert.deepEqual(bob.transport.sent, [frame]);
+  assert.deepEqual(carol.transport.sent, [frame]);
+  await one.hub.shutdown();
+  await two.hub.shutdown();
+});
+
+Deno.test("`Hub.publishToRoom()` with presence meta `p` delivers once per socket", async () => {
+  const { broker, hub } = await instance();
+  const rooms = ["r1", "r2", "r3", "r4"];
+  const inThree = await open(hub, "bob", ["r2", "r3", "r4"]);
+  const inFirst = await open(hub, "carol", ["r1"]);
+  const inOne = await open(hub, "dave", ["r3"]);
+  const inAll = await open(hub, "erin", [...rooms, "r5"]);
+  const elsewhere = await open(hub, "frank", ["r5"]);
+  const subject = await open(hub, "alice", rooms);
+  const frame = presence("alice");
+
+  // As the chat service sends presence: one publish per room of the user, each naming all of them.
+  await Promise.all(rooms.map((roomId) => hub.publishToRoom(roomId, frame, { x: "alice", p: rooms })));
+  await delivered(broker);
+
+  assert.deepEqual(inThree.transport.sent, [frame]);
+  assert.deepEqual(inFirst.transport.sent, [frame]);
+  assert.deepEqual(inOne.transport.sent, [frame]);
+  assert.deepEqual(inAll.transport.sent, [frame]);
+  assert.deepEqual(elsewhere.transport.sent, []);
+  assert.deepEqual(subject.transport.sent, []);
+  await hub.shutdown();
+});
+
+// ------------------------------------------------------------------------------------------------ bus channels
+
+Deno.test("`Hub.subscribe()` subscribes a room's channel for its first local member and unsubscribes after the last", async () => {
+  const { broker, hub, spy } = await instance();
+  const a = await open(hub, "alice");
+  const b = await open(hub, "bob");
+
+  await hub.subscribe(a.client, "r1");
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe"]);
+  assert.deepEqual(hub.stats(), { clients: 2, users: 2, rooms: 1 });
+  await hub.subscribe(b.client, "r1");
+  await hub.subscribe(b.client, "r1");
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe"]);
+
+  hub.unsubscribe(a.client, "r1");
+  assert.deepEqual(hub.stats(), { clients: 2, users: 2, rooms: 1 });
+  const frame = chat("r1", "only bob");
+  await hub.publishToRoom("r1", frame);
+  await delivered(broker);
+  assert.deepEqual(a.transport.sent, []);
+  assert.deepEqual(b.transport.sent, [frame]);
+
+  hub.unsubscribe(b.client, "r1");
+  hub.unsubscribe(b.client, "r1");
+  assert.deepEqual(hub.stats(), { clients: 2, users: 2, rooms: 0 });
+  await spy.until(() => spy.callsFor("room:r1").includes("unsubscribe"), "room:r1 to be unsubscribed");
+  await spy.until(() => !spy.active.has("room:r1"), "room:r1 to be gone from the bus");
+  // Per-channel bus ops run in order, so an extra unsubscribe (e.g. when alice left) would be listed by now.
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe", "unsubscribe"]);
+  assert.deepEqual(a.client.rooms, new Set());
+  assert.deepEqual(b.client.rooms, new Set());
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.subscribe()` of two clients to a new room makes one bus subscribe", async () => {
+  const { broker, hub, spy } = await instance();
+  const a = await open(hub, "alice");
+  const b = await open(hub, "bob");
+  const hold = Promise.withResolvers<void>();
+  spy.holdSubscribe = hold.promise;
+
+  const subscribing = [hub.subscribe(a.client, "r1"), hub.subscribe(b.client, "r1")];
+  await spy.until(() => spy.callsFor("room:r1").length > 0, "the bus subscribe call");
+  hold.resolve();
+  await Promise.all(subscribing);
+
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe"]);
+  const frame = chat("r1", "both");
+  await hub.publishToRoom("r1", frame);
+  await delivered(broker);
+  assert.deepEqual(a.transport.sent, [frame]);
+  assert.deepEqual(b.transport.sent, [frame]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.unsubscribe()` then `Hub.subscribe()` in quick succession leaves the channel subscribed", async () => {
+  const { broker, hub, spy } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  // A slow unsubscribe: a subscribe issued after it must still take effect after it.
+  const hold = Promise.withResolvers<void>();
+  spy.holdUnsubscribe = hold.promise;
+
+  hub.unsubscribe(a.client, "r1");
+  const resubscribed = hub.subscribe(a.client, "r1");
+  await spy.until(() => spy.callsFor("room:r1").length === 2, "the bus unsubscribe call");
+  hold.resolve();
+  await resubscribed;
+
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe", "unsubscribe", "subscribe"]);
+  assert.equal(spy.active.has("room:r1"), true);
+  assert.deepEqual(hub.stats(), { clients: 1, users: 1, rooms: 1 });
+  const frame = chat("r1", "still here");
+  await hub.publishToRoom("r1", frame);
+  await delivered(broker);
+  assert.deepEqual(a.transport.sent, [frame]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.subscribe()` throws and rolls back when the bus cannot subscribe", async () => {
+  const { broker, hub, spy } = await instance();
+  const a = await open(hub, "alice", ["r0"]);
+  const b = await open(hub, "bob");
+  spy.failSubscribe = (channel) => channel === "room:r1";
+
+  const results = await Promise.allSettled([hub.subscribe(a.client, "r1"), hub.subscribe(b.client, "r1")]);
+
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    const error = (result as PromiseRejectedResult).reason;
+    assert.equal(error.message, 'Cannot subscribe to "room:r1"');
+    assert.equal(error.cause.message, "Broker unavailable");
+  }
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe"]);
+  assert.deepEqual(hub.stats(), { clients: 2, users: 2, rooms: 1 });
+  assert.deepEqual(a.client.rooms, new Set(["r0"]));
+  assert.deepEqual(b.client.rooms, new Set());
+
+  // Nothing stale is left: once the bus is back, the room subscribes again and delivers.
+  spy.failSubscribe = undefined;
+  await hub.subscribe(b.client, "r1");
+  assert.deepEqual(spy.callsFor("room:r1"), ["subscribe", "subscribe"]);
+  assert.deepEqual(b.client.rooms, new Set(["r1"]));
+  const frame = chat("r1", "back");
+  await hub.publishToRoom("r1", frame);
+  await delivered(broker);
+  assert.deepEqual(a.transport.sent, []);
+  assert.deepEqual(b.transport.sent, [frame]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.connect()` closes the socket with 1013 when the user channel cannot be subscribed", async () => {
+  const { hub, spy, handler } = await instance();
+  spy.failSubscribe = (channel) => channel === "user:alice";
+
+  const transport = new FakeTransport();
+  const client = hub.connect(transport, { userId: "alice", username: "alice" });
+  const close = await transport.waitForClose();
+  await client.idle();
+
+  assert.deepEqual(close, { code: 1013, reason: "Server busy, reconnect later" });
+  assert.deepEqual(transport.closes.length, 1);
+  assert.deepEqual(transport.sent, []);
+  assert.equal(client.closed, true);
+  assert.deepEqual(handler.only("connect"), []);
+  assert.deepEqual(hub.stats(), ZERO);
+  assert.equal(hub.hasLocalUser("alice"), false);
+
+  const bob = await open(hub, "bob");
+  assert.deepEqual(bob.transport.closes, []);
+  assert.deepEqual(handler.only("connect"), [`connect ${bob.client.id}`]);
+  assert.deepEqual(hub.stats(), { clients: 1, users: 1, rooms: 0 });
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.publishToUser()` controls `sub` and `unsub` change the rooms of every socket of the user", async () => {
+  const broker = new MemoryBroker();
+  const one = await instance({ broker });
+  const two = await instance({ broker });
+  const alice = [await open(one.hub, "alice"), await open(one.hub, "alice"), await open(two.hub, "alice")];
+  const bob = await open(one.hub, "bob");
+
+  await one.hub.publishToUser("alice", "", { c: "sub", r: "r9" });
+  await one.spy.until(() => one.spy.active.has("room:r9"), "instance one to subscribe room:r9");
+  await two.spy.until(() => two.spy.active.has("room:r9"), "instance two to subscribe room:r9");
+  for (const socket of alice) assert.deepEqual(socket.client.rooms, new Set(["r9"]));
+  assert.deepEqual(bob.client.rooms, new Set());
+  assert.deepEqual(one.spy.callsFor("room:r9"), ["subscribe"]);
+  assert.deepEqual(two.spy.callsFor("room:r9"), ["subscribe"]);
+
+  const f1 = chat("r9", "welcome");
+  await two.hub.publishToRoom("r9", f1);
+  await delivered(broker);
+  // The control itself carries no frame ("" is not sent).
+  for (const socket of alice) assert.deepEqual(socket.transport.sent, [f1]);
+  assert.deepEqual(bob.transport.sent, []);
+
+  const f2 = JSON.stringify({ type: "joined", room_id: "r9", last_seq: 1 });
+  await two.hub.publishToUser("alice", f2);
+  await delivered(broker);
+  for (const socket of alice) assert.deepEqual(socket.transport.sent, [f1, f2]);
+  assert.deepEqual(bob.transport.sent, []);
+
+  await one.hub.publishToUser("alice", "", { c: "unsub", r: "r9" });
+  await one.spy.until(() => !one.spy.active.has("room:r9"), "instance one to unsubscribe room:r9");
+  await two.spy.until(() => !two.spy.active.has("room:r9"), "instance two to unsubscribe room:r9");
+  for (const socket of alice) assert.deepEqual(socket.client.rooms, new Set());
+  assert.deepEqual(one.hub.stats(), { clients: 3, users: 2, rooms: 0 });
+  assert.deepEqual(two.hub.stats(), { clients: 1, users: 1, rooms: 0 });
+
+  await one.hub.publishToRoom("r9", chat("r9", "gone"));
+  await delivered(broker);
+  for (const socket of alice) assert.deepEqual(socket.transport.sent, [f1, f2]);
+  await one.hub.shutdown();
+  await two.hub.shutdown();
+});
+
+// ------------------------------------------------------------------------------------------------ receive
+
+Deno.test("`Hub.receive()` answers ping with pong in turn, without calling the handler", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice");
+  const gate = Promise.withResolvers<void>();
+  handler.onFrame = async (client, frame) => {
+    await gate.promise;
+    client.sendFrame({ type: "joined", room_id: (frame as { room_id: string }).room_id, last_seq: 0 });
+  };
+
+  hub.receive(a.client, '{"type":"join","room_id":"r1"}');
+  hub.receive(a.client, PING);
+  hub.receive(a.client, '{"type":"ping","room_id":"r1"}');
+  await handler.until(() => handler.only("frame").length === 1, "the join frame to reach the handler");
+  gate.resolve();
+  await a.transport.waitForFrames(3);
+
+  // The pongs come after the answer to the frame sent before them: the client's "all handled" marker.
+  assert.deepEqual(a.transport.frames, [
+    { type: "joined", room_id: "r1", last_seq: 0 },
+    { type: "pong" },
+    { type: "pong" },
+  ]);
+  assert.deepEqual(handler.only("frame"), [`frame ${a.client.id} {"type":"join","room_id":"r1"}`]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.receive()` refuses binary frames with `binary_not_supported`", async (t) => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice");
+  const cases: Array<[string, ArrayBuffer | Uint8Array | Blob]> = [
+    ["Uint8Array", new TextEncoder().encode(PING)],
+    ["ArrayBuffer", new TextEncoder().encode(PING).buffer as ArrayBuffer],
+    ["Blob", new Blob([PING])],
+  ];
+  for (const [name, data] of cases) {
+    await t.step(name, () => {
+      const before = a.transport.sent.length;
+      hub.receive(a.client, data);
+      assert.deepEqual(a.transport.frames.slice(before), [{
+        type: "error",
+        code: "binary_not_supported",
+        message: "Binary frames are not supported; send JSON text frames",
+        retryable: false,
+      }]);
+    });
+  }
+  assert.deepEqual(a.transport.closes, []);
+  assert.deepEqual(handler.only("frame"), []);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.receive()` answers an unparsable frame with an error frame and keeps the socket usable", async (t) => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice");
+  const cases: Array<[string, string, { code: string; message: string }]> = [
+    ["invalid JSON", "{not json", { code: "invalid_json", message: "Frame is not valid JSON" }],
+    ["not an object", "[1]", { code: "invalid_frame", message: "Frame must be a JSON object" }],
+    ["no room_id", '{"type":"join"}', { code: "invalid_frame", message: 'Frame needs "room_id"' }],
+  ];
+  for (const [name, text, expected] of cases) {
+    await t.step(name, () => {
+      const before = a.transport.sent.length;
+      hub.receive(a.client, text);
+      assert.deepEqual(a.transport.frames.slice(before), [{ type: "error", ...expected, retryable: false }]);
+    });
+  }
+  hub.receive(a.client, PING);
+  await a.client.idle();
+  assert.deepEqual(a.transport.frames.at(-1), { type: "pong" });
+  hub.receive(a.client, '{"type":"join","room_id":"r1"}');
+  await a.client.idle();
+  assert.deepEqual(handler.only("frame"), [`frame ${a.client.id} {"type":"join","room_id":"r1"}`]);
+  assert.deepEqual(a.transport.closes, []);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.receive()` closes the socket with 1009 for a frame over 64 KiB of UTF-8", async (t) => {
+  const { hub, handler } = await instance();
+  const cases: Array<[string, string, boolean]> = [
+    ["ASCII, 65,536 bytes", messageOfBytes(65_536, "x"), true],
+    ["ASCII, 65,537 bytes", messageOfBytes(65_537, "x"), false],
+    ["2-byte é, 65,536 bytes", messageOfBytes(65_536, "é"), true],
+    ["2-byte é, 65,537 bytes", messageOfBytes(65_537, "é"), false],
+    ["3-byte €, 65,536 bytes", messageOfBytes(65_536, "€"), true],
+    ["3-byte €, 65,537 bytes", messageOfBytes(65_537, "€"), false],
+    ["4-byte 😀 (surrogate pairs), 65,536 bytes", messageOfBytes(65_536, "😀"), true],
+    ["4-byte 😀 (surrogate pairs), 65,537 bytes", messageOfBytes(65_537, "😀"), false],
+    ["3-byte €, 90,000 bytes", messageOfBytes(90_000, "€"), false],
+  ];
+  for (const [name, text, accepted] of cases) {
+    await t.step(name, async () => {
+      const { client, transport } = await open(hub, "alice");
+      const frames = handler.only("frame").length;
+      hub.receive(client, text);
+      await client.idle();
+      if (accepted) {
+        assert.deepEqual(transport.closes, []);
+        assert.equal(handler.only("frame").length, frames + 1);
+        hub.disconnect(client);
+      } else {
+        if (!name.startsWith("ASCII")) assert.ok(text.length < 65_536, "UTF-16 length is under the cap");
+        assert.deepEqual(transport.closes, [{ code: 1009, reason: "Frame larger than 65536 bytes" }]);
+        assert.equal(handler.only("frame").length, frames);
+        assert.equal(client.closed, true);
+      }
+      assert.deepEqual(transport.sent, []);
+      assert.deepEqual(hub.stats(), ZERO);
+    });
+  }
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.receive()` hands one client's frames to the handler one at a time, in order", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice");
+  const b = await open(hub, "bob");
+  const gates = new Map(["1", "2", "3"].map((c) => [c, Promise.withResolvers<void>()]));
+  handler.onFrame = async (client, frame) => {
+    if (client !== a.client) return;
+    const { content } = frame as MessageFrame;
+    handler.record(`start ${content}`);
+    await gates.get(content)!.promise;
+    handler.record(`end ${content}`);
+  };
+
+  for (const content of ["1", "2", "3"]) hub.receive(a.client, message(content));
+  await handler.until(() => handler.events.includes("start 1"), "frame 1 to start");
+  // Another socket is not held up by alice's queue.
+  hub.receive(b.client, message("bob"));
+  await b.client.idle();
+  assert.deepEqual(handler.only("frame"), [
+    `frame ${a.client.id} ${message("1")}`,
+    `frame ${b.client.id} ${message("bob")}`,
+  ]);
+  // Release in reverse: a handler running concurrently would finish 3 before 1.
+  gates.get("3")!.resolve();
+  gates.get("2")!.resolve();
+  gates.get("1")!.resolve();
+  await handler.until(() => handler.events.includes("end 3"), "frame 3 to end");
+
+  assert.deepEqual(handler.events.filter((e) => e.startsWith("start") || e.startsWith("end")), [
+    "start 1",
+    "end 1",
+    "start 2",
+    "end 2",
+    "start 3",
+    "end 3",
+  ]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.receive()` answers a failing handler with `internal_error` and goes on", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice");
+  handler.onFrame = (_client, frame) => {
+    if ((frame as MessageFrame).content === "boom") return Promise.reject(new Error("Store down"));
+    return Promise.resolve();
+  };
+
+  hub.receive(a.client, message("boom"));
+  hub.receive(a.client, message("fine"));
+  await a.client.idle();
+
+  assert.deepEqual(a.transport.frames, [{
+    type: "error",
+    code: "internal_error",
+    message: "Internal server error",
+    retryable: true,
+  }]);
+  assert.deepEqual(handler.only("frame"), [
+    `frame ${a.client.id} ${message("boom")}`,
+    `frame ${a.client.id} ${message("fine")}`,
+  ]);
+  assert.deepEqual(a.transport.closes, []);
+  await hub.shutdown();
+});
+
+// ------------------------------------------------------------------------------------------------ lifecycle
+
+Deno.test("`Hub` closes a slow consumer with 4008 and removes it", async () => {
+  const { broker, hub, spy } = await instance({ maxBufferedBytes: 100 });
+  const slow = await open(hub, "slow", ["r1", "r2"]);
+  const atCap = await open(hub, "steady", ["r1"]);
+  slow.transport.buffered = 101;
+  atCap.transport.buffered = 100;
+  const [f1, f2] = [chat("r1", "one"), chat("r1", "two")];
+
+  await hub.publishToRoom("r1", f1);
+  await delivered(broker);
+
+  assert.deepEqual(slow.transport.sent, [f1]);
+  assert.deepEqual(slow.transport.closes, [{ code: 4008, reason: "Slow consumer: too many unsent bytes" }]);
+  assert.equal(slow.client.closed, true);
+  assert.deepEqual(atCap.transport.sent, [f1]);
+  assert.deepEqual(atCap.transport.closes, []);
+  assert.deepEqual(hub.stats(), { clients: 1, users: 1, rooms: 1 });
+  assert.equal(hub.hasLocalUser("slow"), false);
+  await spy.until(
+    () => !spy.active.has("room:r2") && !spy.active.has("user:slow"),
+    "the slow consumer's channels to be unsubscribed",
+  );
+  assert.equal(spy.active.has("room:r1"), true);
+
+  await hub.publishToRoom("r1", f2);
+  await delivered(broker);
+  assert.deepEqual(slow.transport.sent, [f1]);
+  assert.deepEqual(atCap.transport.sent, [f1, f2]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` closes a socket once its growing backlog passes the cap", async () => {
+  const frames = ["1", "2", "3", "4", "5"].map((c) => chat("r1", c));
+  // Every frame has the same length; the backlog passes the cap with the third.
+  const { broker, hub } = await instance({ maxBufferedBytes: frames[0].length * 2 + 1 });
+  const a = await open(hub, "alice", ["r1"]);
+  a.transport.onSend = (data) => a.transport.buffered += data.length;
+
+  for (const frame of frames) await hub.publishToRoom("r1", frame);
+  await delivered(broker);
+
+  assert.deepEqual(a.transport.sent, frames.slice(0, 3));
+  assert.deepEqual(a.transport.closes, [{ code: 4008, reason: "Slow consumer: too many unsent bytes" }]);
+  assert.deepEqual(hub.stats(), ZERO);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.stats()` returns to zero and every channel is unsubscribed after all clients disconnect", async () => {
+  const { hub, spy, handler } = await instance();
+  const sockets = [
+    await open(hub, "alice", ["r1", "r2"]),
+    await open(hub, "alice", ["r2"]),
+    await open(hub, "bob", ["r2", "r3"]),
+    await open(hub, "carol", ["r1"]),
+  ];
+  assert.deepEqual(hub.stats(), { clients: 4, users: 3, rooms: 3 });
+
+  for (const { client } of sockets) hub.disconnect(client);
+  assert.deepEqual(hub.stats(), ZERO);
+  await Promise.all(sockets.map(({ client }) => client.idle()));
+  await spy.until(() => spy.active.size === 0, "every channel to be unsubscribed");
+
+  for (const channel of ["user:alice", "user:bob", "user:carol", "room:r1", "room:r2", "room:r3"]) {
+    assert.deepEqual(spy.callsFor(channel), ["subscribe", "unsubscribe"], channel);
+  }
+  assert.equal(spy.calls.length, 12);
+  assert.deepEqual(handler.only("disconnect"), sockets.map(({ client }) => `disconnect ${client.id}`));
+  for (const { client } of sockets) assert.deepEqual(client.rooms, new Set());
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.disconnect()` is idempotent and runs `handler.disconnect()` once", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  const b = await open(hub, "bob", ["r1"]);
+
+  hub.disconnect(a.client);
+  hub.disconnect(a.client);
+  await a.client.idle();
+  hub.disconnect(a.client);
+  await a.client.idle();
+
+  assert.deepEqual(handler.only("disconnect"), [`disconnect ${a.client.id}`]);
+  assert.deepEqual(hub.stats(), { clients: 1, users: 1, rooms: 1 });
+  assert.equal(a.client.closed, true);
+  // The socket is already gone, so the hub does not close it; later frames from it are ignored.
+  assert.deepEqual(a.transport.closes, []);
+  hub.receive(a.client, PING);
+  hub.receive(a.client, message("late"));
+  await a.client.idle();
+  assert.deepEqual(a.transport.sent, []);
+  assert.deepEqual(handler.only("frame"), []);
+  assert.deepEqual(b.transport.closes, []);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.shutdown()` closes every transport with 1001 and waits for queued handler work", async () => {
+  const { hub, handler, spy } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  const b = await open(hub, "bob", ["r1", "r2"]);
+  const gate = Promise.withResolvers<void>();
+  handler.onFrame = async () => {
+    handler.record("frame started");
+    await gate.promise;
+    handler.record("frame done");
+  };
+  hub.receive(a.client, message("slow"));
+  await handler.until(() => handler.events.includes("frame started"), "the frame handler to start");
+
+  const done = hub.shutdown().then(() => handler.record("shutdown resolved"));
+  for (const { transport } of [a, b]) {
+    assert.deepEqual(transport.closes, [{ code: 1001, reason: "Server shutting down" }]);
+  }
+  assert.deepEqual(hub.stats(), ZERO);
+  await nextMacrotask();
+  assert.equal(handler.events.includes("shutdown resolved"), false, "shutdown resolved before the frame");
+  gate.resolve();
+  await done;
+
+  assert.deepEqual(handler.events, [
+    `connect ${a.client.id}`,
+    `connect ${b.client.id}`,
+    `frame ${a.client.id} ${message("slow")}`,
+    "frame started",
+    `disconnect ${b.client.id}`,
+    "frame done",
+    `disconnect ${a.client.id}`,
+    "shutdown resolved",
+  ]);
+  assert.deepEqual(spy.active, new Set());
+});
+
+Deno.test("`Hub.disconnect()` right after `Hub.connect()` leaves nothing behind", async () => {
+  const { hub, spy, handler } = await instance();
+  const transport = new FakeTransport();
+  const client = hub.connect(transport, { userId: "alice", username: "alice" });
+  hub.disconnect(client);
+  await client.idle();
+
+  assert.deepEqual(hub.stats(), ZERO);
+  assert.equal(hub.hasLocalUser("alice"), false);
+  assert.equal(spy.active.has("user:alice"), false);
+  assert.deepEqual(handler.only("disconnect"), [`disconnect ${client.id}`]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.shutdown()` right after `Hub.connect()` leaves nothing behind", async () => {
+  const { hub, spy } = await instance();
+  const transport = new FakeTransport();
+  hub.connect(transport, { userId: "alice", username: "alice" });
+  await hub.shutdown();
+
+  assert.deepEqual(transport.closes, [{ code: 1001, reason: "Server shutting down" }]);
+  assert.deepEqual(hub.stats(), ZERO);
+  assert.deepEqual(spy.active, new Set());
+});
