@@ -16,6 +16,7 @@ export interface Identity {
 export class Client {
   readonly rooms = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
+  #pending = 0;
   #closed = false;
 
   constructor(
@@ -47,9 +48,15 @@ export class Client {
 
   /** Runs `task` after every task enqueued before it; the returned promise settles with it. */
   enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.#queue.then(task);
+    this.#pending++;
+    const run = this.#queue.then(task).finally(() => this.#pending--);
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  /** Tasks enqueued and not yet settled. */
+  get pending(): number {
+    return this.#pending;
   }
 
   /** Settles once every enqueued task has. */

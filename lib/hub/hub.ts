@@ -34,6 +34,12 @@ export interface HubStats {
   rooms: number;
 }
 
+/**
+ * Frames a socket may have waiting to be handled; past this it is flooding (a well-behaved client under the
+ * message rate limit never gets near it) and is closed with 1008.
+ */
+export const MAX_PENDING_FRAMES = 256;
+
 interface Entry {
   clients: Set<Client>;
   /** Settles when the bus subscription for this entry's channel is in place. */
@@ -90,6 +96,7 @@ export class Hub {
       this.#maxBuffered,
     );
     this.#clients.add(client);
+    this.#log.debug("Socket opened", { conn_id: client.id, user_id: identity.userId });
     client.enqueue(async () => {
       // Gone before set-up began (closed or shut down at once): joining now would leak the user channel.
       if (client.closed) return;
@@ -106,6 +113,7 @@ export class Hub {
   disconnect(client: Client): void {
     if (!this.#clients.delete(client)) return;
     client.markClosed();
+    this.#log.debug("Socket closed", { conn_id: client.id, user_id: client.userId });
     for (const roomId of client.rooms) this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
     client.rooms.clear();
     this.#leave(this.#users, client.userId, userChannel(client.userId), client);
@@ -133,6 +141,10 @@ export class Hub {
       (data.length * 3 > MAX_FRAME_BYTES && utf8Length(data) > MAX_FRAME_BYTES)
     ) {
       this.#close(client, CloseCode.TooBig, `Frame larger than ${MAX_FRAME_BYTES} bytes`);
+      return;
+    }
+    if (client.pending >= MAX_PENDING_FRAMES) {
+      this.#close(client, CloseCode.PolicyViolation, "Too many frames waiting to be handled");
       return;
     }
     let frame: ClientFrame;

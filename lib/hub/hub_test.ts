@@ -4,7 +4,7 @@ import { MemoryBroker, MemoryBus } from "../bus/memory.ts";
 import { nullLogger } from "../log.ts";
 import type { Client } from "./client.ts";
 import { FakeTransport, within } from "./fake_transport.ts";
-import { Hub, type HubHandler } from "./hub.ts";
+import { Hub, type HubHandler, MAX_PENDING_FRAMES } from "./hub.ts";
 import type { ChatMessage, ClientFrame, MessageFrame, PingFrame } from "./protocol.ts";
 
 // ------------------------------------------------------------------------------------------------ helpers
@@ -827,4 +827,24 @@ Deno.test("`Hub.shutdown()` right after `Hub.connect()` leaves nothing behind", 
   assert.deepEqual(transport.closes, [{ code: 1001, reason: "Server shutting down" }]);
   assert.deepEqual(hub.stats(), ZERO);
   assert.deepEqual(spy.active, new Set());
+});
+
+Deno.test("`Hub.receive()` closes a socket with 1008 once MAX_PENDING_FRAMES wait to be handled", async () => {
+  const { hub, handler } = await instance();
+  const flood = await open(hub, "flood");
+  const calm = await open(hub, "calm");
+  const gate = Promise.withResolvers<void>();
+  handler.onFrame = (client) => client === flood.client ? gate.promise : Promise.resolve();
+
+  for (let i = 0; i < MAX_PENDING_FRAMES; i++) hub.receive(flood.client, message(`m${i}`));
+  assert.deepEqual(flood.transport.closes, [], "exactly the cap is still allowed");
+  hub.receive(flood.client, message("one too many"));
+  assert.deepEqual(flood.transport.closes, [{ code: 1008, reason: "Too many frames waiting to be handled" }]);
+  assert.equal(hub.stats().clients, 1);
+
+  hub.receive(calm.client, PING);
+  await calm.client.idle();
+  assert.deepEqual(calm.transport.frames, [{ type: "pong" }], "other sockets are unaffected");
+  gate.resolve();
+  await hub.shutdown();
 });

@@ -13,6 +13,8 @@ export interface Transport {
 export const CloseCode = {
   /** Server shutting down: reconnect (another instance, or this one once back). */
   GoingAway: 1001,
+  /** More than `MAX_PENDING_FRAMES` frames sent and not yet handled: a flood; reconnecting is allowed. */
+  PolicyViolation: 1008,
   /** A frame over `MAX_FRAME_BYTES`: a client bug; reconnecting is allowed. */
   TooBig: 1009,
   /** The server could not set the connection up (bus unavailable): reconnect with backoff. */
