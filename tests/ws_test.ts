@@ -6,6 +6,14 @@ import { type Frame, rawUpgrade, TestSocket } from "./helpers/socket.ts";
 
 const isText = (content: string) => (f: Frame) => f.type === "text" && f.content === content;
 
+/** Alice's public room, which Bob has joined. */
+async function twoMembers(base: string) {
+  const [alice, bob] = await Promise.all([newUser(base, "alice"), newUser(base, "bob")]);
+  const room = await createRoom(base, alice);
+  await api(base, "POST", `/api/rooms/${room.id}/join`, { token: bob.token });
+  return { alice, bob, room };
+}
+
 Deno.test("a message reaches each member exactly once and never a non-member", async () => {
   const srv = await startServer();
   try {
@@ -379,9 +387,7 @@ Deno.test("presence goes once to members of shared rooms; last_seen is kept", as
 Deno.test("typing reaches the other members, not the typist", async () => {
   const srv = await startServer();
   try {
-    const [alice, bob] = await Promise.all([newUser(srv.url), newUser(srv.url)]);
-    const room = await createRoom(srv.url, alice);
-    await api(srv.url, "POST", `/api/rooms/${room.id}/join`, { token: bob.token });
+    const { alice, bob, room } = await twoMembers(srv.url);
     const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
     const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
     await a.sync();
@@ -468,9 +474,7 @@ Deno.test("a REST join subscribes the user's open sockets", async () => {
 Deno.test("a peer that stops answering pings is closed and reported offline", async () => {
   const srv = await startServer({ HEARTBEAT_SECONDS: "1" });
   try {
-    const [alice, bob] = await Promise.all([newUser(srv.url), newUser(srv.url)]);
-    const room = await createRoom(srv.url, alice);
-    await api(srv.url, "POST", `/api/rooms/${room.id}/join`, { token: bob.token });
+    const { alice, bob } = await twoMembers(srv.url);
     const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
     await b.sync();
     // A raw connection that completes the handshake and then never reads nor answers a ping: a dead peer.

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { selfUser } from "../chat/views.ts";
-import { publicUser } from "../chat/views.ts";
+import { publicUser, selfUser } from "../chat/views.ts";
 import { HttpError } from "../http_error.ts";
 import { isId } from "../ids.ts";
 import type { ProfileUpdate } from "../storage/store.ts";

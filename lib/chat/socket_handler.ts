@@ -3,8 +3,7 @@ import type { Client } from "../hub/client.ts";
 import type { HubHandler } from "../hub/hub.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
-import { RateLimitedError } from "./service.ts";
-import type { ChatService } from "./service.ts";
+import { type ChatService, RateLimitedError } from "./service.ts";
 
 /** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
 const TYPING_INTERVAL_MS = 1_000;
