@@ -21,7 +21,7 @@ if (servicesCode !== 0) {
 
 const files = Deno.args.length > 0 ? Deno.args : ["lib/", "tests/"];
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["test", "-A", ...files],
+  args: ["test", "-A", "--unstable-bundle", ...files],
   cwd: root,
   env: { NO_COLOR: "1" },
   stdout: "piped",

@@ -16,7 +16,7 @@ export interface ServerProcess {
 /** Starts `deno run -A main.ts` on a free port and resolves once it logs "Listening". */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN],
+    args: ["run", "-A", "--unstable-bundle", MAIN],
     env: { ...TEST_ENV, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdout: "piped",
     stderr: "inherit",

@@ -38,7 +38,9 @@ export class TestSocket {
 
   /** Opens a socket; rejects when the server refuses the upgrade. */
   static open(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}) {
-    const ws = new WebSocket(url, { protocols: options.protocols, headers: options.headers });
+    // Deno's WebSocket takes an options bag (protocols and headers); the DOM typings only know protocols.
+    const DenoWebSocket = WebSocket as unknown as new (url: string, options: unknown) => WebSocket;
+    const ws = new DenoWebSocket(url, { protocols: options.protocols, headers: options.headers });
     const socket = new TestSocket(ws);
     return new Promise<TestSocket>((resolve, reject) => {
       ws.addEventListener("open", () => resolve(socket), { once: true });
