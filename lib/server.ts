@@ -3,6 +3,7 @@ import { createApp } from "./api/app.ts";
 import type { AppEnv } from "./api/context.ts";
 import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
+import { AuthService } from "./auth/service.ts";
 import { TokenBucketLimiter } from "./auth/rate_limit.ts";
 import type { Bus } from "./bus/bus.ts";
 import { MemoryPresence } from "./chat/presence.ts";
@@ -25,6 +26,7 @@ export interface ChatServer {
   hub: Hub;
   chat: ChatService;
   tokens: TokenService;
+  auth: AuthService;
   /** Refuses new sockets, closes the open ones with 1001 and waits for their queued work. */
   drain(): Promise<void>;
 }
@@ -44,7 +46,7 @@ export async function createChatServer({ config, log, store, bus }: ChatServerOp
     burst: config.authRateLimitBurst,
   });
   const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.jwtTtlSeconds });
-  const passwords = new Passwords(config.bcryptCost);
+  const auth = new AuthService({ store, tokens, passwords: new Passwords(config.bcryptCost) });
 
   const hub = new Hub({
     bus,
@@ -69,7 +71,7 @@ export async function createChatServer({ config, log, store, bus }: ChatServerOp
     hub,
     chat,
     tokens,
-    passwords,
+    auth,
     authLimiter,
     isShuttingDown: () => shuttingDown,
   });
@@ -78,6 +80,7 @@ export async function createChatServer({ config, log, store, bus }: ChatServerOp
     hub,
     chat,
     tokens,
+    auth,
     async drain() {
       shuttingDown = true;
       await hub.shutdown();

@@ -501,3 +501,50 @@ Deno.test("GET /api/health reports the store; unknown routes are JSON 404s; CORS
     const down = await app.request("GET", "/api/health");
     assert.deepEqual([down.status, down.body.status, down.body.checks.store], [503, "error", "error"]);
   }, { CORS_ORIGINS: "https://chat.example.com" }));
+
+Deno.test("POST /api/rooms/:id/read moves the caller's read marker; GET /api/rooms reports it", () =>
+  withApp(async (app) => {
+    const [owner, reader, outsider] = [await newUser(app), await newUser(app), await newUser(app)];
+    const room = await createRoom(app, owner, { name: "news" });
+    await app.request("POST", `/api/rooms/${room.id}/join`, { token: reader.token });
+    for (let i = 0; i < 4; i++) {
+      await app.request("POST", `/api/rooms/${room.id}/messages`, {
+        token: owner.token,
+        body: { content: `n${i}` },
+      });
+    }
+    const listed = async (token: string) =>
+      (await app.request("GET", "/api/rooms", { token })).body.rooms.find((r: { id: string }) =>
+        r.id === room.id
+      );
+    assert.deepEqual([(await listed(reader.token)).last_seq, (await listed(reader.token)).last_read_seq], [
+      5,
+      0,
+    ]);
+    assert.equal(
+      (await listed(outsider.token)).last_read_seq,
+      null,
+      "no marker in a room one has not joined",
+    );
+
+    const read = await app.request("POST", `/api/rooms/${room.id}/read`, {
+      token: reader.token,
+      body: { seq: 3 },
+    });
+    assert.deepEqual([read.status, read.body], [200, { room_id: room.id, last_read_seq: 3 }]);
+    assert.equal((await listed(reader.token)).last_read_seq, 3);
+    assert.equal((await listed(owner.token)).last_read_seq, 0, "markers are per user");
+
+    for (const seq of [-1, 1.5, "3", null]) {
+      const bad = await app.request("POST", `/api/rooms/${room.id}/read`, {
+        token: reader.token,
+        body: { seq },
+      });
+      assert.deepEqual([bad.status, bad.body.error.code], [400, "invalid_seq"], String(seq));
+    }
+    const stranger = await app.request("POST", `/api/rooms/${room.id}/read`, {
+      token: outsider.token,
+      body: { seq: 1 },
+    });
+    assert.deepEqual([stranger.status, stranger.body.error.code], [403, "not_a_member"]);
+  }));

@@ -1,6 +1,6 @@
-import type { Passwords } from "../auth/password.ts";
 import type { RateLimiter } from "../auth/rate_limit.ts";
 import type { TokenService } from "../auth/jwt.ts";
+import type { AuthService } from "../auth/service.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { ChatService } from "../chat/service.ts";
 import type { Config } from "../config.ts";
@@ -18,7 +18,7 @@ export interface ApiDeps {
   hub: Hub;
   chat: ChatService;
   tokens: TokenService;
-  passwords: Passwords;
+  auth: AuthService;
   /** Per-IP limit on register and login. */
   authLimiter: RateLimiter;
   /** True once shutdown began: new sockets are refused with 503. */

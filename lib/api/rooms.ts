@@ -3,7 +3,7 @@ import { HttpError } from "../http_error.ts";
 import { isClientId } from "../hub/protocol.ts";
 import type { HistoryQuery } from "../storage/store.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
-import { integerQuery, optionalBoolean, optionalString, readJson, requiredString } from "./validate.ts";
+import { integerQuery, optionalBoolean, optionalString, readJson, requiredString } from "../validate.ts";
 
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -68,6 +68,18 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
       total: page.total,
       offset: query.offset ?? 0,
       limit: query.limit,
+    });
+  });
+
+  app.post("/:id/read", async (c) => {
+    const body = await readJson(c.req.raw);
+    const seq = body.seq;
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+      throw new HttpError(400, "invalid_seq", '"seq" must be a whole number of at least 0');
+    }
+    return c.json({
+      room_id: c.req.param("id"),
+      last_read_seq: await chat.markRead(c.var.user, c.req.param("id"), seq),
     });
   });
 

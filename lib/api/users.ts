@@ -5,7 +5,7 @@ import { HttpError } from "../http_error.ts";
 import { isId } from "../ids.ts";
 import type { ProfileUpdate } from "../storage/store.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
-import { optionalString, readJson } from "./validate.ts";
+import { optionalString, readJson } from "../validate.ts";
 
 /** Largest avatar given as a `data:` URL, in decoded bytes. */
 export const MAX_AVATAR_BYTES = 256 * 1024;

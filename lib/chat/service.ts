@@ -67,9 +67,26 @@ export class ChatService {
     return roomView(room, await this.#store.rooms.memberIds(room.id));
   }
 
-  async listRooms(actor: Identity): Promise<RoomView[]> {
-    const rooms = await this.#store.rooms.listVisible(actor.userId);
-    return Promise.all(rooms.map(async (room) => roomView(room, await this.#store.rooms.memberIds(room.id))));
+  /** Visible rooms; `last_read_seq` is the actor's read marker in rooms they belong to, null elsewhere. */
+  async listRooms(actor: Identity): Promise<(RoomView & { last_read_seq: number | null })[]> {
+    const [rooms, read] = await Promise.all([
+      this.#store.rooms.listVisible(actor.userId),
+      this.#store.rooms.readSeqs(actor.userId),
+    ]);
+    return Promise.all(rooms.map(async (room) => ({
+      ...roomView(room, await this.#store.rooms.memberIds(room.id)),
+      last_read_seq: read.get(room.id) ?? null,
+    })));
+  }
+
+  /** Moves the actor's read marker in a room forward to `seq`; returns the stored marker. */
+  async markRead(actor: Identity, roomId: string, seq: number): Promise<number> {
+    const { room } = await this.#visibleRoom(actor, roomId);
+    const marker = await this.#store.rooms.markRead(room.id, actor.userId, seq);
+    if (marker === null) {
+      throw new HttpError(403, "not_a_member", `Cannot mark room "${room.name}" read: not a member`);
+    }
+    return marker;
   }
 
   /** Joins a public room (idempotent); a private room is joined only by being added. */

@@ -44,7 +44,7 @@ export interface SqliteStoreOptions {
 }
 
 /** The schema version this code creates and understands, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS memberships (
   user_id TEXT NOT NULL,
   joined_at TEXT NOT NULL,
   join_seq INTEGER NOT NULL,
+  last_read_seq INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (room_id, user_id),
   UNIQUE (room_id, join_seq)
 );
@@ -134,6 +135,10 @@ function createSchema(db: DatabaseSync): void {
   try {
     const version = assertSupportedVersion(db);
     db.exec(SCHEMA);
+    if (version === 1) {
+      // v2: read markers for unread counts.
+      db.exec("ALTER TABLE memberships ADD COLUMN last_read_seq INTEGER NOT NULL DEFAULT 0");
+    }
     if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (error) {
@@ -359,6 +364,8 @@ class SqliteRoomRepo implements RoomRepo {
   readonly #removeMember: StatementSync;
   readonly #isMember: StatementSync;
   readonly #memberIds: StatementSync;
+  readonly #markRead: StatementSync;
+  readonly #readSeqs: StatementSync;
 
   constructor(private readonly database: Database) {
     const db = database.db;
@@ -388,6 +395,11 @@ class SqliteRoomRepo implements RoomRepo {
     this.#removeMember = db.prepare("DELETE FROM memberships WHERE room_id = ? AND user_id = ?");
     this.#isMember = db.prepare("SELECT 1 FROM memberships WHERE room_id = ? AND user_id = ?");
     this.#memberIds = db.prepare("SELECT user_id FROM memberships WHERE room_id = ? ORDER BY join_seq");
+    this.#markRead = db.prepare(
+      `UPDATE memberships SET last_read_seq = MAX(last_read_seq, MIN(?, (SELECT last_seq FROM rooms WHERE id = ?)))
+       WHERE room_id = ? AND user_id = ? RETURNING last_read_seq`,
+    );
+    this.#readSeqs = db.prepare("SELECT room_id, last_read_seq FROM memberships WHERE user_id = ?");
   }
 
   async create(room: NewRoom): Promise<Room> {
@@ -459,6 +471,17 @@ class SqliteRoomRepo implements RoomRepo {
 
   async memberIds(roomId: string): Promise<string[]> {
     return this.#memberIds.all(roomId).map((row) => row.user_id as string);
+  }
+
+  async markRead(roomId: string, userId: string, seq: number): Promise<number | null> {
+    const row = this.#markRead.get(seq, roomId, roomId, userId);
+    return row === undefined ? null : row.last_read_seq as number;
+  }
+
+  async readSeqs(userId: string): Promise<Map<string, number>> {
+    return new Map(
+      this.#readSeqs.all(userId).map((row) => [row.room_id as string, row.last_read_seq as number]),
+    );
   }
 }
 

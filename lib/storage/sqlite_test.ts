@@ -255,3 +255,28 @@ Deno.test("`SqliteStore` users.search() matches prefixes ending in the highest c
     await store.close();
   }
 });
+
+Deno.test("`SqliteStore.open()` migrates a version 1 file in place, keeping its data", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/v1.db`;
+    const v1 = new DatabaseSync(path);
+    v1.exec(`
+      CREATE TABLE memberships (room_id TEXT NOT NULL, user_id TEXT NOT NULL, joined_at TEXT NOT NULL,
+        join_seq INTEGER NOT NULL, PRIMARY KEY (room_id, user_id), UNIQUE (room_id, join_seq));
+      INSERT INTO memberships VALUES ('r', 'u', '2026-01-01T00:00:00.000Z', 1);
+      PRAGMA user_version = 1;`);
+    v1.close();
+    const store = SqliteStore.open({ path });
+    try {
+      assert.deepEqual([...(await store.rooms.readSeqs("u"))], [["r", 0]]);
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, SCHEMA_VERSION);
+    check.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

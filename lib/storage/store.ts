@@ -126,6 +126,13 @@ export interface RoomRepo {
   isMember(roomId: string, userId: string): Promise<boolean>;
   /** Member ids in join order. */
   memberIds(roomId: string): Promise<string[]>;
+  /**
+   * Records that `userId` has read the room up to `seq` (never moves back, never past the room's `last_seq`).
+   * Returns the stored marker, or null when the user is not a member.
+   */
+  markRead(roomId: string, userId: string, seq: number): Promise<number | null>;
+  /** The read marker of every room `userId` belongs to (0 for a room never read). */
+  readSeqs(userId: string): Promise<Map<string, number>>;
 }
 
 export interface MessageRepo {

@@ -397,6 +397,31 @@ export function storeContract(
     assert.deepEqual(await store.rooms.memberIds(newId()), []);
   });
 
+  test("rooms.markRead() keeps the highest seq read, capped at the room's last seq", async (store) => {
+    const [user, stranger] = [newId(), newId()];
+    const room = await store.rooms.create(newRoom(user));
+    const other = await store.rooms.create(newRoom(user));
+    for (let i = 0; i < 5; i++) {
+      await store.messages.append({
+        room_id: room.id,
+        user_id: user,
+        username: "u",
+        content: `m${i}`,
+        type: "text",
+      });
+    }
+    assert.deepEqual([...(await store.rooms.readSeqs(user))].sort(), [[other.id, 0], [room.id, 0]].sort());
+    assert.equal(await store.rooms.markRead(room.id, user, 3), 3);
+    assert.equal(await store.rooms.markRead(room.id, user, 2), 3, "a marker never moves back");
+    assert.equal(await store.rooms.markRead(room.id, user, 99), 5, "nor past the last message");
+    assert.equal(await store.rooms.markRead(room.id, stranger, 2), null, "non-members have no marker");
+    assert.deepEqual((await store.rooms.readSeqs(user)).get(room.id), 5);
+    assert.deepEqual((await store.rooms.readSeqs(stranger)).size, 0);
+    await store.rooms.removeMember(room.id, user);
+    await store.rooms.addMember(room.id, user);
+    assert.equal((await store.rooms.readSeqs(user)).get(room.id), 0, "rejoining starts unread");
+  });
+
   // ---------------------------------------------------------------------------------------------- direct rooms
 
   test("rooms.directRoom() creates a private direct room with exactly both users", async (store) => {

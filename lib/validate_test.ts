@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "../http_error.ts";
+import { HttpError } from "./http_error.ts";
 import {
   type Body,
   integerQuery,

@@ -1,4 +1,4 @@
-import { HttpError } from "../http_error.ts";
+import { HttpError } from "./http_error.ts";
 
 /** A parsed JSON object body. Reading a field checks its type, so nothing but plain values reaches a query. */
 export type Body = Record<string, unknown>;
