@@ -13,13 +13,22 @@ import type { Config } from "./config.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./storage/store.ts";
+import { createFreshApp } from "./fresh/mod.ts";
+import type { State, WebServices } from "../utils.ts";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 export interface ChatServerOptions {
   config: Config;
   log: Logger;
   store: Store;
   bus: Bus;
+  /** Serve the web UI (default true); API-only tests leave it out to skip bundling the islands. */
+  web?: boolean;
 }
+
+/** The project folder: `routes/`, `islands/`, `static/` live there. */
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export interface ChatServer {
   app: Hono<AppEnv>;
@@ -35,7 +44,9 @@ export interface ChatServer {
  * Builds the hub, the chat service and the HTTP app on top of adapters chosen by the caller (`main.ts`, or a
  * test). Starts nothing that listens.
  */
-export async function createChatServer({ config, log, store, bus }: ChatServerOptions): Promise<ChatServer> {
+export async function createChatServer(
+  { config, log, store, bus, web = true }: ChatServerOptions,
+): Promise<ChatServer> {
   let shuttingDown = false;
   const messageLimiter = new TokenBucketLimiter({
     ratePerSec: config.rateLimitPerSec,
@@ -63,7 +74,19 @@ export async function createChatServer({ config, log, store, bus }: ChatServerOp
   });
   await hub.start(socketHandler(chat, log));
 
+  const services: WebServices = { chat, auth, tokens, store, config, authLimiter, log };
+  const fresh = web
+    ? await createFreshApp<State>({
+      root: ROOT,
+      dev: config.appEnv === "development",
+      prebuiltDir: config.appEnv === "production" ? join(ROOT, "_fresh") : undefined,
+      initialState: () => ({ services, user: null }),
+      onError: (error, request) => log.error("Page failed", { error, path: new URL(request.url).pathname }),
+    })
+    : undefined;
+
   const app = createApp({
+    web: fresh?.handler,
     config,
     log,
     store,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, idempotently: quick when all is there.
-# Later services (Redis, RabbitMQ, nginx, FerretDB, Chromium) are added here as the issues need them.
+# Later services (Redis, RabbitMQ, nginx, FerretDB) are added here as the issues need them.
 set -euo pipefail
 
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# Browser tests drive Debian's Chromium with playwright-core (no browser download).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium fonts-dejavu-core)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { errorResponse, HttpError } from "../http_error.ts";
@@ -59,10 +59,15 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.route("/api/rooms", roomRoutes(deps));
   app.route("/api/dms", dmRoutes(deps));
   app.get("/ws", wsHandler(deps));
+  const web = deps.web;
+  if (web !== undefined) {
+    app.all(
+      "*",
+      (c) => c.req.path.startsWith("/api/") ? notFound(c) : web(c.req.raw, c.env as Deno.ServeHandlerInfo),
+    );
+  }
 
-  app.notFound((c) =>
-    c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${c.req.path}` } }, 404)
-  );
+  app.notFound(notFound);
   app.onError((error, c) => {
     if (error instanceof HttpError) {
       if (error.status >= 500) c.var.log?.error("Request failed", { error });
@@ -72,6 +77,10 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     return errorResponse(500, "internal_error", "Internal server error");
   });
   return app;
+}
+
+function notFound(c: Context): Response {
+  return errorResponse(404, "not_found", `No route for ${c.req.method} ${c.req.path}`);
 }
 
 const limitSmall = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });

@@ -21,6 +21,8 @@ export interface ApiDeps {
   auth: AuthService;
   /** Per-IP limit on register and login. */
   authLimiter: RateLimiter;
+  /** The web UI (pages, islands, static files): everything outside `/api` and `/ws`. */
+  web?: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** True once shutdown began: new sockets are refused with 503. */
   isShuttingDown?: () => boolean;
 }
@@ -34,5 +36,4 @@ export interface AppEnv {
   };
 }
 
-/** Name of the cookie the web UI keeps the session token in. */
-export const SESSION_COOKIE = "chat_session";
+export { SESSION_COOKIE } from "../auth/session.ts";

@@ -3,6 +3,7 @@ import { getCookie } from "hono/cookie";
 import { TokenError, type TokenService } from "../auth/jwt.ts";
 import { HttpError } from "../http_error.ts";
 import type { Logger } from "../log.ts";
+import { clientIpOf } from "../web/client_ip.ts";
 import { type AppEnv, SESSION_COOKIE } from "./context.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -59,15 +60,9 @@ export function requireAuth(
   };
 }
 
-/** The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` hop. */
+/** The client's address (see `clientIpOf`). */
 export function clientIp(c: Context, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = c.req.header("x-forwarded-for");
-    const last = forwarded?.split(",").map((s) => s.trim()).filter(Boolean).pop();
-    if (last) return last;
-  }
-  const info = c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined;
-  return info?.remoteAddr?.hostname ?? "unknown";
+  return clientIpOf(c.req.raw, c.env as Deno.ServeHandlerInfo | undefined, trustProxy);
 }
 
 /**

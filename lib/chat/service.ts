@@ -56,6 +56,12 @@ export class ChatService {
   // ---- rooms ----
 
   async createRoom(actor: Identity, input: { name: string; description: string; is_private: boolean }) {
+    if (input.name.trim() === "" || [...input.name].length > 100) {
+      throw new HttpError(400, "invalid_name", "A room name needs 1 to 100 characters");
+    }
+    if ([...input.description].length > 1_000) {
+      throw new HttpError(400, "invalid_description", "A room description is at most 1000 characters long");
+    }
     const room = await this.#store.rooms.create({ ...input, creator_id: actor.userId });
     await this.#hub.subscribeUser(actor.userId, room.id);
     await this.#publishControl(actor.userId, "sub", room.id);

@@ -30,7 +30,9 @@ export interface PageResponse<Data> {
 }
 
 export type HandlerResult<Data> = Response | PageResponse<Data>;
-export type HandlerFn<Data, State> = (ctx: Context<State>) => HandlerResult<Data> | Promise<HandlerResult<Data>>;
+export type HandlerFn<Data, State> = (
+  ctx: Context<State>,
+) => HandlerResult<Data> | Promise<HandlerResult<Data>>;
 /** One function for every method, or one per method (GET also answers HEAD; others get 405 with `Allow`). */
 export type Handlers<Data, State> = HandlerFn<Data, State> | Partial<Record<Method, HandlerFn<Data, State>>>;
 
@@ -64,3 +66,33 @@ export interface MiddlewareModule<State = unknown> {
 }
 
 export type VNode = JSX.Element;
+
+/** The optional second argument of `page()`. */
+export interface PageInit {
+  status?: number;
+  headers?: HeadersInit;
+}
+
+/** Options of `createFreshApp()`. */
+export interface FreshAppOptions<State> {
+  /** Absolute project directory holding `routes/`, `islands/` and `static/`. */
+  root: string;
+  /** The state every request starts with (`ctx.state`). */
+  initialState: () => State;
+  /** Unminified island bundles. */
+  dev?: boolean;
+  /** Replaces the default Content-Security-Policy of rendered pages. */
+  csp?: string;
+  /** A directory written by `buildIslands()`; when it holds a `manifest.json`, nothing is bundled at startup. */
+  prebuiltDir?: string;
+  /** Called with every error that becomes a 500 response (the client never sees it). */
+  onError?: (error: unknown, req: Request) => void;
+}
+
+export interface FreshApp {
+  handler(req: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  /** The discovered routes, most specific first: `{ pattern: "/rooms/:id", file: "routes/rooms/[id].tsx" }`. */
+  routes: { pattern: string; file: string }[];
+  /** A short hash of the island bundles; part of their URLs. */
+  buildId: string;
+}

@@ -43,12 +43,15 @@ export interface TestApp {
 }
 
 /** The whole app on a real SQLite file in a temp folder, called without a port (`app.request()`). */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { web?: boolean } = {},
+): Promise<TestApp> {
   const dir = await Deno.makeTempDir({ prefix: "chat-test-" });
   const config = loadConfig({ ...TEST_ENV, DATABASE_URL: `sqlite:${dir}/chat.db`, ...env });
   const store = SqliteStore.open({ path: `${dir}/chat.db` });
   const bus = new MemoryBus();
-  const chat = await createChatServer({ config, log: nullLogger, store, bus });
+  const chat = await createChatServer({ config, log: nullLogger, store, bus, web: options.web ?? false });
   return {
     config,
     chat,

@@ -1,0 +1,22 @@
+/** The web session: the access token in an HttpOnly cookie that pages, the API and the socket all accept. */
+
+export const SESSION_COOKIE = "chat_session";
+
+/** `Set-Cookie` value for a new session: HttpOnly, SameSite=Lax, Secure when served over https. */
+export function sessionCookie(token: string, maxAgeSeconds: number, url: URL): string {
+  const secure = url.protocol === "https:" ? "; Secure" : "";
+  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeSeconds}${secure}`;
+}
+
+export function clearedSessionCookie(): string {
+  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;
+}
+
+/** The session token from a `Cookie` header, if any. */
+export function sessionToken(cookieHeader: string | null): string | undefined {
+  for (const part of (cookieHeader ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}

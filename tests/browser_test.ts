@@ -1,0 +1,307 @@
+/**
+ * The web UI end to end: Debian's Chromium driven by playwright-core against the real server process.
+ * Screenshots go to test-output/.
+ */
+import assert from "node:assert/strict";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { spawnServer } from "./helpers/process.ts";
+import { api, newUser } from "./helpers/server.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const OUT = new URL("../test-output/", import.meta.url).pathname;
+/** How long a live message may take to show up in the other browser (the issue's bar). */
+const LIVE_MS = 1_000;
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await Deno.mkdir(OUT, { recursive: true });
+  await page.screenshot({ path: `${OUT}${name}.png`, fullPage: true });
+}
+
+/** Signs up through the home page form; lands on /rooms. */
+async function signUp(context: BrowserContext, base: string, username: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(base + "/");
+  await page.fill("#signup-username", username);
+  await page.fill("#signup-email", `${username}@example.com`);
+  await page.fill("#signup-password", "correct horse battery");
+  await Promise.all([page.waitForURL(`${base}/rooms`), page.click("#signup-form button[type=submit]")]);
+  return page;
+}
+
+async function connected(page: Page): Promise<void> {
+  await page.waitForSelector('#connection-status[data-status="connected"]', { timeout: 15_000 });
+}
+
+/** The text of every confirmed message, in order. */
+function texts(page: Page): Promise<string[]> {
+  return page.$$eval(
+    "#messages li[data-seq] .msg-text",
+    (els) => els.map((e) => e.textContent ?? ""),
+  );
+}
+
+function seqs(page: Page): Promise<number[]> {
+  return page.$$eval("#messages li[data-seq]", (els) => els.map((e) => Number(e.getAttribute("data-seq"))));
+}
+
+async function withBrowser(fn: (browser: Browser, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "chat-e2e-" });
+  const browser = await launch();
+  try {
+    await fn(browser, dir);
+  } finally {
+    await browser.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("two browsers sign up, share a room and chat live with typing and presence", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const base = server.url;
+      const [ctxA, ctxB] = [await browser.newContext(), await browser.newContext()];
+      const a = await signUp(ctxA, base, "ada");
+      await a.fill("#room-name", "Engineering");
+      await a.fill("#room-description", "Builds and deploys");
+      await Promise.all([
+        a.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        a.click("#create-room-form button[type=submit]"),
+      ]);
+      const roomUrl = a.url();
+      await connected(a);
+
+      const b = await signUp(ctxB, base, "grace");
+      await Promise.all([b.waitForURL(roomUrl), b.click('button[aria-label="Join Engineering"]')]);
+      await connected(b);
+      // Ada sees Grace's join notice and Grace online in the member list.
+      await a.waitForSelector("#messages .is-system >> text=grace joined the room");
+      await a.waitForSelector('#members li[data-online="true"] >> text=grace');
+
+      // Typing shows at the other side.
+      await a.click("#composer-input");
+      await a.keyboard.type("Hello Grace");
+      await b.waitForSelector("#typing >> text=ada is typing…", { timeout: LIVE_MS * 3 });
+
+      await a.keyboard.press("Enter");
+      // Own message appears at once, then is confirmed (it gets a seq).
+      await a.waitForSelector("#messages li[data-seq] >> text=Hello Grace");
+      await b.waitForSelector("#messages li[data-seq] >> text=Hello Grace", { timeout: LIVE_MS });
+
+      // Shift+Enter makes a new line; Enter sends.
+      await b.click("#composer-input");
+      await b.keyboard.type("Hi Ada");
+      await b.keyboard.press("Shift+Enter");
+      await b.keyboard.type("second line https://example.com/docs.");
+      await b.keyboard.press("Enter");
+      const reply = "Hi Ada\nsecond line https://example.com/docs.";
+      await a.waitForSelector("#messages li[data-seq] >> text=second line", { timeout: LIVE_MS });
+      assert.deepEqual(await texts(a), await texts(b));
+      assert.equal((await texts(a)).at(-1), reply);
+      const link = await a.$eval("#messages li[data-seq]:last-child a", (el) => ({
+        href: el.getAttribute("href"),
+        rel: el.getAttribute("rel"),
+        text: el.textContent,
+      }));
+      assert.deepEqual(link, {
+        href: "https://example.com/docs",
+        rel: "noopener noreferrer nofollow ugc",
+        text: "https://example.com/docs",
+      });
+      await shot(a, "room-ada");
+      await shot(b, "room-grace");
+
+      // Phone width: nothing overflows sideways and the composer is on screen.
+      await b.setViewportSize({ width: 375, height: 740 });
+      assert.equal(await b.evaluate(() => document.documentElement.scrollWidth), 375);
+      assert.ok(await b.isVisible("#composer-input"));
+      await shot(b, "room-phone");
+
+      // A reload keeps the history, in order, once.
+      await b.reload();
+      await connected(b);
+      assert.deepEqual(await texts(b), await texts(a));
+      const bSeqs = await seqs(b);
+      assert.deepEqual(bSeqs, [...new Set(bSeqs)].sort((x, y) => x - y));
+
+      // Presence: Ada leaves, Grace sees her offline.
+      await ctxA.close();
+      await b.waitForSelector('#members li[data-online="false"] >> text=ada', { timeout: 5_000 });
+      await ctxB.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("after the server is killed and restarted the page reconnects and shows the gap's messages once", () =>
+  withBrowser(async (browser, dir) => {
+    const env = { DATABASE_URL: `sqlite:${dir}/chat.db` };
+    let server = await spawnServer(env);
+    const port = String(server.port);
+    try {
+      const owner = await newUser(server.url, "owner");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Resilient" },
+      });
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "watcher");
+      await Promise.all([
+        page.waitForURL(`${server.url}/rooms/${room.body.id}`),
+        page.click('button[aria-label="Join Resilient"]'),
+      ]);
+      await connected(page);
+      await api(server.url, "POST", `/api/rooms/${room.body.id}/messages`, {
+        token: owner.token,
+        body: { content: "before" },
+      });
+      await page.waitForSelector("#messages li[data-seq] >> text=before");
+
+      assert.equal((await server.stop("SIGKILL")).signal, "SIGKILL");
+      await page.waitForSelector('#connection-status:not([data-status="connected"])');
+      // Typed while the server is gone: kept as pending and sent after the reconnect.
+      await page.fill("#composer-input", "typed while offline");
+      await page.press("#composer-input", "Enter");
+      await page.waitForSelector('#messages li[data-state="sending"] >> text=typed while offline');
+
+      server = await spawnServer({ ...env, PORT: port });
+      // Sent by someone else while the page is still reconnecting.
+      await api(server.url, "POST", `/api/rooms/${room.body.id}/messages`, {
+        token: owner.token,
+        body: { content: "during the gap" },
+      });
+      await connected(page);
+      await page.waitForSelector("#messages li[data-seq] >> text=during the gap");
+      await page.waitForSelector("#messages li[data-seq] >> text=typed while offline");
+      await page.waitForFunction(() => document.querySelectorAll("#messages li.pending").length === 0);
+
+      const all = await texts(page);
+      for (const text of ["before", "during the gap", "typed while offline"]) {
+        assert.equal(all.filter((t) => t === text).length, 1, text);
+      }
+      const shown = await seqs(page);
+      assert.deepEqual(
+        shown,
+        Array.from({ length: shown.length }, (_, i) => shown[0] + i),
+        "contiguous, no duplicate",
+      );
+      const history = await api(server.url, "GET", `/api/rooms/${room.body.id}/messages`, {
+        token: owner.token,
+      });
+      assert.equal(
+        history.body.messages.filter((m: { content: string }) => m.content === "typed while offline").length,
+        1,
+      );
+      await shot(page, "room-after-restart");
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("messages are rendered as text: script and onerror payloads run nothing", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "mallory");
+      const dialogs: string[] = [];
+      page.on("dialog", (d) => {
+        dialogs.push(d.message());
+        d.dismiss();
+      });
+      const violations: string[] = [];
+      page.on("console", (m) => m.type() === "error" && violations.push(m.text()));
+      await page.fill("#room-name", "<b>bold?</b>");
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click("#create-room-form button[type=submit]"),
+      ]);
+      await connected(page);
+      const payloads = [
+        "<script>window.__pwned = 1; alert(1)</script>",
+        '<img src=x onerror="window.__pwned = 2; alert(2)">',
+        '"><svg onload=alert(3)>',
+      ];
+      for (const payload of payloads) {
+        await page.fill("#composer-input", payload);
+        await page.press("#composer-input", "Enter");
+        await page.waitForSelector(`#messages li[data-seq]:nth-last-child(1) .msg-text`);
+      }
+      await page.waitForFunction(
+        (n) => document.querySelectorAll("#messages li[data-seq] .msg-text").length === n,
+        payloads.length,
+      );
+      assert.deepEqual(await texts(page), payloads);
+      await page.reload();
+      await connected(page);
+      assert.deepEqual(await texts(page), payloads, "server-rendered history is text too");
+      assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
+      assert.deepEqual(dialogs, []);
+      assert.equal(
+        await page.$$eval("#messages img, #messages script, #messages svg", (els) => els.length),
+        0,
+      );
+      assert.equal(await page.textContent("h1"), "# <b>bold?</b>");
+
+      const response = await page.goto(page.url());
+      const csp = response!.headers()["content-security-policy"];
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.deepEqual(
+        violations.filter((v) => /Content Security Policy/i.test(v)),
+        [],
+        "the app itself needs no inline script",
+      );
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("forms show the server's own messages next to the field", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const context = await browser.newContext();
+      await signUp(context, server.url, "taken");
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(server.url + "/");
+      await page.fill("#signup-username", "taken");
+      await page.fill("#signup-email", "other@example.com");
+      await page.fill("#signup-password", "correct horse battery");
+      await page.click("#signup-form button[type=submit]");
+      assert.equal(await page.textContent("#signup-username-error"), "That username is already registered");
+      assert.equal(await page.inputValue("#signup-email"), "other@example.com", "typed values are kept");
+
+      await page.fill("#login-email", "taken@example.com");
+      await page.fill("#login-password", "wrong password");
+      await page.click("#login-form button[type=submit]");
+      assert.equal(await page.textContent("#login-password-error"), "Invalid email or password");
+
+      // Keyboard only: tab to the fields and submit with Enter.
+      await page.focus("#login-email");
+      await page.fill("#login-email", "taken@example.com");
+      await page.keyboard.press("Tab");
+      await page.keyboard.type("correct horse battery");
+      await Promise.all([page.waitForURL(`${server.url}/rooms`), page.keyboard.press("Enter")]);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
