@@ -305,3 +305,161 @@ Deno.test("forms show the server's own messages next to the field", () =>
       await server.stop();
     }
   }));
+
+Deno.test("scrolling up loads older history until the first message, without gaps or duplicates", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const owner = await newUser(server.url, "historian");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Archive" },
+      });
+      for (let i = 1; i <= 130; i++) {
+        await api(server.url, "POST", `/api/rooms/${room.body.id}/messages`, {
+          token: owner.token,
+          body: { content: `old ${i}` },
+        });
+      }
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "reader");
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click('button[aria-label="Join Archive"]'),
+      ]);
+      await connected(page);
+      // 130 messages and the join notice: the first render shows the newest 50.
+      assert.deepEqual(await seqs(page), Array.from({ length: 50 }, (_, i) => 82 + i));
+      for (let round = 0; round < 5 && (await seqs(page))[0] !== 1; round++) {
+        await page.$eval("#messages", (el) => el.scrollTop = 0);
+        await page.waitForFunction(
+          (n) => document.querySelectorAll("#messages li[data-seq]").length > n,
+          (await seqs(page)).length,
+        );
+      }
+      assert.deepEqual(await seqs(page), Array.from({ length: 131 }, (_, i) => i + 1));
+      await page.waitForSelector("#messages li.older", { state: "detached" });
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("a message stored between the page render and the socket opening is not lost", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const owner = await newUser(server.url, "poster");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Race" },
+      });
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "latecomer");
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click('button[aria-label="Join Race"]'),
+      ]);
+      await connected(page);
+      // Hold the island's code back on the next load, post meanwhile, then let it run.
+      const { promise: held, resolve: holding } = Promise.withResolvers<void>();
+      const { promise: release, resolve: letGo } = Promise.withResolvers<void>();
+      await page.route("**/_fresh/js/**/client.js", async (route) => {
+        holding();
+        await release;
+        await route.continue();
+      });
+      const reload = page.reload();
+      await held;
+      await api(server.url, "POST", `/api/rooms/${room.body.id}/messages`, {
+        token: owner.token,
+        body: { content: "in the gap" },
+      });
+      letGo();
+      await reload;
+      await connected(page);
+      await page.waitForSelector("#messages li[data-seq] >> text=in the gap");
+      assert.equal((await texts(page)).filter((t) => t === "in the gap").length, 1);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("room list: unread markers, direct messages by name, profile, logout", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const base = server.url;
+      const context = await browser.newContext();
+      const page = await signUp(context, base, "lin");
+      const friend = await newUser(base, "friend");
+      const room = await api(base, "POST", "/api/rooms", { token: friend.token, body: { name: "Updates" } });
+      await page.reload();
+      await Promise.all([
+        page.waitForURL(`${base}/rooms/${room.body.id}`),
+        page.click('button[aria-label="Join Updates"]'),
+      ]);
+      await connected(page);
+      await page.goto(base + "/rooms");
+      for (let i = 0; i < 3; i++) {
+        await api(base, "POST", `/api/rooms/${room.body.id}/messages`, {
+          token: friend.token,
+          body: { content: `news ${i}` },
+        });
+      }
+      await page.reload();
+      assert.equal(await page.textContent(`#my-rooms a[data-room-id="${room.body.id}"] .unread`), "3");
+      await page.click(`#my-rooms a[data-room-id="${room.body.id}"]`);
+      await connected(page);
+      await page.waitForSelector("#messages li[data-seq] >> text=news 2");
+      await page.goto(base + "/rooms");
+      await page.waitForFunction(
+        (id) => !document.querySelector(`#my-rooms a[data-room-id="${id}"] .unread`),
+        room.body.id,
+      );
+
+      // A direct message with someone found by name.
+      await page.fill("#user-search", friend.username.slice(0, 8));
+      await Promise.all([page.waitForURL(/[?]q=/), page.press("#user-search", "Enter")]);
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click(`button[aria-label="Message ${friend.username}"]`),
+      ]);
+      await connected(page);
+      assert.equal(
+        await page.textContent("h1"),
+        ["lin", friend.username].sort().join(", "),
+      );
+      assert.deepEqual(await page.$$eval("#members li", (els) => els.length), 2);
+
+      // Profile: display name and an uploaded avatar.
+      await page.goto(base + "/profile");
+      await page.fill("#display-name", "Lin Wei");
+      const png = Uint8Array.from(
+        atob(
+          "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+        ),
+        (c) => c.charCodeAt(0),
+      );
+      const avatarPath = `${dir}/me.png`;
+      await Deno.writeFile(avatarPath, png);
+      await page.setInputFiles("#avatar-file", avatarPath);
+      await page.click("#profile-form button[type=submit]");
+      await page.waitForSelector("text=Saved.");
+      const me = await api(base, "GET", "/api/users/me", {
+        headers: { cookie: (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ") },
+      });
+      assert.equal(me.body.display_name, "Lin Wei");
+      assert.match(me.body.avatar_url, /^data:image\/png;base64,iVBOR/);
+
+      // Logout clears the session.
+      await Promise.all([page.waitForURL(`${base}/`), page.click("text=Log out")]);
+      assert.deepEqual((await context.cookies()).filter((c) => c.name === "chat_session"), []);
+      await page.goto(base + "/rooms");
+      assert.match(page.url(), /\/\?next=%2Frooms$/);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));

@@ -34,6 +34,9 @@ export const handler = define.handlers<Data>({
       chat.history(user, room.id, { limit: 50, offset: 0 }),
       chat.members(user, room.id),
     ]);
+    // The page shows everything up to its newest message: that much is read.
+    const newest = history.messages.at(-1)?.seq;
+    if (newest !== undefined) await chat.markRead(user, room.id, newest);
     return page({
       kind: "room",
       props: {
