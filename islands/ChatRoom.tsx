@@ -425,14 +425,15 @@ export default function ChatRoom(props: ChatRoomProps) {
         <aside class="members" aria-labelledby="members-title">
           <h2 id="members-title">Members ({members.length})</h2>
           <ul id="members">
-            {members.map((m) => (
-              <li key={m.id} data-user-id={m.id} data-online={m.online ? "true" : "false"}>
-                <span class={m.online ? "dot online" : "dot"} aria-hidden="true" />
-                {m.avatar_url && <img class="avatar" src={m.avatar_url} alt="" width={20} height={20} />}
-                <span>{m.display_name ?? m.username}</span>
-                <span class="visually-hidden">{m.online ? " (online)" : " (offline)"}</span>
-              </li>
-            ))}
+            {members.map((m) => ({ ...m, online: m.id === props.me.id ? status === "connected" : m.online }))
+              .map((m) => (
+                <li key={m.id} data-user-id={m.id} data-online={m.online ? "true" : "false"}>
+                  <span class={m.online ? "dot online" : "dot"} aria-hidden="true" />
+                  {m.avatar_url && <img class="avatar" src={m.avatar_url} alt="" width={20} height={20} />}
+                  <span>{m.display_name ?? m.username}</span>
+                  <span class="visually-hidden">{m.online ? " (online)" : " (offline)"}</span>
+                </li>
+              ))}
           </ul>
         </aside>
       </div>

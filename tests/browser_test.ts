@@ -143,6 +143,11 @@ Deno.test("two browsers sign up, share a room and chat live with typing and pres
       // Presence: Ada leaves, Grace sees her offline.
       await ctxA.close();
       await b.waitForSelector('#members li[data-online="false"] >> text=ada', { timeout: 5_000 });
+      assert.equal(
+        await b.$eval("#members li:has-text('grace')", (el) => el.getAttribute("data-online")),
+        "true",
+        "one's own dot is online while connected",
+      );
       await ctxB.close();
     } finally {
       await server.stop();
