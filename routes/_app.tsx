@@ -1,3 +1,4 @@
+import { PostButton } from "../components/PostButton.tsx";
 import type { AppProps } from "../lib/fresh/mod.ts";
 import type { State } from "../utils.ts";
 
@@ -20,9 +21,7 @@ export default function App({ Component, state }: AppProps<State>) {
             <nav aria-label="Main">
               <a href="/rooms">Rooms</a>
               <a href="/profile">Profile</a>
-              <form method="post" action="/logout" class="inline">
-                <button type="submit" class="link">Log out</button>
-              </form>
+              <PostButton action="/logout" fields={{}} label="Log out" class="link" />
             </nav>
           )}
         </header>

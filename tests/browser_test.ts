@@ -48,6 +48,15 @@ async function connected(page: Page): Promise<void> {
   await page.waitForSelector('#connection-status[data-status="connected"]', { timeout: 15_000 });
 }
 
+/** Clicks the room list's Join button for `roomName` and waits for the room page with a live socket. */
+async function joinFromList(page: Page, roomName: string): Promise<void> {
+  await Promise.all([
+    page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+    page.click(`button[aria-label="Join ${roomName}"]`),
+  ]);
+  await connected(page);
+}
+
 /** The text of every confirmed message, in order. */
 function texts(page: Page): Promise<string[]> {
   return page.$$eval(
@@ -167,11 +176,7 @@ Deno.test("after the server is killed and restarted the page reconnects and show
       });
       const context = await browser.newContext();
       const page = await signUp(context, server.url, "watcher");
-      await Promise.all([
-        page.waitForURL(`${server.url}/rooms/${room.body.id}`),
-        page.click('button[aria-label="Join Resilient"]'),
-      ]);
-      await connected(page);
+      await joinFromList(page, "Resilient");
       await api(server.url, "POST", `/api/rooms/${room.body.id}/messages`, {
         token: owner.token,
         body: { content: "before" },
@@ -328,11 +333,7 @@ Deno.test("scrolling up loads older history until the first message, without gap
       }
       const context = await browser.newContext();
       const page = await signUp(context, server.url, "reader");
-      await Promise.all([
-        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
-        page.click('button[aria-label="Join Archive"]'),
-      ]);
-      await connected(page);
+      await joinFromList(page, "Archive");
       // 130 messages and the join notice: the first render shows the newest 50.
       assert.deepEqual(await seqs(page), Array.from({ length: 50 }, (_, i) => 82 + i));
       for (let round = 0; round < 5 && (await seqs(page))[0] !== 1; round++) {
@@ -361,11 +362,7 @@ Deno.test("a message stored between the page render and the socket opening is no
       });
       const context = await browser.newContext();
       const page = await signUp(context, server.url, "latecomer");
-      await Promise.all([
-        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
-        page.click('button[aria-label="Join Race"]'),
-      ]);
-      await connected(page);
+      await joinFromList(page, "Race");
       // Hold the island's code back on the next load, post meanwhile, then let it run.
       const { promise: held, resolve: holding } = Promise.withResolvers<void>();
       const { promise: release, resolve: letGo } = Promise.withResolvers<void>();
@@ -401,11 +398,7 @@ Deno.test("room list: unread markers, direct messages by name, profile, logout",
       const friend = await newUser(base, "friend");
       const room = await api(base, "POST", "/api/rooms", { token: friend.token, body: { name: "Updates" } });
       await page.reload();
-      await Promise.all([
-        page.waitForURL(`${base}/rooms/${room.body.id}`),
-        page.click('button[aria-label="Join Updates"]'),
-      ]);
-      await connected(page);
+      await joinFromList(page, "Updates");
       await page.goto(base + "/rooms");
       for (let i = 0; i < 3; i++) {
         await api(base, "POST", `/api/rooms/${room.body.id}/messages`, {

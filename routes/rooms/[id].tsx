@@ -1,4 +1,5 @@
 import ChatRoom, { type ChatRoomProps } from "../../islands/ChatRoom.tsx";
+import { PostButton } from "../../components/PostButton.tsx";
 import { HttpError } from "../../lib/http_error.ts";
 import { Island, page, type PageProps } from "../../lib/fresh/mod.ts";
 import { signedIn } from "../../lib/web/guard.ts";
@@ -80,11 +81,11 @@ export default function RoomPage({ data }: PageProps<Data, State>) {
         <h1># {data.room.name}</h1>
         {data.room.description && <p>{data.room.description}</p>}
         <p class="muted">{data.room.member_count} members</p>
-        <form method="post" action="/rooms">
-          <input type="hidden" name="intent" value="join" />
-          <input type="hidden" name="room_id" value={data.room.id} />
-          <button type="submit">Join this room</button>
-        </form>
+        <PostButton
+          action="/rooms"
+          fields={{ intent: "join", room_id: data.room.id }}
+          label="Join this room"
+        />
       </section>
     );
   }

@@ -1,4 +1,5 @@
 import { Field } from "../../components/Field.tsx";
+import { PostButton } from "../../components/PostButton.tsx";
 import type { PublicUser, RoomView } from "../../lib/chat/views.ts";
 import { page, type PageProps } from "../../lib/fresh/mod.ts";
 import { formError } from "../../lib/web/form_errors.ts";
@@ -124,11 +125,11 @@ export default function Rooms({ data }: PageProps<Data, State>) {
                 <li key={room.id}>
                   <span class="room-name"># {room.name}</span>
                   <span class="muted">{room.member_count} members</span>
-                  <form method="post" class="inline">
-                    <input type="hidden" name="intent" value="join" />
-                    <input type="hidden" name="room_id" value={room.id} />
-                    <button type="submit" aria-label={`Join ${room.name}`}>Join</button>
-                  </form>
+                  <PostButton
+                    fields={{ intent: "join", room_id: room.id }}
+                    label="Join"
+                    ariaLabel={`Join ${room.name}`}
+                  />
                 </li>
               ))}
             </ul>
@@ -181,11 +182,11 @@ export default function Rooms({ data }: PageProps<Data, State>) {
             <li key={u.id}>
               <span class={u.online ? "dot online" : "dot"} aria-hidden="true" />
               <span>{u.display_name ?? u.username}</span> <span class="muted">@{u.username}</span>
-              <form method="post" class="inline">
-                <input type="hidden" name="intent" value="dm" />
-                <input type="hidden" name="user_id" value={u.id} />
-                <button type="submit" aria-label={`Message ${u.username}`}>Message</button>
-              </form>
+              <PostButton
+                fields={{ intent: "dm", user_id: u.id }}
+                label="Message"
+                ariaLabel={`Message ${u.username}`}
+              />
             </li>
           ))}
         </ul>
