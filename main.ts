@@ -2,10 +2,20 @@
  * The composition root: config -> logger -> store and bus adapters -> hub -> app -> Deno.serve.
  * Only this file picks adapters.
  */
+import { Redis } from "ioredis";
+import { RedisRateLimiter } from "./lib/auth/redis_rate_limit.ts";
+import type { Bus } from "./lib/bus/bus.ts";
 import { MemoryBus } from "./lib/bus/memory.ts";
-import { ConfigError, loadConfig } from "./lib/config.ts";
+import { RedisBus } from "./lib/bus/redis.ts";
+import { RedisPresence } from "./lib/chat/redis_presence.ts";
+import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
 import { jsonLineHandler, Logger } from "./lib/log.ts";
-import { createChatServer } from "./lib/server.ts";
+import {
+  type ChatServerOptions,
+  createChatServer,
+  localAuthLimiter,
+  localMessageLimiter,
+} from "./lib/server.ts";
 import { SqliteStore } from "./lib/storage/sqlite.ts";
 import type { Store } from "./lib/storage/store.ts";
 
@@ -19,6 +29,61 @@ function openStore(databaseUrl: string): Store {
   );
 }
 
+/** With REDIS_URL: the Redis bus, and presence and rate limits shared by every instance. */
+function sharedAdapters(config: Config, log: Logger): {
+  bus: Bus;
+  shared: Pick<ChatServerOptions, "presence" | "messageLimiter" | "authLimiter">;
+  close(): Promise<void>;
+} {
+  if (config.redisUrl === undefined) {
+    return {
+      bus: new MemoryBus(),
+      shared: {},
+      close: () => Promise.resolve(),
+    };
+  }
+  const bus = new RedisBus({
+    url: config.redisUrl,
+    log: log.with({ component: "bus" }),
+    name: config.instanceId,
+  });
+  // Commands fail fast while Redis is down; the callers fall back or report degraded.
+  const redis = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 1_000,
+    connectionName: `${config.instanceId}:cmd`,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
+  });
+  redis.on("error", () => {}); // The bus logs outages once; this client just retries.
+  return {
+    bus,
+    shared: {
+      presence: new RedisPresence({ redis, log, instanceId: config.instanceId }),
+      messageLimiter: new RedisRateLimiter({
+        redis,
+        log,
+        prefix: "chat:rl:msg:",
+        ratePerSec: config.rateLimitPerSec,
+        burst: config.rateLimitBurst,
+        fallback: localMessageLimiter(config),
+      }),
+      authLimiter: new RedisRateLimiter({
+        redis,
+        log,
+        prefix: "chat:rl:auth:",
+        ratePerSec: config.authRateLimitPerMin / 60,
+        burst: config.authRateLimitBurst,
+        fallback: localAuthLimiter(config),
+      }),
+    },
+    async close() {
+      redis.disconnect();
+      await bus.close();
+    },
+  };
+}
+
 async function main(): Promise<number> {
   const sink = jsonLineHandler();
   let config;
@@ -29,20 +94,33 @@ async function main(): Promise<number> {
     sink("error", "Invalid configuration", { problems: error.problems });
     return 2;
   }
-  const log = new Logger(config.logLevel, sink);
+  const log = new Logger(config.logLevel, sink, { instance: config.instanceId });
   if (config.jwtSecretGenerated) {
     log.warn("JWT_SECRET is not set: using a random secret, so tokens will not survive a restart");
   }
 
   const store = openStore(config.databaseUrl);
-  const bus = new MemoryBus();
-  const server = await createChatServer({ config, log, store, bus });
+  const adapters = sharedAdapters(config, log);
+  let server;
+  try {
+    server = await createChatServer({ config, log, store, bus: adapters.bus, ...adapters.shared });
+  } catch (error) {
+    log.error("Cannot start", { error });
+    await adapters.close();
+    await store.close();
+    return 1;
+  }
 
   const httpServer = Deno.serve({
     hostname: config.host,
     port: config.port,
     onListen: ({ hostname, port }) =>
-      log.info("Listening", { host: hostname, port, store: "sqlite", bus: "memory" }),
+      log.info("Listening", {
+        host: hostname,
+        port,
+        store: "sqlite",
+        bus: config.redisUrl === undefined ? "memory" : "redis",
+      }),
   }, server.app.fetch);
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
@@ -57,7 +135,7 @@ async function main(): Promise<number> {
   const serverDone = httpServer.shutdown();
   await server.drain();
   await serverDone;
-  await bus.close();
+  await adapters.close();
   await store.close();
   clearTimeout(deadline);
   log.info("Stopped");

@@ -6,6 +6,10 @@ export interface Config {
   host: string;
   port: number;
   databaseUrl: string;
+  /** `redis://…` to bridge instances through Redis; absent: one process, in-memory bus. */
+  redisUrl: string | undefined;
+  /** Names this process in logs and shared presence. */
+  instanceId: string;
   jwtSecret: string;
   /** True when no JWT_SECRET was set and a random one was generated. */
   jwtSecretGenerated: boolean;
@@ -91,6 +95,16 @@ export function loadConfig(env: Env): Config {
     problems.push(`DATABASE_URL must start with sqlite: or mongodb://, got "${databaseUrl}"`);
   }
 
+  const redisUrl = env.REDIS_URL?.trim() || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    problems.push("REDIS_URL must look like redis://host:port (or rediss://)");
+  }
+  const instanceId = env.INSTANCE_ID?.trim() ||
+    `${Deno.hostname()}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(instanceId)) {
+    problems.push("INSTANCE_ID may only use letters, digits, '_', '.', ':' and '-' (at most 100)");
+  }
+
   const corsOrigins = (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
   for (const origin of corsOrigins) {
     if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
@@ -106,6 +120,8 @@ export function loadConfig(env: Env): Config {
     host: env.HOST?.trim() || "0.0.0.0",
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
+    redisUrl,
+    instanceId,
     jwtSecret,
     jwtSecretGenerated,
     jwtTtlSeconds: int("JWT_TTL_SECONDS", 86_400, 60, 31_536_000),

@@ -17,7 +17,7 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 Deno.test("loadConfig() uses the documented defaults for an empty environment", () => {
-  const { jwtSecret, ...config } = loadConfig({});
+  const { jwtSecret, instanceId, ...config } = loadConfig({});
   assert.deepEqual(
     config,
     {
@@ -25,6 +25,7 @@ Deno.test("loadConfig() uses the documented defaults for an empty environment", 
       host: "0.0.0.0",
       port: 8080,
       databaseUrl: "sqlite:./data/chat.db",
+      redisUrl: undefined,
       jwtSecretGenerated: true,
       jwtTtlSeconds: 86_400,
       bcryptCost: 12,
@@ -39,9 +40,10 @@ Deno.test("loadConfig() uses the documented defaults for an empty environment", 
       trustProxy: false,
       logLevel: "info",
       shutdownTimeoutSeconds: 10,
-    } satisfies Omit<Config, "jwtSecret">,
+    } satisfies Omit<Config, "jwtSecret" | "instanceId">,
   );
   assert.match(jwtSecret, /^[0-9a-f]{64}$/);
+  assert.match(instanceId, new RegExp(`^.+-${Deno.pid}-[0-9a-f]{8}$`), "host, pid and a random part");
 });
 
 Deno.test("loadConfig() treats empty and blank values as unset", () => {
@@ -88,6 +90,8 @@ Deno.test("loadConfig() parses every variable", () => {
     TRUST_PROXY: "true",
     LOG_LEVEL: "debug",
     SHUTDOWN_TIMEOUT_SECONDS: "20",
+    REDIS_URL: "redis://cache.internal:6379/0",
+    INSTANCE_ID: "app-2",
   });
   assert.deepEqual(
     config,
@@ -96,6 +100,8 @@ Deno.test("loadConfig() parses every variable", () => {
       host: "127.0.0.1",
       port: 3000,
       databaseUrl: "mongodb://db.internal:27017/chat",
+      redisUrl: "redis://cache.internal:6379/0",
+      instanceId: "app-2",
       jwtSecret: SECRET,
       jwtSecretGenerated: false,
       jwtTtlSeconds: 3600,
@@ -322,4 +328,17 @@ Deno.test("loadConfig() reads TRUST_PROXY as a boolean", async (t) => {
       assert.deepEqual(problemsOf({ TRUST_PROXY: raw }), [`TRUST_PROXY must be true or false, got "${raw}"`]);
     });
   }
+});
+
+Deno.test("loadConfig() refuses a malformed REDIS_URL and INSTANCE_ID", () => {
+  assert.throws(
+    () => loadConfig({ REDIS_URL: "localhost:6379", INSTANCE_ID: "a b" }),
+    (error: ConfigError) => {
+      assert.deepEqual(error.problems, [
+        "REDIS_URL must look like redis://host:port (or rediss://)",
+        "INSTANCE_ID may only use letters, digits, '_', '.', ':' and '-' (at most 100)",
+      ]);
+      return true;
+    },
+  );
 });

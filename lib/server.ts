@@ -4,9 +4,9 @@ import type { AppEnv } from "./api/context.ts";
 import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
 import { AuthService } from "./auth/service.ts";
-import { TokenBucketLimiter } from "./auth/rate_limit.ts";
+import { type RateLimiter, TokenBucketLimiter } from "./auth/rate_limit.ts";
 import type { Bus } from "./bus/bus.ts";
-import { MemoryPresence } from "./chat/presence.ts";
+import { MemoryPresence, type Presence } from "./chat/presence.ts";
 import { ChatService } from "./chat/service.ts";
 import { socketHandler } from "./chat/socket_handler.ts";
 import type { Config } from "./config.ts";
@@ -25,6 +25,12 @@ export interface ChatServerOptions {
   bus: Bus;
   /** Serve the web UI (default true); API-only tests leave it out to skip bundling the islands. */
   web?: boolean;
+  /** Shared presence (Redis) when several instances run; in-process by default. */
+  presence?: Presence;
+  /** Shared per-user message limit (Redis); in-process by default. */
+  messageLimiter?: RateLimiter;
+  /** Shared per-IP register/login limit (Redis); in-process by default. */
+  authLimiter?: RateLimiter;
 }
 
 /** The project folder: `routes/`, `islands/`, `static/` live there. */
@@ -44,18 +50,12 @@ export interface ChatServer {
  * Builds the hub, the chat service and the HTTP app on top of adapters chosen by the caller (`main.ts`, or a
  * test). Starts nothing that listens.
  */
-export async function createChatServer(
-  { config, log, store, bus, web = true }: ChatServerOptions,
-): Promise<ChatServer> {
+export async function createChatServer(options: ChatServerOptions): Promise<ChatServer> {
+  const { config, log, store, bus, web = true } = options;
   let shuttingDown = false;
-  const messageLimiter = new TokenBucketLimiter({
-    ratePerSec: config.rateLimitPerSec,
-    burst: config.rateLimitBurst,
-  });
-  const authLimiter = new TokenBucketLimiter({
-    ratePerSec: config.authRateLimitPerMin / 60,
-    burst: config.authRateLimitBurst,
-  });
+  const messageLimiter = options.messageLimiter ?? localMessageLimiter(config);
+  const authLimiter = options.authLimiter ?? localAuthLimiter(config);
+  const presence: Presence = options.presence ?? new MemoryPresence();
   const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.jwtTtlSeconds });
   const auth = new AuthService({ store, tokens, passwords: new Passwords(config.bcryptCost) });
 
@@ -67,12 +67,15 @@ export async function createChatServer(
   const chat = new ChatService({
     store,
     hub,
-    presence: new MemoryPresence(),
+    presence,
     messageLimiter,
     log,
     maxMessageChars: config.maxMessageChars,
   });
   await hub.start(socketHandler(chat, log));
+  await presence.start?.((userIds) => {
+    chat.usersLost(userIds).catch((error) => log.error("Cannot report lost users offline", { error }));
+  });
 
   const services: WebServices = { chat, auth, tokens, store, config, authLimiter, log };
   const fresh = web
@@ -107,6 +110,20 @@ export async function createChatServer(
     async drain() {
       shuttingDown = true;
       await hub.shutdown();
+      presence.stop?.();
     },
   };
+}
+
+/** The per-instance message limit from the configuration (also the fallback of a shared one). */
+export function localMessageLimiter(config: Config): TokenBucketLimiter {
+  return new TokenBucketLimiter({ ratePerSec: config.rateLimitPerSec, burst: config.rateLimitBurst });
+}
+
+/** The per-instance register/login limit from the configuration. */
+export function localAuthLimiter(config: Config): TokenBucketLimiter {
+  return new TokenBucketLimiter({
+    ratePerSec: config.authRateLimitPerMin / 60,
+    burst: config.authRateLimitBurst,
+  });
 }

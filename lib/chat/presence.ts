@@ -9,6 +9,9 @@ export interface Presence {
   disconnected(userId: string): Promise<boolean>;
   /** Which of `userIds` are online. */
   online(userIds: string[]): Promise<Set<string>>;
+  /** Starts background work; `onLost` gets users who went offline because another instance died. */
+  start?(onLost: (userIds: string[]) => void): Promise<void>;
+  stop?(): void;
 }
 
 export class MemoryPresence implements Presence {

@@ -222,7 +222,14 @@ export class ChatService {
     const actor = client.identity;
     const roomIds = await this.#store.rooms.roomIdsOf(actor.userId);
     await Promise.all(roomIds.map((roomId) => this.#hub.subscribe(client, roomId)));
-    const cameOnline = await this.#presence.connected(actor.userId);
+    let cameOnline: boolean;
+    try {
+      cameOnline = await this.#presence.connected(actor.userId);
+    } catch (error) {
+      // Presence is shared state (Redis); without it the socket still works, it just is not counted.
+      this.#log.warn("Cannot record presence", { user_id: actor.userId, error });
+      return;
+    }
     this.#counted.add(client);
     if (cameOnline) await this.#publishPresence(actor, "online", roomIds);
   }
@@ -232,13 +239,34 @@ export class ChatService {
     if (!this.#counted.has(client)) return;
     this.#counted.delete(client);
     const actor = client.identity;
-    if (!(await this.#presence.disconnected(actor.userId))) return;
+    let wentOffline: boolean;
+    try {
+      wentOffline = await this.#presence.disconnected(actor.userId);
+    } catch (error) {
+      this.#log.warn("Cannot record presence", { user_id: actor.userId, error });
+      return;
+    }
+    if (wentOffline) await this.#wentOffline(actor);
+  }
+
+  /** Users whose last socket was on an instance that died: record `last_seen` and tell their rooms. */
+  async usersLost(userIds: string[]): Promise<void> {
+    for (const user of await this.#store.users.byIds(userIds)) {
+      await this.#wentOffline({ userId: user.id, username: user.username });
+    }
+  }
+
+  async #wentOffline(actor: Identity): Promise<void> {
     await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
     await this.#publishPresence(actor, "offline", await this.#store.rooms.roomIdsOf(actor.userId));
   }
 
   async isOnline(userId: string): Promise<boolean> {
-    return (await this.#presence.online([userId])).has(userId);
+    try {
+      return (await this.#presence.online([userId])).has(userId);
+    } catch {
+      return false;
+    }
   }
 
   // ---- internals ----
