@@ -33,14 +33,12 @@ function openStore(databaseUrl: string): Store {
 function sharedAdapters(config: Config, log: Logger): {
   bus: Bus;
   shared: Pick<ChatServerOptions, "presence" | "messageLimiter" | "authLimiter">;
+  /** Settles once the shared connections are up. */
+  ready: Promise<void>;
   close(): Promise<void>;
 } {
   if (config.redisUrl === undefined) {
-    return {
-      bus: new MemoryBus(),
-      shared: {},
-      close: () => Promise.resolve(),
-    };
+    return { bus: new MemoryBus(), shared: {}, ready: Promise.resolve(), close: () => Promise.resolve() };
   }
   const bus = new RedisBus({
     url: config.redisUrl,
@@ -56,8 +54,19 @@ function sharedAdapters(config: Config, log: Logger): {
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
   });
   redis.on("error", () => {}); // The bus logs outages once; this client just retries.
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error("Cannot connect to Redis for presence and rate limits")),
+      5_000,
+    );
+    redis.once("ready", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
   return {
     bus,
+    ready,
     shared: {
       presence: new RedisPresence({ redis, log, instanceId: config.instanceId }),
       messageLimiter: new RedisRateLimiter({
@@ -103,6 +112,7 @@ async function main(): Promise<number> {
   const adapters = sharedAdapters(config, log);
   let server;
   try {
+    await adapters.ready;
     server = await createChatServer({ config, log, store, bus: adapters.bus, ...adapters.shared });
   } catch (error) {
     log.error("Cannot start", { error });
