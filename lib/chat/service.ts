@@ -261,6 +261,15 @@ export class ChatService {
     await this.#publishPresence(actor, "offline", await this.#store.rooms.roomIdsOf(actor.userId));
   }
 
+  /** Stored messages of a room with `afterSeq < seq < beforeSeq` as frames: what the bus lost. */
+  async missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number) {
+    const page = await this.#store.messages.history(roomId, { after_seq: afterSeq, limit });
+    return page.messages.filter((m) => m.seq < beforeSeq).map((m) => ({
+      seq: m.seq,
+      frame: JSON.stringify(m),
+    }));
+  }
+
   async isOnline(userId: string): Promise<boolean> {
     try {
       return (await this.#presence.online([userId])).has(userId);
@@ -322,7 +331,7 @@ export class ChatService {
   /** Publishes a stored message. It is stored, so a failed publish is logged, not thrown: resume repairs it. */
   async #broadcast(message: Message): Promise<void> {
     try {
-      await this.#hub.publishToRoom(message.room_id, JSON.stringify(message));
+      await this.#hub.publishToRoom(message.room_id, JSON.stringify(message), { s: message.seq });
     } catch (error) {
       this.#log.error("Cannot publish a stored message", {
         room_id: message.room_id,

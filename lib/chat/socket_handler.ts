@@ -32,6 +32,10 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
       return service.disconnected(client);
     },
 
+    missing(roomId, afterSeq, beforeSeq, limit) {
+      return service.missing(roomId, afterSeq, beforeSeq, limit);
+    },
+
     async frame(client, frame: Exclude<ClientFrame, PingFrame>) {
       const actor = client.identity;
       try {

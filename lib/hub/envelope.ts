@@ -10,6 +10,8 @@ export interface EnvelopeMeta {
    * first room in this list that it is subscribed to, so it gets the frame once.
    */
   p?: string[];
+  /** A stored message's room `seq`: receiving hubs deliver these in order, once, filling gaps from the store. */
+  s?: number;
   /** User-channel control: subscribe (`sub`) or unsubscribe (`unsub`) the user's sockets to room `r`. */
   c?: "sub" | "unsub";
   r?: string;

@@ -9,6 +9,7 @@ import {
   parseClientFrame,
   type PingFrame,
 } from "./protocol.ts";
+import { type SeqFrame, SeqOrder } from "./seq_order.ts";
 import { CloseCode, type Transport } from "./transport.ts";
 
 /** What the application does with connections; the hub only routes. */
@@ -19,6 +20,8 @@ export interface HubHandler {
   frame(client: Client, frame: Exclude<ClientFrame, PingFrame>): Promise<void>;
   /** After a socket is gone from every room. */
   disconnect(client: Client): Promise<void>;
+  /** Stored frames of a room with `afterSeq < seq < beforeSeq`, ascending, at most `limit`: fills bus gaps. */
+  missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number): Promise<SeqFrame[]>;
 }
 
 export interface HubOptions {
@@ -26,6 +29,10 @@ export interface HubOptions {
   log: Logger;
   /** A socket whose unsent backlog passes this many bytes is closed with 4008. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** How long a stored frame that arrived early waits for earlier ones before the store fills the gap (100 ms). */
+  gapWaitMs?: number;
+  /** Longest gap filled from the store (500); clients catch up past it themselves. */
+  maxGapRepair?: number;
 }
 
 export interface HubStats {
@@ -44,6 +51,8 @@ interface Entry {
   clients: Set<Client>;
   /** Settles when the bus subscription for this entry's channel is in place. */
   ready: Promise<void>;
+  /** A room's stored frames in seq order (made on the first one). */
+  order?: SeqOrder;
 }
 
 /**
@@ -57,6 +66,8 @@ export class Hub {
   readonly #log: Logger;
   #handler: HubHandler | undefined;
   readonly #maxBuffered: number;
+  readonly #gapWaitMs: number;
+  readonly #maxGapRepair: number;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
   readonly #users = new Map<string, Entry>();
@@ -69,6 +80,8 @@ export class Hub {
     this.#bus = options.bus;
     this.#log = options.log;
     this.#maxBuffered = options.maxBufferedBytes ?? 1_048_576;
+    this.#gapWaitMs = options.gapWaitMs ?? 100;
+    this.#maxGapRepair = options.maxGapRepair ?? 500;
   }
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
@@ -257,6 +270,7 @@ export class Hub {
     const entry = map.get(key);
     if (entry === undefined || !entry.clients.delete(client) || entry.clients.size > 0) return;
     map.delete(key);
+    entry.order?.close();
     this.#busOp(channel, () => this.#bus.unsubscribe(channel)).catch((error) => {
       this.#log.warn("Cannot unsubscribe", { channel, error });
     });
@@ -272,6 +286,15 @@ export class Hub {
     return run;
   }
 
+  /** Sends a room frame to its local member sockets, honouring the envelope's `x` and `p`. */
+  #fanOut(roomId: string, frame: string, meta: EnvelopeMeta): void {
+    for (const client of this.#rooms.get(roomId)?.clients ?? []) {
+      if (meta.x === client.userId) continue;
+      if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
+      client.send(frame);
+    }
+  }
+
   #deliver(channel: string, payload: string): void {
     let meta: EnvelopeMeta, frame: string;
     try {
@@ -282,11 +305,20 @@ export class Hub {
     }
     if (channel.startsWith("room:")) {
       const roomId = channel.slice(5);
-      for (const client of this.#rooms.get(roomId)?.clients ?? []) {
-        if (meta.x === client.userId) continue;
-        if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
-        client.send(frame);
+      const entry = this.#rooms.get(roomId);
+      if (entry === undefined) return;
+      if (meta.s === undefined) {
+        this.#fanOut(roomId, frame, meta);
+        return;
       }
+      entry.order ??= new SeqOrder({
+        deliver: (f, m) => this.#fanOut(roomId, f, m),
+        missing: (after, before, limit) => this.#app.missing(roomId, after, before, limit),
+        waitMs: this.#gapWaitMs,
+        maxRepair: this.#maxGapRepair,
+        onError: (error) => this.#log.warn("Cannot fill a gap from the store", { room_id: roomId, error }),
+      });
+      entry.order.push(meta.s, frame, meta);
     } else if (channel.startsWith("user:")) {
       const userId = channel.slice(5);
       if (meta.c === "sub" && meta.r !== undefined) {

@@ -6,6 +6,7 @@ import type { Client } from "./client.ts";
 import { FakeTransport, within } from "./fake_transport.ts";
 import { Hub, type HubHandler, MAX_PENDING_FRAMES } from "./hub.ts";
 import type { ChatMessage, ClientFrame, MessageFrame, PingFrame } from "./protocol.ts";
+import type { SeqFrame } from "./seq_order.ts";
 
 // ------------------------------------------------------------------------------------------------ helpers
 
@@ -108,6 +109,15 @@ class RecordingHandler extends Watched implements HubHandler {
   disconnect(client: Client): Promise<void> {
     this.record(`disconnect ${client.id}`);
     return Promise.resolve();
+  }
+
+  /** What the "store" holds per room, for gap repair. */
+  readonly stored = new Map<string, SeqFrame[]>();
+
+  missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number): Promise<SeqFrame[]> {
+    this.record(`missing ${roomId} ${afterSeq} ${beforeSeq}`);
+    const frames = (this.stored.get(roomId) ?? []).filter((f) => f.seq > afterSeq && f.seq < beforeSeq);
+    return Promise.resolve(frames.slice(0, limit));
   }
 
   record(event: string): void {
@@ -846,5 +856,38 @@ Deno.test("`Hub.receive()` closes a socket with 1008 once MAX_PENDING_FRAMES wai
   await calm.client.idle();
   assert.deepEqual(calm.transport.frames, [{ type: "pong" }], "other sockets are unaffected");
   gate.resolve();
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` delivers stored frames in seq order, once, and fills a gap from the store", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+  const seqsAt = () => a.transport.frames.map((f) => (f as ChatMessage).seq);
+
+  await hub.publishToRoom("r1", text(1), { s: 1 });
+  await hub.publishToRoom("r1", text(3), { s: 3 }); // 2 is still on its way from another instance
+  await hub.publishToRoom("r1", text(2), { s: 2 });
+  await hub.publishToRoom("r1", text(2), { s: 2 }); // a repeat
+  await a.transport.waitForFrames(3);
+  assert.deepEqual(seqsAt(), [1, 2, 3]);
+
+  // 4 and 5 never come over the bus (lost in an outage); 6 does. The store fills 4 and 5.
+  handler.stored.set("r1", [4, 5].map((seq) => ({ seq, frame: text(seq) })));
+  await hub.publishToRoom("r1", text(6), { s: 6 });
+  await a.transport.waitForFrames(6);
+  assert.deepEqual(seqsAt(), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(handler.only("missing"), ["missing r1 3 6"]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` skips a gap the store cannot fill; clients see the jump and catch up", async () => {
+  const { hub } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+  await hub.publishToRoom("r1", text(1), { s: 1 });
+  await hub.publishToRoom("r1", text(9), { s: 9 });
+  await a.transport.waitForFrames(2);
+  assert.deepEqual(a.transport.frames.map((f) => (f as ChatMessage).seq), [1, 9]);
   await hub.shutdown();
 });
