@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, idempotently: quick when all is there.
-# Later services (RabbitMQ, FerretDB) are added here as the issues need them.
+# Later services (RabbitMQ) are added here as the issues need them.
 set -euo pipefail
 
 need_apt=()
@@ -19,4 +19,30 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "services.sh: installing ${need_apt[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# FerretDB v1 (a MongoDB-wire server on SQLite) for the MongoDB store tests, built from its Go module.
+# `go install …@v1.24.0` fails here (the module proxy refuses the version list it reads for deprecation notices),
+# and FerretDB embeds a build/version/version.txt that its own build generates and the module lacks. So the
+# module's source is copied into a throwaway module, given that file, and built through a `replace`.
+FERRETDB_VERSION=v1.24.0
+if ! command -v ferretdb >/dev/null 2>&1; then
+  command -v go >/dev/null 2>&1 || { echo "services.sh: Go is needed to build FerretDB" >&2; exit 1; }
+  echo "services.sh: building FerretDB $FERRETDB_VERSION (about a minute)" >&2
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    go mod init ferretdb-build >/dev/null 2>&1
+    GOFLAGS=-mod=mod go mod download "github.com/FerretDB/FerretDB@$FERRETDB_VERSION"
+    src=$(GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+      sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp -r "$src" ferretdb-src
+    chmod -R u+w ferretdb-src
+    echo "$FERRETDB_VERSION" > ferretdb-src/build/version/version.txt
+    go mod edit -require "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+      -replace "github.com/FerretDB/FerretDB=./ferretdb-src"
+    printf 'package main\n\nimport _ "github.com/FerretDB/FerretDB/cmd/ferretdb"\n' > tools.go
+    GOFLAGS=-mod=mod go build -o /usr/local/bin/ferretdb github.com/FerretDB/FerretDB/cmd/ferretdb
+  )
+  rm -rf "$work"
 fi
