@@ -16,17 +16,23 @@ import {
   localAuthLimiter,
   localMessageLimiter,
 } from "./lib/server.ts";
+import { MongoStore } from "./lib/storage/mongo.ts";
 import { SqliteStore } from "./lib/storage/sqlite.ts";
 import type { Store } from "./lib/storage/store.ts";
 
-function openStore(databaseUrl: string): Store {
-  if (databaseUrl.startsWith("sqlite:")) {
-    const path = databaseUrl.slice("sqlite:".length);
-    return SqliteStore.open({ path: path === "" ? "./data/chat.db" : path });
+/** SQLite for `sqlite:<path>` (the embedded default), MongoDB for `mongodb://…`. */
+async function openStore(config: Config, log: Logger): Promise<{ store: Store; kind: string }> {
+  const url = config.databaseUrl;
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    return { store: SqliteStore.open({ path: path === "" ? "./data/chat.db" : path }), kind: "sqlite" };
   }
-  throw new Error(
-    `DATABASE_URL "${databaseUrl.split("@").pop()}" is not supported by this build (sqlite: only)`,
-  );
+  const store = await MongoStore.open({
+    url,
+    poolSize: config.mongoPoolSize,
+    log: log.with({ component: "store" }),
+  });
+  return { store, kind: "mongodb" };
 }
 
 /** With REDIS_URL: the Redis bus, and presence and rate limits shared by every instance. */
@@ -108,7 +114,14 @@ async function main(): Promise<number> {
     log.warn("JWT_SECRET is not set: using a random secret, so tokens will not survive a restart");
   }
 
-  const store = openStore(config.databaseUrl);
+  let opened;
+  try {
+    opened = await openStore(config, log);
+  } catch (error) {
+    log.error("Cannot open the store", { error });
+    return 1;
+  }
+  const store = opened.store;
   const adapters = sharedAdapters(config, log);
   let server;
   try {
@@ -128,7 +141,7 @@ async function main(): Promise<number> {
       log.info("Listening", {
         host: hostname,
         port,
-        store: "sqlite",
+        store: opened.kind,
         bus: config.redisUrl === undefined ? "memory" : "redis",
       }),
   }, server.app.fetch);

@@ -6,6 +6,8 @@ export interface Config {
   host: string;
   port: number;
   databaseUrl: string;
+  /** Connections in the MongoDB driver's pool (per process). */
+  mongoPoolSize: number;
   /** `redis://…` to bridge instances through Redis; absent: one process, in-memory bus. */
   redisUrl: string | undefined;
   /** Names this process in logs and shared presence. */
@@ -120,6 +122,7 @@ export function loadConfig(env: Env): Config {
     host: env.HOST?.trim() || "0.0.0.0",
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
+    mongoPoolSize: int("MONGO_POOL_SIZE", 20, 1, 1_000),
     redisUrl,
     instanceId,
     jwtSecret,

@@ -25,6 +25,7 @@ Deno.test("loadConfig() uses the documented defaults for an empty environment", 
       host: "0.0.0.0",
       port: 8080,
       databaseUrl: "sqlite:./data/chat.db",
+      mongoPoolSize: 20,
       redisUrl: undefined,
       jwtSecretGenerated: true,
       jwtTtlSeconds: 86_400,
@@ -92,6 +93,7 @@ Deno.test("loadConfig() parses every variable", () => {
     SHUTDOWN_TIMEOUT_SECONDS: "20",
     REDIS_URL: "redis://cache.internal:6379/0",
     INSTANCE_ID: "app-2",
+    MONGO_POOL_SIZE: "50",
   });
   assert.deepEqual(
     config,
@@ -100,6 +102,7 @@ Deno.test("loadConfig() parses every variable", () => {
       host: "127.0.0.1",
       port: 3000,
       databaseUrl: "mongodb://db.internal:27017/chat",
+      mongoPoolSize: 50,
       redisUrl: "redis://cache.internal:6379/0",
       instanceId: "app-2",
       jwtSecret: SECRET,

@@ -1,6 +1,6 @@
 /** The server as a real process: crash recovery, graceful shutdown, and the seed's usage examples verbatim. */
 import assert from "node:assert/strict";
-import { SqliteStore } from "../lib/storage/sqlite.ts";
+import { openTestStore, testDatabaseUrl } from "./helpers/database.ts";
 import { spawnServer } from "./helpers/process.ts";
 import { api, createRoom, newUser } from "./helpers/server.ts";
 import { TestSocket } from "./helpers/socket.ts";
@@ -16,7 +16,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 Deno.test("history survives kill -9 and seq continues after the restart", () =>
   withDir(async (dir) => {
-    const env = { DATABASE_URL: `sqlite:${dir}/chat.db` };
+    const env = { DATABASE_URL: testDatabaseUrl(dir) };
     let server = await spawnServer(env);
     const user = await newUser(server.url, "crash");
     const room = await createRoom(server.url, user, { name: "durable" });
@@ -69,7 +69,7 @@ Deno.test("history survives kill -9 and seq continues after the restart", () =>
 
 Deno.test("SIGTERM closes sockets with 1001, keeps every acked message and exits 0", () =>
   withDir(async (dir) => {
-    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    const server = await spawnServer({ DATABASE_URL: testDatabaseUrl(dir) });
     const user = await newUser(server.url, "term");
     const room = await createRoom(server.url, user);
     const sockets = await Promise.all(
@@ -88,7 +88,7 @@ Deno.test("SIGTERM closes sockets with 1001, keeps every acked message and exits
     assert.deepEqual(await Promise.all(sockets.map(async (s) => (await s.closed).code)), [1001, 1001]);
     assert.ok(server.logs.some((l) => l.msg === "Stopped"));
 
-    const store = SqliteStore.open({ path: `${dir}/chat.db` });
+    const store = await openTestStore(testDatabaseUrl(dir));
     try {
       const page = await store.messages.history(room.id, { limit: 100, offset: 0 });
       assert.deepEqual(page.messages.map((m) => m.id).sort(), acked.sort());
@@ -123,7 +123,7 @@ async function curl(...args: string[]): Promise<Record<string, unknown>> {
 
 Deno.test("the seed's usage examples 1-4 work verbatim with curl and the JavaScript client", () =>
   withDir(async (dir) => {
-    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    const server = await spawnServer({ DATABASE_URL: testDatabaseUrl(dir) });
     // The examples use http://localhost:8080; only the port differs here.
     const base = `http://localhost:${server.port}`;
     try {

@@ -2,6 +2,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { errorResponse, HttpError } from "../http_error.ts";
+import { StoreUnavailableError } from "../storage/errors.ts";
 import { authRoutes } from "./auth.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
 import { originAllowed, requestLog, requireAuth } from "./middleware.ts";
@@ -69,6 +70,12 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   app.notFound(notFound);
   app.onError((error, c) => {
+    if (error instanceof StoreUnavailableError) {
+      (c.var.log ?? deps.log).warn("Store unavailable", { path: c.req.path });
+      return errorResponse(503, "store_unavailable", "The database is unavailable; try again shortly", {
+        "Retry-After": "2",
+      });
+    }
     if (error instanceof HttpError) {
       if (error.status >= 500) c.var.log?.error("Request failed", { error });
       return errorResponse(error.status, error.code, error.message, error.headers);

@@ -3,6 +3,7 @@ import type { Client } from "../hub/client.ts";
 import type { HubHandler } from "../hub/hub.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
+import { StoreUnavailableError } from "../storage/errors.ts";
 import { type ChatService, RateLimitedError } from "./service.ts";
 
 /** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
@@ -104,6 +105,16 @@ function errorFrame(
     };
     if (error instanceof RateLimitedError) frame.retry_after_ms = error.retryAfterMs;
     return frame;
+  }
+  if (error instanceof StoreUnavailableError) {
+    return {
+      type: "error",
+      code: "store_unavailable",
+      message:
+        "The database is unavailable; send again shortly with the same client_id (it is never stored twice)",
+      retryable: true,
+      ...context,
+    };
   }
   log.error("Frame failed", { ...context, error });
   return {

@@ -3,7 +3,8 @@ import { MemoryBus } from "../../lib/bus/memory.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
 import { nullLogger } from "../../lib/log.ts";
 import { type ChatServer, createChatServer } from "../../lib/server.ts";
-import { SqliteStore } from "../../lib/storage/sqlite.ts";
+import type { Store } from "../../lib/storage/store.ts";
+import { openTestStore, testDatabaseUrl } from "./database.ts";
 
 export const TEST_SECRET = "test-secret-0123456789-0123456789-abcdef";
 
@@ -25,7 +26,7 @@ export interface TestServer {
   port: number;
   config: Config;
   chat: ChatServer;
-  store: SqliteStore;
+  store: Store;
   dir: string;
   /** Drains sockets, stops listening, closes the store and removes the data folder. */
   close(): Promise<void>;
@@ -34,7 +35,7 @@ export interface TestServer {
 export interface TestApp {
   config: Config;
   chat: ChatServer;
-  store: SqliteStore;
+  store: Store;
   bus: MemoryBus;
   dir: string;
   /** Calls the app's handler directly: no port. */
@@ -48,8 +49,8 @@ export async function createTestApp(
   options: { web?: boolean } = {},
 ): Promise<TestApp> {
   const dir = await Deno.makeTempDir({ prefix: "chat-test-" });
-  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: `sqlite:${dir}/chat.db`, ...env });
-  const store = SqliteStore.open({ path: `${dir}/chat.db` });
+  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: testDatabaseUrl(dir), ...env });
+  const store = await openTestStore(config.databaseUrl);
   const bus = new MemoryBus();
   const chat = await createChatServer({ config, log: nullLogger, store, bus, web: options.web ?? false });
   return {

@@ -1,0 +1,34 @@
+/** Errors a `Store` adapter throws that callers may want to tell apart, whichever adapter they use. */
+
+/**
+ * The store cannot be reached right now (network error, server selection or operation timeout). The operation
+ * may or may not have taken effect; the adapter keeps trying to reconnect by itself.
+ *
+ * @example
+ * try {
+ *   await store.ping();
+ * } catch (error) {
+ *   if (error instanceof StoreUnavailableError) return new Response(null, { status: 503 });
+ *   throw error;
+ * }
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/**
+ * Thrown by an adapter's `open()` when the database was written by a newer server (a higher schema version);
+ * adapters never migrate down or silently.
+ */
+export class SchemaVersionError extends Error {
+  constructor(readonly version: number, readonly supported: number) {
+    super(
+      `Database schema version ${version} is newer than this server supports (${supported}); ` +
+        "upgrade the server",
+    );
+    this.name = "SchemaVersionError";
+  }
+}

@@ -1,0 +1,195 @@
+/** Runs a real, throwaway FerretDB v1 (a MongoDB-wire server on SQLite) on a free loopback port for tests. */
+
+import { freePort } from "./redis.ts";
+
+export interface FerretDbServer {
+  /** `mongodb://127.0.0.1:<port>/` (add a database name to the path). */
+  url: string;
+  port: number;
+  /** The temporary directory holding the SQLite files and FerretDB's state. */
+  dir: string;
+  /** SIGTERM, waits for the exit, then removes `dir`: call it last (in `finally`), also after `kill()`. */
+  stop(): Promise<void>;
+  /** SIGKILL (a crash: clients see their connections drop), then waits for the exit; the data stays. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and directory (after `kill()`), resolving once it accepts. */
+  restart(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+
+/**
+ * The FerretDB binary: `$FERRETDB_BIN`, else `ferretdb` on PATH, else `/usr/local/bin/ferretdb` (where
+ * `scripts/services.sh` installs it), else `/tmp/fdb/ferretdb`. Throws when none exists.
+ */
+export function ferretDbBinary(): string {
+  const fromEnv = Deno.env.get("FERRETDB_BIN");
+  if (fromEnv) return fromEnv;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (dir && isFile(`${dir}/ferretdb`)) return `${dir}/ferretdb`;
+  }
+  for (const path of ["/usr/local/bin/ferretdb", "/tmp/fdb/ferretdb"]) {
+    if (isFile(path)) return path;
+  }
+  throw new Error("ferretdb not found: run scripts/services.sh");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Spawns FerretDB with its SQLite backend in a fresh temporary directory and resolves once it accepts
+ * connections. Fails (never skips) when FerretDB is not installed.
+ *
+ * @example
+ * const ferret = await startFerretDb();
+ * try {
+ *   const store = await MongoStore.open({ url: `${ferret.url}chat` });
+ *   // ...
+ * } finally {
+ *   await ferret.stop();
+ * }
+ */
+export async function startFerretDb(): Promise<FerretDbServer> {
+  const binary = ferretDbBinary();
+  const dir = await Deno.makeTempDir({ prefix: "ferretdb_" });
+  try {
+    for (let attempt = 1;; attempt++) {
+      const port = freePort();
+      try {
+        return await serve(binary, port, dir);
+      } catch (error) {
+        // Another process may take the port between freePort() and FerretDB's bind: try another.
+        if (!(error instanceof PortInUseError) || attempt === 3) throw error;
+      }
+    }
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
+class PortInUseError extends Error {}
+
+async function serve(binary: string, port: number, dir: string): Promise<FerretDbServer> {
+  let process: Process | undefined = await spawn(binary, port, dir);
+  const exit = async (signal: Deno.Signal) => {
+    if (!process) return;
+    try {
+      process.child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    await process.done;
+    process = undefined;
+  };
+  return {
+    url: `mongodb://127.0.0.1:${port}/`,
+    port,
+    dir,
+    async stop() {
+      await exit("SIGTERM");
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    kill: () => exit("SIGKILL"),
+    async restart() {
+      await exit("SIGKILL");
+      await Deno.mkdir(dir, { recursive: true });
+      // The port was ours a moment ago, but a client's reconnect attempt cannot hold it: retry only briefly.
+      for (let attempt = 1;; attempt++) {
+        try {
+          process = await spawn(binary, port, dir);
+          return;
+        } catch (error) {
+          if (!(error instanceof PortInUseError) || attempt === 5) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        }
+      }
+    },
+  };
+}
+
+interface Process {
+  child: Deno.ChildProcess;
+  /** Settles once the process has exited and its output is read to the end. */
+  done: Promise<void>;
+}
+
+/** Starts FerretDB on `port` and resolves once it accepts connections; on failure the process is gone. */
+async function spawn(binary: string, port: number, dir: string): Promise<Process> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(binary, {
+      args: [
+        "--handler=sqlite",
+        `--sqlite-url=file:${dir}/`,
+        `--state-dir=${dir}`,
+        `--listen-addr=127.0.0.1:${port}`,
+        "--debug-addr=-",
+        "--telemetry=disable",
+        "--log-level=error",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error("ferretdb not found: run scripts/services.sh", { cause: error });
+    }
+    throw error;
+  }
+
+  let output = "";
+  let exited = false;
+  // Both pipes are read to the end, so FerretDB never blocks on a full pipe.
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+  };
+  const done = Promise.all([read(child.stdout), read(child.stderr), child.status]).then(() => {
+    exited = true;
+  });
+  try {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!(await accepts(port))) {
+      if (exited) throw exitError(port, output);
+      if (Date.now() > deadline) {
+        throw new Error(`ferretdb not ready within ${READY_TIMEOUT_MS} ms\n${output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Another process that held the port would accept too: make sure ours is still running.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (exited) throw exitError(port, output);
+    return { child, done };
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await done.catch(() => {});
+    throw error;
+  }
+}
+
+async function accepts(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function exitError(port: number, output: string): Error {
+  if (/address already in use/i.test(output)) return new PortInUseError(`Port ${port} is in use`);
+  return new Error(`ferretdb exited before it was ready:\n${output}`);
+}
