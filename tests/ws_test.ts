@@ -1,6 +1,7 @@
 /** The WebSocket contract over real sockets, a real port and a real SQLite file. */
 import assert from "node:assert/strict";
 import { TokenService } from "../lib/auth/jwt.ts";
+import { deleteMessagesUpTo, seedMessages } from "./helpers/database.ts";
 import { api, createRoom, newUser, startServer, TEST_SECRET, waitUntil } from "./helpers/server.ts";
 import { type Frame, rawUpgrade, TestSocket } from "./helpers/socket.ts";
 
@@ -514,6 +515,103 @@ Deno.test("shutdown closes every socket with 1001", async () => {
     assert.equal(JSON.parse(refused.body).error.code, "shutting_down");
   } finally {
     if (!closed) await srv.chat.drain();
+    await srv.close();
+  }
+});
+
+Deno.test("resume sends every message after last_seq in order, then live, with no gap or repeat at the seam", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    for (let i = 1; i <= 30; i++) a.send({ type: "message", room_id: room.id, content: `n${i}` });
+    await a.waitFor((f) => f.type === "ack" && f.seq === 31, "30 stored (after the join notice)");
+
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    // Traffic keeps coming while bob resumes from seq 10.
+    for (let i = 31; i <= 60; i++) a.send({ type: "message", room_id: room.id, content: `n${i}` });
+    b.send({ type: "resume", rooms: { [room.id]: 10 } });
+    const resumed = await b.waitFor((f) => f.type === "resumed", "resumed");
+    assert.ok(resumed.rooms[room.id] >= 31);
+    await a.waitFor((f) => f.type === "ack" && f.seq === 61, "all 60 stored");
+    await b.waitFor((f) => f.type === "text" && f.seq === 61, "the last one");
+    await b.sync();
+    const seqs = b.frames.filter((f) =>
+      f.room_id === room.id && typeof f.seq === "number" && f.type !== "ack"
+    )
+      .map((f) => f.seq);
+    assert.deepEqual(seqs, Array.from({ length: 51 }, (_, i) => i + 11), "11..61 once each, in order");
+    await Promise.all([a.close(), b.close()]);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("resume after a long absence: 10,000 messages arrive in order, paced by the socket", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    await seedMessages(
+      srv.config.databaseUrl,
+      srv.store,
+      { room_id: room.id, user_id: alice.id, username: alice.username },
+      10_000,
+      (i) => `while away ${i} ${"x".repeat(100)}`,
+    );
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    b.send({ type: "resume", rooms: { [room.id]: 1 } });
+    const resumed = await b.waitFor((f) => f.type === "resumed", "resumed", { timeoutMs: 30_000 });
+    assert.equal(resumed.rooms[room.id], 10_001);
+    const seqs = b.frames.filter((f) => f.type === "text").map((f) => f.seq);
+    assert.equal(seqs.length, 10_000);
+    assert.deepEqual(seqs, Array.from({ length: 10_000 }, (_, i) => i + 2));
+    assert.equal(b.count((f) => f.type === "reset"), 0);
+    await b.close();
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("resume says reset when retention removed part of the gap, and refuses rooms one is not in", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    const other = await createRoom(srv.url, alice, { name: "not bob's" });
+    for (let i = 1; i <= 9; i++) {
+      await api(srv.url, "POST", `/api/rooms/${room.id}/messages`, {
+        token: alice.token,
+        body: { content: `r${i}` },
+      });
+    }
+    // Retention removed seqs 1..5 (the join notice and r1..r4).
+    await deleteMessagesUpTo(srv.config.databaseUrl, room.id, 5);
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    b.send({ type: "resume", rooms: { [room.id]: 2, [other.id]: 0, "not-an-id": 0 } });
+    await b.waitFor((f) => f.type === "resumed", "resumed");
+    const relevant = b.frames.filter((f) => f.type !== "pong").map((f) =>
+      f.type === "text"
+        ? `text ${f.seq}`
+        : f.type === "reset"
+        ? `reset ${f.from_seq}`
+        : f.type === "error"
+        ? `error ${f.code}`
+        : f.type === "resumed"
+        ? `resumed ${JSON.stringify(f.rooms)}`
+        : f.type
+    ).filter((f) => !f.startsWith("presence"));
+    assert.deepEqual(relevant, [
+      "reset 6",
+      "text 6",
+      "text 7",
+      "text 8",
+      "text 9",
+      "text 10",
+      "error not_a_member",
+      "error room_not_found",
+      `resumed ${JSON.stringify({ [room.id]: 10 })}`,
+    ]);
+    await b.close();
+  } finally {
     await srv.close();
   }
 });

@@ -28,6 +28,11 @@ export class RateLimitedError extends HttpError {
   }
 }
 
+/** Messages per page of a resume backfill read from the store. */
+const RESUME_PAGE = 500;
+/** A backfill waits for the socket's backlog to fall under this before the next page. */
+const RESUME_DRAIN_BYTES = 256 * 1024;
+
 const roomNotFound = () => new HttpError(404, "room_not_found", "Room not found");
 
 /**
@@ -259,6 +264,60 @@ export class ChatService {
   async #wentOffline(actor: Identity): Promise<void> {
     await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
     await this.#publishPresence(actor, "offline", await this.#store.rooms.roomIdsOf(actor.userId));
+  }
+
+  /**
+   * Sends `client` every message after each room's last seq, in order, then lets it continue live with no gap
+   * and no repeat at the seam: live frames of the room are held while the backfill runs (from this instance's
+   * recent window when it covers the gap, from the store otherwise, page by page as the socket drains), then
+   * the held ones after the backfill are sent. Frames the socket already got live are skipped. When the
+   * oldest stored message is past the gap (retention), a `reset` frame says where history resumes.
+   * Ends with `{type:"resumed", rooms:{room_id: last_seq}}`.
+   */
+  async resume(client: Client, rooms: Record<string, number>): Promise<void> {
+    const done: Record<string, number> = {};
+    for (const [roomId, lastSeq] of Object.entries(rooms)) {
+      if (client.closed) return;
+      if (!client.rooms.has(roomId)) {
+        const error = isId(roomId) ? "not_a_member" : "room_not_found";
+        client.sendFrame({
+          type: "error",
+          code: error,
+          message: `Cannot resume room "${roomId.slice(0, 40)}": not a member`,
+          retryable: false,
+          room_id: roomId,
+        });
+        continue;
+      }
+      client.hold(roomId);
+      let after = lastSeq;
+      try {
+        after = await this.#backfill(client, roomId, lastSeq);
+      } finally {
+        client.release(roomId, after);
+      }
+      done[roomId] = after;
+    }
+    client.sendFrame({ type: "resumed", rooms: done });
+  }
+
+  async #backfill(client: Client, roomId: string, lastSeq: number): Promise<number> {
+    let after = lastSeq;
+    for (let first = true;; first = false) {
+      const recent = this.#hub.recentAfter(roomId, after);
+      const page = recent ??
+        (await this.#store.messages.history(roomId, { after_seq: after, limit: RESUME_PAGE })).messages
+          .map((m) => ({ seq: m.seq, frame: JSON.stringify(m) }));
+      if (first && page.length > 0 && page[0].seq > after + 1) {
+        client.sendFrame({ type: "reset", room_id: roomId, from_seq: page[0].seq });
+      }
+      for (const { seq, frame } of page) {
+        if (!client.sentLive(roomId, seq)) client.send(frame);
+        after = seq;
+      }
+      if (recent !== null || page.length < RESUME_PAGE || client.closed) return after;
+      await client.drained(RESUME_DRAIN_BYTES);
+    }
   }
 
   /** Stored messages of a room with `afterSeq < seq < beforeSeq` as frames: what the bus lost. */

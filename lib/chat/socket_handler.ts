@@ -66,6 +66,9 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
             await service.leaveRoom(actor, frame.room_id);
             client.sendFrame({ type: "left", room_id: frame.room_id });
             return;
+          case "resume":
+            await service.resume(client, frame.rooms);
+            return;
           case "typing": {
             if (!client.rooms.has(frame.room_id)) {
               throw new HttpError(403, "not_a_member", "Cannot send typing to a room you are not in");
@@ -80,7 +83,9 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
           }
         }
       } catch (error) {
-        const context = frame.type === "message" && frame.client_id !== undefined
+        const context = frame.type === "resume"
+          ? {}
+          : frame.type === "message" && frame.client_id !== undefined
           ? { room_id: frame.room_id, client_id: frame.client_id }
           : { room_id: frame.room_id };
         client.sendFrame(errorFrame(error, log, context));

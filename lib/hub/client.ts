@@ -15,6 +15,10 @@ export interface Identity {
  */
 export class Client {
   readonly rooms = new Set<string>();
+  /** Per room, the first and last seq of the stored frames sent live (in seq order), to resume without repeats. */
+  readonly #live = new Map<string, { first: number; last: number }>();
+  /** Rooms being resumed: live stored frames wait here until the backfill is done. */
+  readonly #held = new Map<string, { seq: number; frame: string }[]>();
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #closed = false;
@@ -40,6 +44,51 @@ export class Client {
     if (this.#closed) return;
     this.transport.send(data);
     if (this.transport.buffered > this.maxBuffered) this.onOverflow(this);
+  }
+
+  /**
+   * Sends a stored room frame arriving live (in seq order): held while the room is being resumed, otherwise
+   * sent and remembered, so a resume does not send it again.
+   */
+  sendStored(roomId: string, seq: number, frame: string): void {
+    const held = this.#held.get(roomId);
+    if (held !== undefined) {
+      held.push({ seq, frame });
+      return;
+    }
+    const live = this.#live.get(roomId);
+    if (live === undefined) this.#live.set(roomId, { first: seq, last: seq });
+    else live.last = Math.max(live.last, seq);
+    this.send(frame);
+  }
+
+  /** Whether a stored frame of `roomId` with `seq` was already sent live on this socket. */
+  sentLive(roomId: string, seq: number): boolean {
+    const live = this.#live.get(roomId);
+    return live !== undefined && seq >= live.first && seq <= live.last;
+  }
+
+  /** Starts holding the room's live stored frames (a resume begins). */
+  hold(roomId: string): void {
+    if (!this.#held.has(roomId)) this.#held.set(roomId, []);
+  }
+
+  /** Ends a resume: sends the held frames after `afterSeq`, in seq order, and goes live again. */
+  release(roomId: string, afterSeq: number): void {
+    const held = this.#held.get(roomId) ?? [];
+    this.#held.delete(roomId);
+    held.sort((a, b) => a.seq - b.seq);
+    let last = afterSeq;
+    for (const { seq, frame } of held) {
+      if (seq <= last) continue;
+      last = seq;
+      this.sendStored(roomId, seq, frame);
+    }
+  }
+
+  /** Resolves once the unsent backlog is under `bytes` (or the socket closed): flow control for backfills. */
+  async drained(bytes: number): Promise<void> {
+    while (!this.#closed && this.transport.buffered > bytes) await new Promise((r) => setTimeout(r, 5));
   }
 
   sendFrame(frame: ServerFrame): void {

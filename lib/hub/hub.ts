@@ -33,6 +33,8 @@ export interface HubOptions {
   gapWaitMs?: number;
   /** Longest gap filled from the store (500); clients catch up past it themselves. */
   maxGapRepair?: number;
+  /** Stored frames kept per room for resumes (1,000). */
+  recentSize?: number;
 }
 
 export interface HubStats {
@@ -53,6 +55,8 @@ interface Entry {
   ready: Promise<void>;
   /** A room's stored frames in seq order (made on the first one). */
   order?: SeqOrder;
+  /** The last stored frames delivered here, oldest first: the resume window. */
+  recent?: SeqFrame[];
 }
 
 /**
@@ -68,6 +72,7 @@ export class Hub {
   readonly #maxBuffered: number;
   readonly #gapWaitMs: number;
   readonly #maxGapRepair: number;
+  readonly #recentSize: number;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
   readonly #users = new Map<string, Entry>();
@@ -82,6 +87,7 @@ export class Hub {
     this.#maxBuffered = options.maxBufferedBytes ?? 1_048_576;
     this.#gapWaitMs = options.gapWaitMs ?? 100;
     this.#maxGapRepair = options.maxGapRepair ?? 500;
+    this.#recentSize = options.recentSize ?? 1_000;
   }
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
@@ -288,11 +294,34 @@ export class Hub {
 
   /** Sends a room frame to its local member sockets, honouring the envelope's `x` and `p`. */
   #fanOut(roomId: string, frame: string, meta: EnvelopeMeta): void {
-    for (const client of this.#rooms.get(roomId)?.clients ?? []) {
+    const entry = this.#rooms.get(roomId);
+    if (entry === undefined) return;
+    if (meta.s !== undefined) {
+      entry.recent ??= [];
+      entry.recent.push({ seq: meta.s, frame });
+      if (entry.recent.length > this.#recentSize) {
+        entry.recent.splice(0, entry.recent.length - this.#recentSize);
+      }
+    }
+    for (const client of entry.clients) {
       if (meta.x === client.userId) continue;
       if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
-      client.send(frame);
+      if (meta.s !== undefined) client.sendStored(roomId, meta.s, frame);
+      else client.send(frame);
     }
+  }
+
+  /**
+   * The stored frames of a room after `afterSeq` from this instance's recent window, when the window reaches
+   * back that far without a hole; otherwise null (read the store).
+   */
+  recentAfter(roomId: string, afterSeq: number): SeqFrame[] | null {
+    const recent = this.#rooms.get(roomId)?.recent;
+    if (recent === undefined || recent.length === 0 || recent[0].seq > afterSeq + 1) return null;
+    const start = recent.findIndex((f) => f.seq > afterSeq);
+    const frames = start < 0 ? [] : recent.slice(start);
+    for (let i = 1; i < frames.length; i++) if (frames[i].seq !== frames[i - 1].seq + 1) return null;
+    return frames;
   }
 
   #deliver(channel: string, payload: string): void {

@@ -25,8 +25,13 @@ export interface TypingFrame {
 export interface PingFrame {
   type: "ping";
 }
+/** Sends every message after each room's `last_seq`, in order, then continues live with no gap or repeat. */
+export interface ResumeFrame {
+  type: "resume";
+  rooms: Record<string, number>;
+}
 
-export type ClientFrame = MessageFrame | JoinFrame | LeaveFrame | TypingFrame | PingFrame;
+export type ClientFrame = MessageFrame | JoinFrame | LeaveFrame | TypingFrame | PingFrame | ResumeFrame;
 
 // ---- server -> client ----
 
@@ -87,6 +92,17 @@ export interface LeftFrame {
 export interface PongFrame {
   type: "pong";
 }
+/** Part of a resume's gap is gone (retention): history in that room continues at `from_seq`. */
+export interface ResetFrame {
+  type: "reset";
+  room_id: string;
+  from_seq: number;
+}
+/** A resume is done: per room, the last seq sent; live delivery continues from there. */
+export interface ResumedFrame {
+  type: "resumed";
+  rooms: Record<string, number>;
+}
 
 export type ServerFrame =
   | ChatMessage
@@ -96,7 +112,9 @@ export type ServerFrame =
   | TypingNotice
   | JoinedFrame
   | LeftFrame
-  | PongFrame;
+  | PongFrame
+  | ResetFrame
+  | ResumedFrame;
 
 /** Largest text frame accepted; larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -110,7 +128,9 @@ export class FrameError extends Error {
 }
 
 const CLIENT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const TYPES = new Set(["message", "join", "leave", "typing", "ping"]);
+const TYPES = new Set(["message", "join", "leave", "typing", "ping", "resume"]);
+/** Most rooms one resume frame may name. */
+export const MAX_RESUME_ROOMS = 1_000;
 
 /**
  * Parses one text frame from a client. Throws `FrameError` with `invalid_json`, `invalid_frame` or
@@ -139,6 +159,7 @@ export function parseClientFrame(text: string): ClientFrame {
     );
   }
   if (frame.type === "ping") return { type: "ping" };
+  if (frame.type === "resume") return { type: "resume", rooms: parseResumeRooms(frame.rooms) };
   const room_id = requireString(frame, "room_id");
   switch (frame.type) {
     case "message": {
@@ -157,6 +178,24 @@ export function parseClientFrame(text: string): ClientFrame {
       return { type: frame.type, room_id };
   }
   throw new FrameError("unknown_type", "Unknown frame type");
+}
+
+function parseResumeRooms(value: unknown): Record<string, number> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("invalid_frame", '"rooms" must be an object of room ids to last seqs');
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_RESUME_ROOMS) {
+    throw new FrameError("invalid_frame", `A resume may name at most ${MAX_RESUME_ROOMS} rooms`);
+  }
+  const rooms: Record<string, number> = {};
+  for (const [roomId, seq] of entries) {
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
+      throw new FrameError("invalid_frame", `"rooms" values must be whole numbers of at least 0`);
+    }
+    rooms[roomId] = seq;
+  }
+  return rooms;
 }
 
 function requireString(frame: Record<string, unknown>, field: string): string {

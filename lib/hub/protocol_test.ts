@@ -35,7 +35,7 @@ const BAD_CLIENT_ID = {
 };
 const unknownType = (type: string) => ({
   code: "unknown_type",
-  message: `Unknown frame type "${type}"; expected one of message, join, leave, typing, ping`,
+  message: `Unknown frame type "${type}"; expected one of message, join, leave, typing, ping, resume`,
 });
 
 Deno.test("`parseClientFrame()` returns every valid frame type", async (t) => {
@@ -320,6 +320,30 @@ Deno.test("server frames survive JSON serialisation unchanged", async (t) => {
       // An undefined optional field is dropped by JSON, as it is on the wire.
       const expected = Object.fromEntries(Object.entries(frame).filter(([, v]) => v !== undefined));
       assert.deepEqual(parsed, expected);
+    });
+  }
+});
+
+Deno.test("parseClientFrame() reads a resume frame and refuses malformed ones", async (t) => {
+  const ok = parseClientFrame('{"type":"resume","rooms":{"6745f0c2a1b2c3d4e5000001":12,"r2":0}}');
+  assert.deepEqual(ok, { type: "resume", rooms: { "6745f0c2a1b2c3d4e5000001": 12, r2: 0 } });
+  const bad: [string, string][] = [
+    ["no rooms", '{"type":"resume"}'],
+    ["rooms as an array", '{"type":"resume","rooms":[1]}'],
+    ["a negative seq", '{"type":"resume","rooms":{"r":-1}}'],
+    ["a fractional seq", '{"type":"resume","rooms":{"r":1.5}}'],
+    ["a seq as a string", '{"type":"resume","rooms":{"r":"3"}}'],
+    [
+      "too many rooms",
+      JSON.stringify({
+        type: "resume",
+        rooms: Object.fromEntries(Array.from({ length: 1_001 }, (_, i) => [`r${i}`, 0])),
+      }),
+    ],
+  ];
+  for (const [name, text] of bad) {
+    await t.step(name, () => {
+      assert.throws(() => parseClientFrame(text), (e: FrameError) => e.code === "invalid_frame");
     });
   }
 });
