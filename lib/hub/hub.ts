@@ -33,7 +33,7 @@ export interface HubOptions {
   gapWaitMs?: number;
   /** Longest gap filled from the store (500); clients catch up past it themselves. */
   maxGapRepair?: number;
-  /** Stored frames kept per room for resumes (1,000). */
+  /** Stored frames kept per room for resumes (256); longer gaps are read from the store. */
   recentSize?: number;
 }
 
@@ -87,7 +87,7 @@ export class Hub {
     this.#maxBuffered = options.maxBufferedBytes ?? 1_048_576;
     this.#gapWaitMs = options.gapWaitMs ?? 100;
     this.#maxGapRepair = options.maxGapRepair ?? 500;
-    this.#recentSize = options.recentSize ?? 1_000;
+    this.#recentSize = options.recentSize ?? 256;
   }
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */

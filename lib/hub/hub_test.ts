@@ -891,3 +891,22 @@ Deno.test("`Hub` skips a gap the store cannot fill; clients see the jump and cat
   assert.deepEqual(a.transport.frames.map((f) => (f as ChatMessage).seq), [1, 9]);
   await hub.shutdown();
 });
+
+Deno.test("`Hub.recentAfter()` serves a resume from the recent window only when it covers the gap", async () => {
+  const broker = new MemoryBroker();
+  const bus = new SpyBus(new MemoryBus(broker));
+  const hub = new Hub({ bus, log: nullLogger, recentSize: 50 });
+  await hub.start(new RecordingHandler());
+  const a = await open(hub, "alice", ["r1"]);
+  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+  for (let seq = 1; seq <= 120; seq++) await hub.publishToRoom("r1", text(seq), { s: seq });
+  await a.transport.waitForFrames(120);
+  assert.equal(hub.recentAfter("r1", 10), null, "the window holds 71..120 only");
+  assert.deepEqual(
+    hub.recentAfter("r1", 100)!.map((f) => f.seq),
+    Array.from({ length: 20 }, (_, i) => 101 + i),
+  );
+  assert.deepEqual(hub.recentAfter("r1", 120), []);
+  assert.equal(hub.recentAfter("elsewhere", 0), null);
+  await hub.shutdown();
+});
