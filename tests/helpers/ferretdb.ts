@@ -1,5 +1,6 @@
 /** Runs a real, throwaway FerretDB v1 (a MongoDB-wire server on SQLite) on a free loopback port for tests. */
 
+import { exitError, type Process, retryOnPortInUse } from "./port_process.ts";
 import { freePort } from "./redis.ts";
 
 export interface FerretDbServer {
@@ -59,22 +60,13 @@ export async function startFerretDb(): Promise<FerretDbServer> {
   const binary = ferretDbBinary();
   const dir = await Deno.makeTempDir({ prefix: "ferretdb_" });
   try {
-    for (let attempt = 1;; attempt++) {
-      const port = freePort();
-      try {
-        return await serve(binary, port, dir);
-      } catch (error) {
-        // Another process may take the port between freePort() and FerretDB's bind: try another.
-        if (!(error instanceof PortInUseError) || attempt === 3) throw error;
-      }
-    }
+    // Another process may take the port between freePort() and FerretDB's bind: then try another.
+    return await retryOnPortInUse(() => serve(binary, freePort(), dir), 3);
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
 }
-
-class PortInUseError extends Error {}
 
 async function serve(binary: string, port: number, dir: string): Promise<FerretDbServer> {
   let process: Process | undefined = await spawn(binary, port, dir);
@@ -101,23 +93,9 @@ async function serve(binary: string, port: number, dir: string): Promise<FerretD
       await exit("SIGKILL");
       await Deno.mkdir(dir, { recursive: true });
       // The port was ours a moment ago, but a client's reconnect attempt cannot hold it: retry only briefly.
-      for (let attempt = 1;; attempt++) {
-        try {
-          process = await spawn(binary, port, dir);
-          return;
-        } catch (error) {
-          if (!(error instanceof PortInUseError) || attempt === 5) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-        }
-      }
+      process = await retryOnPortInUse(() => spawn(binary, port, dir), 5, 100);
     },
   };
-}
-
-interface Process {
-  child: Deno.ChildProcess;
-  /** Settles once the process has exited and its output is read to the end. */
-  done: Promise<void>;
 }
 
 /** Starts FerretDB on `port` and resolves once it accepts connections; on failure the process is gone. */
@@ -158,7 +136,7 @@ async function spawn(binary: string, port: number, dir: string): Promise<Process
   try {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!(await accepts(port))) {
-      if (exited) throw exitError(port, output);
+      if (exited) throw exitError("ferretdb", port, output);
       if (Date.now() > deadline) {
         throw new Error(`ferretdb not ready within ${READY_TIMEOUT_MS} ms\n${output}`);
       }
@@ -166,7 +144,7 @@ async function spawn(binary: string, port: number, dir: string): Promise<Process
     }
     // Another process that held the port would accept too: make sure ours is still running.
     await new Promise((resolve) => setTimeout(resolve, 20));
-    if (exited) throw exitError(port, output);
+    if (exited) throw exitError("ferretdb", port, output);
     return { child, done };
   } catch (error) {
     try {
@@ -187,9 +165,4 @@ async function accepts(port: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function exitError(port: number, output: string): Error {
-  if (/address already in use/i.test(output)) return new PortInUseError(`Port ${port} is in use`);
-  return new Error(`ferretdb exited before it was ready:\n${output}`);
 }

@@ -1,5 +1,7 @@
 /** Runs a real, throwaway `redis-server` on a free loopback port (no persistence) for tests. */
 
+import { exitError, PortInUseError, type Process, retryOnPortInUse } from "./port_process.ts";
+
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
   url: string;
@@ -27,18 +29,9 @@ const READY_TIMEOUT_MS = 10_000;
  * }
  */
 export async function startRedis(): Promise<RedisServer> {
-  for (let attempt = 1;; attempt++) {
-    const port = freePort();
-    try {
-      return await serve(port);
-    } catch (error) {
-      // Another process may take the port between freePort() and redis-server's bind: try another.
-      if (!(error instanceof PortInUseError) || attempt === 3) throw error;
-    }
-  }
+  // Another process may take the port between freePort() and redis-server's bind: then try another.
+  return await retryOnPortInUse(() => serve(freePort()), 3);
 }
-
-class PortInUseError extends Error {}
 
 async function serve(port: number): Promise<RedisServer> {
   let process = await spawn(port);
@@ -58,23 +51,9 @@ async function serve(port: number): Promise<RedisServer> {
     async restart() {
       await exit("SIGKILL");
       // The port was ours a moment ago, but a client's reconnect attempt cannot hold it: retry only briefly.
-      for (let attempt = 1;; attempt++) {
-        try {
-          process = await spawn(port);
-          return;
-        } catch (error) {
-          if (!(error instanceof PortInUseError) || attempt === 5) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-        }
-      }
+      process = await retryOnPortInUse(() => spawn(port), 5, 100);
     },
   };
-}
-
-interface Process {
-  child: Deno.ChildProcess;
-  /** Settles once the process has exited and its output is read to the end. */
-  done: Promise<void>;
 }
 
 /** Starts redis-server on `port` and resolves once it is ready; on failure the process is gone. */
@@ -105,7 +84,7 @@ async function spawn(port: number): Promise<Process> {
     }
   };
   const done = Promise.all([read(child.stdout), read(child.stderr), child.status]).then(() => {});
-  done.then(() => reject(exitError(port, output)), reject);
+  done.then(() => reject(exitError("redis-server", port, output)), reject);
   const timer = setTimeout(
     () => reject(new Error(`redis-server not ready within ${READY_TIMEOUT_MS} ms`)),
     READY_TIMEOUT_MS,
@@ -124,11 +103,6 @@ async function spawn(port: number): Promise<Process> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function exitError(port: number, output: string): Error {
-  if (/address already in use/i.test(output)) return new PortInUseError(`Port ${port} is in use`);
-  return new Error(`redis-server exited before it was ready:\n${output}`);
 }
 
 /** A loopback port nobody listens on right now. */
