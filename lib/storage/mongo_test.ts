@@ -9,7 +9,7 @@ import { databaseName, historyFind, MongoStore, type MongoStoreOptions, SCHEMA_V
 import type { HistoryQuery, NewMessage, Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./store_contract.ts";
 
-const WRITER = new URL("../../tests/helpers/mongo_writer.ts", import.meta.url).pathname;
+const WRITER = new URL("../../tests/helpers/store_writer.ts", import.meta.url).pathname;
 
 /** Database URL of each store opened by `openContractStore()`, for the writer processes. */
 const urls = new WeakMap<Store, string>();

@@ -6,7 +6,7 @@ import { prefixUpperBound, SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./store_contract.ts";
 
-const WRITER = new URL("../../tests/helpers/sqlite_writer.ts", import.meta.url).pathname;
+const WRITER = new URL("../../tests/helpers/store_writer.ts", import.meta.url).pathname;
 
 /** Database file of each store opened by `openFileStore()`, for the writer processes. */
 const paths = new WeakMap<Store, string>();
@@ -34,7 +34,7 @@ function spawnWriter({ store, roomId, userId, count }: WriterArgs): Deno.ChildPr
   const path = paths.get(store);
   if (!path) throw new Error("spawnWriter() needs a store opened by openFileStore()");
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WRITER, path, roomId, userId, String(count)],
+    args: ["run", "-A", WRITER, `sqlite:${path}`, roomId, userId, String(count)],
     stdout: "piped",
     stderr: "piped",
   }).spawn();
