@@ -3,7 +3,8 @@
  * Screenshots go to test-output/.
  */
 import assert from "node:assert/strict";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
+import { deleteMessagesUpTo, openTestStore, seedMessages } from "./helpers/database.ts";
 import { spawnServer } from "./helpers/process.ts";
 import { api, newUser } from "./helpers/server.ts";
 
@@ -67,6 +68,86 @@ function texts(page: Page): Promise<string[]> {
 
 function seqs(page: Page): Promise<number[]> {
   return page.$$eval("#messages li[data-seq]", (els) => els.map((e) => Number(e.getAttribute("data-seq"))));
+}
+
+/** Polls `condition` every 50 ms until it holds; fails after `timeoutMs` naming `what`. */
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Sends `text` from the composer. */
+async function send(page: Page, text: string): Promise<void> {
+  await page.fill("#composer-input", text);
+  await page.press("#composer-input", "Enter");
+}
+
+/** The text of every unconfirmed own message, in order. */
+function pendingTexts(page: Page): Promise<string[]> {
+  return page.$$eval(
+    '#messages li[data-state="sending"] .msg-text',
+    (els) => els.map((e) => e.textContent ?? ""),
+  );
+}
+
+/** The island's outbox in IndexedDB: every entry's content, oldest first. */
+function outboxContents(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    new Promise<string[]>((resolve, reject) => {
+      const open = indexedDB.open("chat-outbox");
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const all = db.transaction("messages").objectStore("messages").getAll();
+        all.onerror = () => reject(all.error);
+        all.onsuccess = () => {
+          db.close();
+          const entries = all.result as { content: string; created_at: string }[];
+          resolve(entries.sort((a, b) => a.created_at.localeCompare(b.created_at)).map((e) => e.content));
+        };
+      };
+    })
+  );
+}
+
+/**
+ * A switch on the context's WebSockets to /ws (Playwright routes them through itself): `open` passes frames
+ * both ways; `mute` still delivers the page's frames to the server but drops every answer; `block` closes the
+ * sockets and refuses new ones. `context.setOffline()` cannot do this: it leaves open sockets alone, and a
+ * reload needs the network.
+ */
+async function socketSwitch(context: BrowserContext) {
+  let mode: "open" | "mute" | "block" = "open";
+  const sockets = new Set<WebSocketRoute>();
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    if (mode === "block") {
+      ws.close({ code: 4000, reason: "blocked by the test" }).catch(() => {});
+      return;
+    }
+    sockets.add(ws);
+    const server = ws.connectToServer();
+    server.onMessage((frame) => {
+      if (mode === "open") ws.send(frame);
+    });
+    server.onClose((code, reason) => {
+      sockets.delete(ws);
+      ws.close({ code, reason }).catch(() => {});
+    });
+  });
+  return {
+    open: () => void (mode = "open"),
+    mute: () => void (mode = "mute"),
+    block: async () => {
+      mode = "block";
+      await Promise.all(
+        [...sockets].map((ws) => ws.close({ code: 4000, reason: "blocked by the test" }).catch(() => {})),
+      );
+      sockets.clear();
+    },
+  };
 }
 
 async function withBrowser(fn: (browser: Browser, dir: string) => Promise<void>): Promise<void> {
@@ -458,6 +539,241 @@ Deno.test("room list: unread markers, direct messages by name, profile, logout",
       assert.deepEqual((await context.cookies()).filter((c) => c.name === "chat_session"), []);
       await page.goto(base + "/rooms");
       assert.match(page.url(), /\/\?next=%2Frooms$/);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("unsent messages survive a reload: the outbox shows them, sends them again, each is stored once", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const owner = await newUser(server.url, "host");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Outbox" },
+      });
+      const history = async () =>
+        (await api(server.url, "GET", `/api/rooms/${room.body.id}/messages?limit=100`, {
+          token: owner.token,
+        }))
+          .body.messages as { content: string; seq: number }[];
+      const context = await browser.newContext();
+      const sockets = await socketSwitch(context);
+      const page = await signUp(context, server.url, "sender");
+      await joinFromList(page, "Outbox");
+
+      // The first reaches the server, but the page never hears back (ack and broadcast lost).
+      sockets.mute();
+      await send(page, "stored, unconfirmed");
+      await until(
+        async () => (await history()).some((m) => m.content === "stored, unconfirmed"),
+        "the first message stored",
+      );
+      // The next two never leave the page.
+      await sockets.block();
+      await page.waitForSelector('#connection-status:not([data-status="connected"])');
+      await send(page, "unsent one");
+      await send(page, "unsent two");
+      await page.waitForFunction(() =>
+        document.querySelectorAll('#messages li[data-state="sending"]').length === 3
+      );
+      assert.deepEqual(await outboxContents(page), ["stored, unconfirmed", "unsent one", "unsent two"]);
+
+      // A reload, the socket still refused: the page shows the stored one, the outbox the other two as pending.
+      await page.reload();
+      await page.waitForFunction(() =>
+        document.querySelectorAll('#messages li[data-state="sending"]').length === 2
+      );
+      assert.deepEqual(await pendingTexts(page), ["unsent one", "unsent two"]);
+      assert.equal((await texts(page)).filter((t) => t === "stored, unconfirmed").length, 1);
+      assert.deepEqual(await outboxContents(page), ["unsent one", "unsent two"]);
+      assert.notEqual(await page.getAttribute("#connection-status", "data-status"), "connected");
+      await shot(page, "room-outbox-pending");
+
+      sockets.open();
+      await connected(page);
+      await page.waitForSelector("#messages li[data-seq] >> text=unsent two");
+      await page.waitForFunction(() => document.querySelectorAll("#messages li.pending").length === 0);
+      const all = await texts(page);
+      const messages = await history();
+      for (const text of ["stored, unconfirmed", "unsent one", "unsent two"]) {
+        assert.equal(all.filter((t) => t === text).length, 1, `shown once: ${text}`);
+        assert.equal(messages.filter((m) => m.content === text).length, 1, `stored once: ${text}`);
+      }
+      assert.deepEqual(messages.slice(-3).map((m) => m.content), [
+        "stored, unconfirmed",
+        "unsent one",
+        "unsent two",
+      ]);
+      const shown = await seqs(page);
+      assert.deepEqual(shown, Array.from({ length: shown.length }, (_, i) => i + 1), "contiguous, once");
+      assert.deepEqual(await outboxContents(page), []);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("a failed send stays shown with its error until discarded, and leaves the outbox then", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db`, MAX_MESSAGE_CHARS: "20" });
+    try {
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "verbose");
+      await page.fill("#room-name", "Short");
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click("#create-room-form button[type=submit]"),
+      ]);
+      await connected(page);
+      await send(page, "far too long for this server");
+      await page.waitForSelector('#messages li[data-state="failed"] >> text=Not sent:');
+      assert.deepEqual(await outboxContents(page), ["far too long for this server"]);
+      await send(page, "short one");
+      await page.waitForSelector("#messages li[data-seq] >> text=short one");
+      await page.click('#messages li[data-state="failed"] button:has-text("Discard")');
+      await page.waitForSelector("#messages li.pending", { state: "detached" });
+      assert.deepEqual(await outboxContents(page), []);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("a long absence: 10,000 messages arrive while the page is offline and all show up in order", () =>
+  withBrowser(async (browser, dir) => {
+    const databaseUrl = `sqlite:${dir}/chat.db`;
+    const server = await spawnServer({ DATABASE_URL: databaseUrl });
+    try {
+      const owner = await newUser(server.url, "chatty");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Busy" },
+      });
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "traveller");
+      await joinFromList(page, "Busy");
+      const lastSeqOf = async () =>
+        (await api(server.url, "GET", `/api/rooms/${room.body.id}`, { token: owner.token })).body
+          .last_seq as number;
+      const before = await lastSeqOf();
+      await page.waitForSelector(`#messages[data-last-seq="${before}"]`);
+
+      await context.setOffline(true);
+      await page.waitForSelector('#connection-status[data-status="offline"]');
+      // The server has let the socket go: its presence says so.
+      await until(async () => {
+        const res = await api(server.url, "GET", `/api/rooms/${room.body.id}/members`, {
+          token: owner.token,
+        });
+        return res.body.members.some((m: { username: string; online: boolean }) =>
+          m.username === "traveller" && !m.online
+        );
+      }, "the traveller offline");
+      const count = 10_000;
+      const store = await openTestStore(databaseUrl);
+      try {
+        await seedMessages(
+          databaseUrl,
+          store,
+          { room_id: room.body.id, user_id: owner.id, username: owner.username },
+          count,
+          (i) => `while away ${i}`,
+        );
+      } finally {
+        await store.close();
+      }
+      const last = await lastSeqOf();
+      assert.equal(last, before + count);
+
+      const fetched: string[] = [];
+      page.on("request", (r) => r.url().includes("after_seq") && fetched.push(r.url()));
+      await context.setOffline(false);
+      await connected(page);
+      await page.waitForSelector(`#messages[data-last-seq="${last}"]`, { timeout: 20_000 });
+      await page.waitForSelector(`#messages li[data-seq="${last}"]`);
+      const shown = await seqs(page);
+      assert.equal(shown.at(-1), last);
+      assert.deepEqual(shown, Array.from({ length: shown.length }, (_, i) => shown[0] + i), "contiguous");
+      assert.equal((await texts(page)).at(-1), `while away ${count}`);
+      assert.deepEqual(fetched, [], "the socket's resume brought them, not the history API");
+      // Older ones are a click away, still without gaps.
+      await page.click("#messages li.older button");
+      await page.waitForSelector(`#messages li[data-seq="${shown[0] - 1}"]`);
+      const more = await seqs(page);
+      assert.deepEqual(more, Array.from({ length: more.length }, (_, i) => more[0] + i), "contiguous");
+      assert.ok(more.length > shown.length);
+      await shot(page, "room-after-absence");
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("when retention removed part of the gap the page says so and continues after it", () =>
+  withBrowser(async (browser, dir) => {
+    const databaseUrl = `sqlite:${dir}/chat.db`;
+    const server = await spawnServer({ DATABASE_URL: databaseUrl });
+    try {
+      const owner = await newUser(server.url, "keeper");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Brief" },
+      });
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "wanderer");
+      await joinFromList(page, "Brief");
+      const before = Number(await page.getAttribute("#messages", "data-last-seq"));
+      assert.ok(before > 0);
+      await context.setOffline(true);
+      await page.waitForSelector('#connection-status[data-status="offline"]');
+      for (let i = 1; i <= 20; i++) {
+        await api(server.url, "POST", `/api/rooms/${room.body.id}/messages`, {
+          token: owner.token,
+          body: { content: `later ${i}` },
+        });
+      }
+      // Retention deletes the first half of what the page missed.
+      await deleteMessagesUpTo(databaseUrl, room.body.id, before + 10);
+
+      await context.setOffline(false);
+      await connected(page);
+      await page.waitForSelector(`#messages[data-last-seq="${before + 20}"]`);
+      assert.equal(await page.textContent("#history-reset"), "Older messages are no longer available");
+      const shown = await seqs(page);
+      const kept = Array.from({ length: before }, (_, i) => i + 1);
+      assert.deepEqual(shown, [...kept, ...Array.from({ length: 10 }, (_, i) => before + 11 + i)]);
+      // The notice sits in the hole.
+      assert.equal(
+        await page.$eval("#history-reset", (el) => el.nextElementSibling?.getAttribute("data-seq")),
+        String(before + 11),
+      );
+      await shot(page, "room-history-reset");
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("without IndexedDB the page keeps its outbox in memory and still sends", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const context = await browser.newContext();
+      await context.addInitScript(() => Object.defineProperty(globalThis, "indexedDB", { value: undefined }));
+      const page = await signUp(context, server.url, "private");
+      await page.fill("#room-name", "Ephemeral");
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click("#create-room-form button[type=submit]"),
+      ]);
+      await connected(page);
+      assert.equal(await page.evaluate(() => typeof indexedDB), "undefined");
+      await send(page, "from memory");
+      await page.waitForSelector("#messages li[data-seq] >> text=from memory");
+      await page.waitForSelector("#messages li.pending", { state: "detached" });
       await context.close();
     } finally {
       await server.stop();

@@ -615,3 +615,29 @@ Deno.test("resume says reset when retention removed part of the gap, and refuses
     await srv.close();
   }
 });
+
+Deno.test("resume reads the store when the recent window lags it (a publish that never came)", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    a.send({ type: "message", room_id: room.id, content: "published" });
+    await a.waitFor((f) => f.type === "text" && f.content === "published", "published, so the window has it");
+    // Stored but never published (as when the bus loses it): the window ends before it.
+    const { message } = await srv.store.messages.append({
+      room_id: room.id,
+      user_id: alice.id,
+      username: alice.username,
+      content: "never published",
+      type: "text",
+    });
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    b.send({ type: "resume", rooms: { [room.id]: message.seq - 1 } });
+    const resumed = await b.waitFor((f) => f.type === "resumed", "resumed");
+    assert.deepEqual(resumed.rooms, { [room.id]: message.seq });
+    assert.deepEqual(b.frames.filter((f) => f.type === "text").map((f) => f.content), ["never published"]);
+    await Promise.all([a.close(), b.close()]);
+  } finally {
+    await srv.close();
+  }
+});

@@ -269,53 +269,61 @@ export class ChatService {
   /**
    * Sends `client` every message after each room's last seq, in order, then lets it continue live with no gap
    * and no repeat at the seam: live frames of the room are held while the backfill runs (from this instance's
-   * recent window when it covers the gap, from the store otherwise, page by page as the socket drains), then
-   * the held ones after the backfill are sent. Frames the socket already got live are skipped. When the
-   * oldest stored message is past the gap (retention), a `reset` frame says where history resumes.
-   * Ends with `{type:"resumed", rooms:{room_id: last_seq}}`.
+   * recent window when it reaches the store's last seq, from the store otherwise, page by page as the socket
+   * drains), then the held ones after the backfill are sent. Frames the socket already got live are skipped.
+   * When the oldest stored message is past the gap (retention), a `reset` frame says where history resumes.
+   * Returns the last seq sent per completed room and the rooms that failed (the caller answers both).
    */
-  async resume(client: Client, rooms: Record<string, number>): Promise<void> {
+  async resume(
+    client: Client,
+    rooms: Record<string, number>,
+  ): Promise<{ done: Record<string, number>; failed: { roomId: string; error: unknown }[] }> {
     const done: Record<string, number> = {};
+    const failed: { roomId: string; error: unknown }[] = [];
     for (const [roomId, lastSeq] of Object.entries(rooms)) {
-      if (client.closed) return;
+      if (client.closed) break;
       if (!client.rooms.has(roomId)) {
-        const error = isId(roomId) ? "not_a_member" : "room_not_found";
-        client.sendFrame({
-          type: "error",
-          code: error,
-          message: `Cannot resume room "${roomId.slice(0, 40)}": not a member`,
-          retryable: false,
-          room_id: roomId,
+        failed.push({
+          roomId,
+          error: isId(roomId)
+            ? new HttpError(403, "not_a_member", "Cannot resume a room you are not in")
+            : roomNotFound(),
         });
         continue;
       }
+      const progress = { after: lastSeq };
       client.hold(roomId);
-      let after = lastSeq;
       try {
-        after = await this.#backfill(client, roomId, lastSeq);
+        await this.#backfill(client, roomId, progress);
+        done[roomId] = progress.after;
+      } catch (error) {
+        failed.push({ roomId, error });
       } finally {
-        client.release(roomId, after);
+        // Held frames after what the backfill sent (also when it failed part way) go out now, once.
+        client.release(roomId, progress.after);
       }
-      done[roomId] = after;
     }
-    client.sendFrame({ type: "resumed", rooms: done });
+    return { done, failed };
   }
 
-  async #backfill(client: Client, roomId: string, lastSeq: number): Promise<number> {
-    let after = lastSeq;
+  async #backfill(client: Client, roomId: string, progress: { after: number }): Promise<void> {
+    const latest = (await this.#store.rooms.byId(roomId))?.last_seq ?? 0;
     for (let first = true;; first = false) {
-      const recent = this.#hub.recentAfter(roomId, after);
-      const page = recent ??
-        (await this.#store.messages.history(roomId, { after_seq: after, limit: RESUME_PAGE })).messages
-          .map((m) => ({ seq: m.seq, frame: JSON.stringify(m) }));
-      if (first && page.length > 0 && page[0].seq > after + 1) {
+      const recent = this.#hub.recentAfter(roomId, progress.after);
+      // The window may lag the store (a publish still on its way, or lost): use it only when it reaches the end.
+      const fromWindow = recent !== null && (recent.at(-1)?.seq ?? progress.after) >= latest;
+      const page = fromWindow ? recent : (await this.#store.messages.history(roomId, {
+        after_seq: progress.after,
+        limit: RESUME_PAGE,
+      })).messages.map((m) => ({ seq: m.seq, frame: JSON.stringify(m) }));
+      if (first && page.length > 0 && page[0].seq > progress.after + 1) {
         client.sendFrame({ type: "reset", room_id: roomId, from_seq: page[0].seq });
       }
       for (const { seq, frame } of page) {
         if (!client.sentLive(roomId, seq)) client.send(frame);
-        after = seq;
+        progress.after = seq;
       }
-      if (recent !== null || page.length < RESUME_PAGE || client.closed) return after;
+      if (fromWindow || page.length < RESUME_PAGE || client.closed) return;
       await client.drained(RESUME_DRAIN_BYTES);
     }
   }

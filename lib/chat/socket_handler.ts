@@ -66,9 +66,14 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
             await service.leaveRoom(actor, frame.room_id);
             client.sendFrame({ type: "left", room_id: frame.room_id });
             return;
-          case "resume":
-            await service.resume(client, frame.rooms);
+          case "resume": {
+            const { done, failed } = await service.resume(client, frame.rooms);
+            for (const { roomId, error } of failed) {
+              client.sendFrame(errorFrame(error, log, { room_id: roomId }));
+            }
+            client.sendFrame({ type: "resumed", rooms: done });
             return;
+          }
           case "typing": {
             if (!client.rooms.has(frame.room_id)) {
               throw new HttpError(403, "not_a_member", "Cannot send typing to a room you are not in");
