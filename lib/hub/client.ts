@@ -57,8 +57,10 @@ export class Client {
       return;
     }
     const live = this.#live.get(roomId);
+    // Live frames come in seq order, so one at or below the last sent (live or by a backfill) is a repeat.
+    if (live !== undefined && seq <= live.last) return;
     if (live === undefined) this.#live.set(roomId, { first: seq, last: seq });
-    else live.last = Math.max(live.last, seq);
+    else live.last = seq;
     this.send(frame);
   }
 
@@ -73,17 +75,18 @@ export class Client {
     if (!this.#held.has(roomId)) this.#held.set(roomId, []);
   }
 
-  /** Ends a resume: sends the held frames after `afterSeq`, in seq order, and goes live again. */
+  /**
+   * Ends a resume whose backfill sent everything up to `afterSeq`: from now on frames at or below it are
+   * repeats (the bus may still bring some the store already gave); the held ones after it go out in order.
+   */
   release(roomId: string, afterSeq: number): void {
     const held = this.#held.get(roomId) ?? [];
     this.#held.delete(roomId);
+    const live = this.#live.get(roomId);
+    if (live !== undefined) live.last = Math.max(live.last, afterSeq);
+    else if (afterSeq > 0) this.#live.set(roomId, { first: afterSeq, last: afterSeq });
     held.sort((a, b) => a.seq - b.seq);
-    let last = afterSeq;
-    for (const { seq, frame } of held) {
-      if (seq <= last) continue;
-      last = seq;
-      this.sendStored(roomId, seq, frame);
-    }
+    for (const { seq, frame } of held) this.sendStored(roomId, seq, frame);
   }
 
   /** Resolves once the unsent backlog is under `bytes` (or the socket closed): flow control for backfills. */

@@ -582,8 +582,13 @@ class MongoMessageRepo implements MessageRepo {
         const existing = await this.#byId(id);
         if (existing) return { message: existing, created: false };
       }
-      const room = await this.c.rooms.findOne({ _id: room_id }, { ...this.c.op, projection: { _id: 1 } });
+      const room = await this.c.rooms.findOne({ _id: room_id }, {
+        ...this.c.op,
+        projection: { last_seq: 1 },
+      });
       if (!room) throw new Error(`Cannot append a message to unknown room "${room_id}"`);
+      // Never below the room's last seq: if retention ever removed the newest messages, seqs are not reused.
+      const floor = room.last_seq ?? 0;
 
       for (let attempt = 1; attempt <= APPEND_ATTEMPTS; attempt++) {
         const [last] = await this.c.messages
@@ -592,7 +597,7 @@ class MongoMessageRepo implements MessageRepo {
         const doc: MessageDoc = {
           _id: id,
           room_id,
-          seq: (last?.seq ?? 0) + 1,
+          seq: Math.max(last?.seq ?? 0, floor) + 1,
           user_id,
           username: message.username,
           content: message.content,

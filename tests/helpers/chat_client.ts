@@ -1,7 +1,8 @@
 /**
  * A test client that behaves like a careful real one: it keeps every message it has per room by `seq`, and
- * after every (re)connect it catches up from its last seq over REST; sends carry a `client_id` and are retried
- * until acked. Used to check exactly-once, in-order delivery across instances and failures.
+ * after every (re)connect it catches up from its last seq, over REST (the default) or with the WebSocket
+ * `resume` frame (`catchUp: "resume"`); sends carry a `client_id` and are retried until acked. Used to check
+ * exactly-once, in-order delivery across instances and failures.
  */
 import type { ChatMessage } from "../../lib/hub/protocol.ts";
 
@@ -12,6 +13,13 @@ export interface ChatClientOptions {
   httpUrl: string;
   token: string;
   rooms: string[];
+  /**
+   * How to catch up after each (re)connect: `"rest"` (default) pages through `GET /api/rooms/:id/messages`
+   * after the first pong; `"resume"` sends `{type:"resume", rooms:{room: lastSeq}}` on open and is ready at
+   * `resumed`, never calling REST. In `"resume"` mode every repeated seq counts as a duplicate and every hole
+   * the server leaves in the stream as a gap.
+   */
+  catchUp?: "rest" | "resume";
 }
 
 type Frame = Record<string, unknown>;
@@ -19,10 +27,32 @@ type Frame = Record<string, unknown>;
 export class ChatClient {
   /** Messages per room by seq. */
   readonly received = new Map<string, Map<number, ChatMessage>>();
-  /** How often a live frame repeated a seq already held (must stay 0). */
+  /**
+   * How often a live frame repeated a seq already held (must stay 0). In `"resume"` mode: any stored frame,
+   * live or backfilled, whose seq was already held (past a hole nothing counts as held: a resume asks for it
+   * again).
+   */
   duplicates = 0;
-  /** Live frames that arrived with a seq lower than one already seen live (must stay 0). */
+  /** The seq of each duplicate, in arrival order. */
+  readonly duplicateSeqs: number[] = [];
+  /**
+   * Live frames that arrived with a seq lower than one already seen live (must stay 0). In `"resume"` mode:
+   * frames after `resumed` that filled a hole below the highest seq held.
+   */
   outOfOrder = 0;
+  /**
+   * `"resume"` mode only: holes the server left in a stream (must stay 0): at `resumed`, seqs held beyond the
+   * contiguous range; after it, a frame that skips seqs.
+   */
+  gaps = 0;
+  /** `reset` frames received (retention cut a resume's gap short). */
+  resets = 0;
+  /** REST catch-up requests made (always 0 in `"resume"` mode). */
+  restRequests = 0;
+  /** Per room, the seq of every stored frame in arrival order (live and backfill, across connections). */
+  readonly arrivals = new Map<string, number[]>();
+  /** The `rooms` of the last `resumed` frame. */
+  lastResumed: Record<string, number> | null = null;
   readonly acked = new Map<string, { id: string; seq: number; room_id: string }>();
   connects = 0;
   #ws: WebSocket | null = null;
@@ -31,13 +61,24 @@ export class ChatClient {
   #lastLive = new Map<string, number>();
   #waiters: { check: () => boolean; resolve: () => void }[] = [];
   #ready = false;
+  /** Per room, a seq up to which every seq is held (grows only: only seqs past it are ever dropped). */
+  #contiguous = new Map<string, number>();
+  #maxHeld = new Map<string, number>();
 
   constructor(readonly options: ChatClientOptions) {
-    for (const room of options.rooms) this.received.set(room, new Map());
+    for (const room of options.rooms) {
+      this.received.set(room, new Map());
+      this.arrivals.set(room, []);
+    }
   }
 
-  /** Connects and resolves once subscribed (first pong) and caught up. */
+  /**
+   * Connects and resolves once subscribed and caught up (first pong then REST, or `resumed`). May be called
+   * again after `close()`, also with another `options.wsUrl`, to come back with everything held so far.
+   */
   async connect(): Promise<void> {
+    this.#closed = false;
+    const resume = this.options.catchUp === "resume";
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(`${this.options.wsUrl}?token=${this.options.token}`);
       this.#ws = ws;
@@ -45,11 +86,25 @@ export class ChatClient {
       let opened = false;
       ws.onopen = () => {
         opened = true;
-        ws.send(JSON.stringify({ type: "ping" }));
+        if (resume) {
+          const rooms = Object.fromEntries(this.options.rooms.map((room) => [room, this.#resumePoint(room)]));
+          ws.send(JSON.stringify({ type: "resume", rooms }));
+        } else {
+          ws.send(JSON.stringify({ type: "ping" }));
+        }
       };
       ws.onmessage = async (event) => {
         const frame = JSON.parse(event.data) as Frame;
-        if (frame.type === "pong" && !this.#ready) {
+        if (resume && frame.type === "resumed" && !this.#ready) {
+          this.#onResumed(frame.rooms as Record<string, number>);
+          this.#ready = true;
+          this.connects++;
+          this.#resend();
+          this.#notify();
+          resolve();
+          return;
+        }
+        if (!resume && frame.type === "pong" && !this.#ready) {
           this.#ready = true;
           this.connects++;
           try {
@@ -64,6 +119,9 @@ export class ChatClient {
         this.#onFrame(frame);
       };
       ws.onclose = () => {
+        // Only the current socket reconnects: an old one closing late (after connect() was called again)
+        // must not open a second one.
+        if (this.#ws !== ws) return;
         this.#ready = false;
         if (!opened) reject(new Error("WebSocket closed before opening"));
         if (!this.#closed && opened) this.#reconnectSoon();
@@ -77,6 +135,7 @@ export class ChatClient {
     for (const room of this.options.rooms) {
       while (true) {
         const after = this.lastSeq(room);
+        this.restRequests++;
         const res = await fetch(
           `${this.options.httpUrl}/api/rooms/${room}/messages?after_seq=${after}&limit=100`,
           {
@@ -85,7 +144,7 @@ export class ChatClient {
         );
         if (!res.ok) throw new Error(`catch-up failed: ${res.status} ${await res.text()}`);
         const page = await res.json() as { messages: ChatMessage[] };
-        for (const m of page.messages) this.received.get(room)!.set(m.seq, m);
+        for (const m of page.messages) this.#hold(m);
         this.#notify();
         if (page.messages.length < 100) break;
       }
@@ -95,8 +154,9 @@ export class ChatClient {
   /** Highest seq such that every seq from 1 up to it is held. */
   lastSeq(room: string): number {
     const held = this.received.get(room)!;
-    let seq = 0;
+    let seq = this.#contiguous.get(room) ?? 0;
     while (held.has(seq + 1)) seq++;
+    this.#contiguous.set(room, seq);
     return seq;
   }
 
@@ -161,20 +221,76 @@ export class ChatClient {
       setTimeout(() => this.#resend(), 200);
       return;
     }
+    if (frame.type === "reset") {
+      this.resets++;
+      return;
+    }
     if (frame.type !== "text" && frame.type !== "system") return;
     const m = frame as unknown as ChatMessage;
     const held = this.received.get(m.room_id);
     if (!held) return;
+    this.arrivals.get(m.room_id)!.push(m.seq);
+    if (this.options.catchUp === "resume") {
+      this.#onStoredResumed(m, held);
+      return;
+    }
     if (held.has(m.seq)) {
       // Live copies of what a catch-up already brought are expected; a second LIVE copy is a duplicate.
-      if ((this.#lastLive.get(m.room_id) ?? 0) >= m.seq) this.duplicates++;
+      if ((this.#lastLive.get(m.room_id) ?? 0) >= m.seq) {
+        this.duplicates++;
+        this.duplicateSeqs.push(m.seq);
+      }
     }
     const last = this.#lastLive.get(m.room_id) ?? 0;
     if (m.seq < last) this.outOfOrder++;
     this.#lastLive.set(m.room_id, Math.max(last, m.seq));
-    held.set(m.seq, m);
+    this.#hold(m);
     if (m.seq > this.lastSeq(m.room_id) + 1) this.catchUp().catch(() => {});
     this.#notify();
+  }
+
+  /**
+   * A stored frame in `"resume"` mode. Before `resumed` frames may come out of order (live frames sent
+   * between subscribing and the resume, then the backfill skipping them); after it each must be the next seq.
+   */
+  #onStoredResumed(m: ChatMessage, held: Map<number, ChatMessage>): void {
+    if (held.has(m.seq)) {
+      this.duplicates++;
+      this.duplicateSeqs.push(m.seq);
+    } else if (this.#ready) {
+      if (m.seq < (this.#maxHeld.get(m.room_id) ?? 0)) this.outOfOrder++;
+      else if (m.seq !== this.lastSeq(m.room_id) + 1) this.gaps++;
+    }
+    this.#hold(m);
+    this.#notify();
+  }
+
+  /**
+   * Where a resume of `room` starts: the last seq of the contiguous range held. Anything held past a hole (a
+   * connection cut mid-resume) is dropped, since the resume sends it again.
+   */
+  #resumePoint(room: string): number {
+    const last = this.lastSeq(room);
+    const held = this.received.get(room)!;
+    for (let seq = last + 1; seq <= (this.#maxHeld.get(room) ?? 0); seq++) held.delete(seq);
+    this.#maxHeld.set(room, last);
+    return last;
+  }
+
+  #onResumed(rooms: Record<string, number>): void {
+    this.lastResumed = rooms;
+    for (const room of Object.keys(rooms)) {
+      if (!this.received.has(room)) continue;
+      // Everything up to the resume's end has arrived, with no hole left behind.
+      if ((this.#maxHeld.get(room) ?? 0) !== this.lastSeq(room) || this.lastSeq(room) < rooms[room]) {
+        this.gaps++;
+      }
+    }
+  }
+
+  #hold(m: ChatMessage): void {
+    this.received.get(m.room_id)!.set(m.seq, m);
+    this.#maxHeld.set(m.room_id, Math.max(this.#maxHeld.get(m.room_id) ?? 0, m.seq));
   }
 
   #reconnectSoon(): void {
