@@ -227,14 +227,8 @@ export class ChatService {
     const actor = client.identity;
     const roomIds = await this.#store.rooms.roomIdsOf(actor.userId);
     await Promise.all(roomIds.map((roomId) => this.#hub.subscribe(client, roomId)));
-    let cameOnline: boolean;
-    try {
-      cameOnline = await this.#presence.connected(actor.userId);
-    } catch (error) {
-      // Presence is shared state (Redis); without it the socket still works, it just is not counted.
-      this.#log.warn("Cannot record presence", { user_id: actor.userId, error });
-      return;
-    }
+    const cameOnline = await this.#recordPresence(actor, "connected");
+    if (cameOnline === undefined) return;
     this.#counted.add(client);
     if (cameOnline) await this.#publishPresence(actor, "online", roomIds);
   }
@@ -244,14 +238,20 @@ export class ChatService {
     if (!this.#counted.has(client)) return;
     this.#counted.delete(client);
     const actor = client.identity;
-    let wentOffline: boolean;
+    if (await this.#recordPresence(actor, "disconnected")) await this.#wentOffline(actor);
+  }
+
+  /**
+   * Counts a socket in or out; undefined when presence (shared state, e.g. Redis) is unavailable: the socket
+   * still works, it just is not counted.
+   */
+  async #recordPresence(actor: Identity, change: "connected" | "disconnected"): Promise<boolean | undefined> {
     try {
-      wentOffline = await this.#presence.disconnected(actor.userId);
+      return await this.#presence[change](actor.userId);
     } catch (error) {
       this.#log.warn("Cannot record presence", { user_id: actor.userId, error });
-      return;
+      return undefined;
     }
-    if (wentOffline) await this.#wentOffline(actor);
   }
 
   /** Users whose last socket was on an instance that died: record `last_seen` and tell their rooms. */

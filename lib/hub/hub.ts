@@ -33,7 +33,7 @@ export interface HubOptions {
   gapWaitMs?: number;
   /** Longest gap filled from the store (500); clients catch up past it themselves. */
   maxGapRepair?: number;
-  /** Stored frames kept per room for resumes (256); longer gaps are read from the store. */
+  /** Stored frames kept per room for resumes (at least 256); longer gaps are read from the store. */
   recentSize?: number;
 }
 
@@ -299,9 +299,8 @@ export class Hub {
     if (meta.s !== undefined) {
       entry.recent ??= [];
       entry.recent.push({ seq: meta.s, frame });
-      if (entry.recent.length > this.#recentSize) {
-        entry.recent.splice(0, entry.recent.length - this.#recentSize);
-      }
+      // Trimmed in batches, not on every message: the window holds between recentSize and twice that.
+      if (entry.recent.length >= 2 * this.#recentSize) entry.recent.splice(0, this.#recentSize);
     }
     for (const client of entry.clients) {
       if (meta.x === client.userId) continue;

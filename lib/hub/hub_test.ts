@@ -901,7 +901,7 @@ Deno.test("`Hub.recentAfter()` serves a resume from the recent window only when 
   const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
   for (let seq = 1; seq <= 120; seq++) await hub.publishToRoom("r1", text(seq), { s: seq });
   await a.transport.waitForFrames(120);
-  assert.equal(hub.recentAfter("r1", 10), null, "the window holds 71..120 only");
+  assert.equal(hub.recentAfter("r1", 10), null, "the window holds 51..120 only");
   assert.deepEqual(
     hub.recentAfter("r1", 100)!.map((f) => f.seq),
     Array.from({ length: 20 }, (_, i) => 101 + i),

@@ -19,6 +19,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import { newId } from "../ids.ts";
+import { SchemaVersionError } from "./errors.ts";
 import {
   type AppendResult,
   ConflictError,
@@ -112,20 +113,9 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Thrown by `SqliteStore.open()` when the database was written by a newer server. */
-export class SchemaVersionError extends Error {
-  constructor(readonly version: number) {
-    super(
-      `Database schema version ${version} is newer than this server supports (${SCHEMA_VERSION}); ` +
-        "upgrade the server",
-    );
-    this.name = "SchemaVersionError";
-  }
-}
-
 function assertSupportedVersion(db: DatabaseSync): number {
   const version = db.prepare("PRAGMA user_version").get()!.user_version as number;
-  if (version > SCHEMA_VERSION) throw new SchemaVersionError(version);
+  if (version > SCHEMA_VERSION) throw new SchemaVersionError(version, SCHEMA_VERSION);
   return version;
 }
 
