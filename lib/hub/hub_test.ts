@@ -881,6 +881,32 @@ Deno.test("`Hub` delivers stored frames in seq order, once, and fills a gap from
   await hub.shutdown();
 });
 
+Deno.test("`Hub` treats a frame filled from the store like one off the bus: held during a resume, sent once", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+  const seqsAt = () => a.transport.frames.map((f) => (f as ChatMessage).seq);
+  await hub.publishToRoom("r1", text(1), { s: 1 });
+  await a.transport.waitForFrames(1);
+
+  // A resume begins; 2 never comes over the bus, 3 does, and the store fills 2 while the socket holds.
+  a.client.hold("r1");
+  handler.stored.set("r1", [{ seq: 2, frame: text(2) }]);
+  await hub.publishToRoom("r1", text(3), { s: 3 });
+  await handler.until(() => handler.only("missing").length === 1, "a gap repair");
+  await nextMacrotask(); // the repair's store read has answered and the frames have gone through
+  assert.deepEqual(seqsAt(), [1], "nothing is sent while the room is held");
+  assert.deepEqual(hub.recentAfter("r1", 0)!.map((f) => f.seq), [1, 2, 3]);
+
+  // The resume's backfill sent 2 itself: only 3 goes out at release, and 2 is never sent again.
+  a.client.send(text(2));
+  a.client.release("r1", 2);
+  await a.transport.waitForFrames(3);
+  await nextMacrotask();
+  assert.deepEqual(seqsAt(), [1, 2, 3]);
+  await hub.shutdown();
+});
+
 Deno.test("`Hub` skips a gap the store cannot fill; clients see the jump and catch up", async () => {
   const { hub } = await instance();
   const a = await open(hub, "alice", ["r1"]);

@@ -80,7 +80,8 @@ export class SeqOrder {
       const found = await this.#options.missing(next - 1, firstEarly, this.#options.maxRepair);
       for (const { seq, frame } of found) {
         if (!this.#closed && seq >= this.#next! && !this.#early.has(seq)) {
-          this.#early.set(seq, { frame, meta: {} });
+          // Marked as stored, like a frame off the bus: sockets hold it during a resume and send it once.
+          this.#early.set(seq, { frame, meta: { s: seq } });
         }
       }
     } catch (error) {
