@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, idempotently: quick when all is there.
 # Later services (RabbitMQ) are added here as the issues need them.
+# Also taskset (util-linux) and Node's npm, which the benchmark harness uses.
 set -euo pipefail
 
 need_apt=()
@@ -45,4 +46,12 @@ if ! command -v ferretdb >/dev/null 2>&1; then
     GOFLAGS=-mod=mod go build -o /usr/local/bin/ferretdb github.com/FerretDB/FerretDB/cmd/ferretdb
   )
   rm -rf "$work"
+fi
+
+# The benchmark harness (bench/): the load generator and the peer servers are Node packages, pinned by
+# bench/package-lock.json. tests/bench_test.ts runs the harness at a tiny size, so CI needs them too.
+bench="$(dirname "$0")/../bench"
+if [ ! -d "$bench/node_modules/ws" ] || [ ! -d "$bench/node_modules/socket.io" ]; then
+  echo "services.sh: installing bench/node_modules (npm ci)" >&2
+  (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error)
 fi
