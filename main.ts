@@ -143,6 +143,7 @@ async function main(): Promise<number> {
         port,
         store: opened.kind,
         bus: config.redisUrl === undefined ? "memory" : "redis",
+        max_connections: config.maxConnections,
       }),
   }, server.app.fetch);
 

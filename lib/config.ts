@@ -28,6 +28,13 @@ export interface Config {
   trustProxy: boolean;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
+  /**
+   * Most WebSocket connections this process holds (opening ones included); upgrades past it get 503
+   * `server_full`. Default: the open-file limit minus a reserve (`defaultMaxConnections`).
+   */
+  maxConnections: number;
+  /** Presence frames go to rooms of at most this many members and always to direct rooms (0: only those). */
+  presenceMaxRoomMembers: number;
 }
 
 export class ConfigError extends Error {
@@ -39,21 +46,63 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** The open-file limit assumed when `/proc/self/limits` cannot be read. */
+export const FALLBACK_OPEN_FILE_LIMIT = 10_000;
+
+/**
+ * The default `MAX_CONNECTIONS` for a process allowed `openFileLimit` open files (undefined: unknown, assume
+ * `FALLBACK_OPEN_FILE_LIMIT`). Each socket holds one file; the reserve, `max(64, ceil(2.5 %))`, keeps files
+ * for the listener, the database, the runtime and plain HTTP requests, since running out of them (EMFILE in
+ * `accept()`) ends the process. 20,000 -> 19,500; 300 -> 236.
+ */
+export function defaultMaxConnections(openFileLimit: number | undefined): number {
+  const limit = openFileLimit ?? FALLBACK_OPEN_FILE_LIMIT;
+  const reserve = Math.max(64, Math.ceil(limit * 0.025));
+  return Math.max(1, limit - reserve);
+}
+
+/**
+ * The soft "Max open files" limit in the text of `/proc/<pid>/limits`; undefined when it is missing or
+ * "unlimited".
+ */
+export function parseOpenFileLimit(limits: string): number | undefined {
+  const match = /^Max open files\s+(\d+)\s/m.exec(limits);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/**
+ * This process's soft open-file limit (Deno raises it to the hard limit at start-up), or undefined when
+ * `/proc/self/limits` cannot be read (not Linux, no read permission).
+ */
+export function readOpenFileLimit(): number | undefined {
+  try {
+    return parseOpenFileLimit(Deno.readTextFileSync("/proc/self/limits"));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Reads the open-file limit for the default `MAX_CONNECTIONS`: `readOpenFileLimit`, or a test's own. */
+  openFileLimit?: () => number | undefined;
+}
+
 /**
  * Reads and validates the configuration; throws `ConfigError` naming every bad variable at once.
  *
  * @example
  * const config = loadConfig(Deno.env.toObject());
  */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
   const problems: string[] = [];
-  const int = (name: string, fallback: number, min: number, max: number): number => {
+  const int = (name: string, fallback: number | (() => number), min: number, max: number): number => {
     const raw = env[name]?.trim();
-    if (raw === undefined || raw === "") return fallback;
+    const orDefault = () => typeof fallback === "number" ? fallback : fallback();
+    if (raw === undefined || raw === "") return orDefault();
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
+      return orDefault();
     }
     return value;
   };
@@ -140,6 +189,13 @@ export function loadConfig(env: Env): Config {
     trustProxy: bool("TRUST_PROXY"),
     logLevel: logLevel as LogLevel,
     shutdownTimeoutSeconds: int("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 300),
+    maxConnections: int(
+      "MAX_CONNECTIONS",
+      () => defaultMaxConnections((options.openFileLimit ?? readOpenFileLimit)()),
+      1,
+      10_000_000,
+    ),
+    presenceMaxRoomMembers: int("PRESENCE_MAX_ROOM_MEMBERS", 1_000, 0, 10_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  defaultMaxConnections,
+  FALLBACK_OPEN_FILE_LIMIT,
+  loadConfig,
+  parseOpenFileLimit,
+  readOpenFileLimit,
+} from "./config.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef"; // exactly 32 bytes
 
@@ -41,6 +49,8 @@ Deno.test("loadConfig() uses the documented defaults for an empty environment", 
       trustProxy: false,
       logLevel: "info",
       shutdownTimeoutSeconds: 10,
+      maxConnections: defaultMaxConnections(readOpenFileLimit()),
+      presenceMaxRoomMembers: 1_000,
     } satisfies Omit<Config, "jwtSecret" | "instanceId">,
   );
   assert.match(jwtSecret, /^[0-9a-f]{64}$/);
@@ -94,6 +104,8 @@ Deno.test("loadConfig() parses every variable", () => {
     REDIS_URL: "redis://cache.internal:6379/0",
     INSTANCE_ID: "app-2",
     MONGO_POOL_SIZE: "50",
+    MAX_CONNECTIONS: "25000",
+    PRESENCE_MAX_ROOM_MEMBERS: "250",
   });
   assert.deepEqual(
     config,
@@ -120,6 +132,8 @@ Deno.test("loadConfig() parses every variable", () => {
       trustProxy: true,
       logLevel: "debug",
       shutdownTimeoutSeconds: 20,
+      maxConnections: 25_000,
+      presenceMaxRoomMembers: 250,
     } satisfies Config,
   );
 });
@@ -145,6 +159,10 @@ Deno.test("loadConfig() accepts the bounds of each integer and number", async (t
     ["WS_MAX_BUFFERED_BYTES", "1073741824", "wsMaxBufferedBytes", 1_073_741_824],
     ["SHUTDOWN_TIMEOUT_SECONDS", "1", "shutdownTimeoutSeconds", 1],
     ["SHUTDOWN_TIMEOUT_SECONDS", "300", "shutdownTimeoutSeconds", 300],
+    ["MAX_CONNECTIONS", "1", "maxConnections", 1],
+    ["MAX_CONNECTIONS", "10000000", "maxConnections", 10_000_000],
+    ["PRESENCE_MAX_ROOM_MEMBERS", "0", "presenceMaxRoomMembers", 0],
+    ["PRESENCE_MAX_ROOM_MEMBERS", "10000000", "presenceMaxRoomMembers", 10_000_000],
   ];
   for (const [name, raw, field, value] of cases) {
     await t.step(`${name}=${raw}`, () => {
@@ -181,6 +199,13 @@ Deno.test("loadConfig() rejects out-of-range and non-numeric values, naming the 
       `WS_MAX_BUFFERED_BYTES must be an integer from 1024 to 1073741824, got "1023"`,
     ],
     ["SHUTDOWN_TIMEOUT_SECONDS", "0", `SHUTDOWN_TIMEOUT_SECONDS must be an integer from 1 to 300, got "0"`],
+    ["MAX_CONNECTIONS", "0", `MAX_CONNECTIONS must be an integer from 1 to 10000000, got "0"`],
+    ["MAX_CONNECTIONS", "lots", `MAX_CONNECTIONS must be an integer from 1 to 10000000, got "lots"`],
+    [
+      "PRESENCE_MAX_ROOM_MEMBERS",
+      "-1",
+      `PRESENCE_MAX_ROOM_MEMBERS must be an integer from 0 to 10000000, got "-1"`,
+    ],
     ["APP_ENV", "staging", `APP_ENV must be development, production or test, got "staging"`],
     ["LOG_LEVEL", "verbose", `LOG_LEVEL must be debug, info, warn or error, got "verbose"`],
     ["LOG_LEVEL", "constructor", `LOG_LEVEL must be debug, info, warn or error, got "constructor"`],
@@ -344,4 +369,58 @@ Deno.test("loadConfig() refuses a malformed REDIS_URL and INSTANCE_ID", () => {
       return true;
     },
   );
+});
+
+Deno.test("defaultMaxConnections() keeps max(64, 2.5 %) of the open-file limit in reserve", async (t) => {
+  const cases: [limit: number | undefined, expected: number][] = [
+    [20_000, 19_500],
+    [300, 236],
+    [1_024, 960],
+    [2_560, 2_496], // 2.5 % is exactly 64
+    [2_600, 2_535], // 2.5 % (65) is more than 64
+    [1_048_576, 1_022_361],
+    [64, 1], // never below one connection
+    [undefined, FALLBACK_OPEN_FILE_LIMIT - 250], // unreadable: 10,000 assumed
+  ];
+  for (const [limit, expected] of cases) {
+    await t.step(String(limit), () => assert.equal(defaultMaxConnections(limit), expected));
+  }
+  assert.equal(FALLBACK_OPEN_FILE_LIMIT, 10_000);
+});
+
+Deno.test("MAX_CONNECTIONS defaults from the open-file limit; an explicit value wins", async (t) => {
+  await t.step("limit 20,000", () => {
+    assert.equal(loadConfig({}, { openFileLimit: () => 20_000 }).maxConnections, 19_500);
+  });
+  await t.step("limit 300", () => {
+    assert.equal(loadConfig({}, { openFileLimit: () => 300 }).maxConnections, 236);
+  });
+  await t.step("limit unreadable", () => {
+    assert.equal(loadConfig({}, { openFileLimit: () => undefined }).maxConnections, 9_750);
+  });
+  await t.step("explicit value, the limit not even read", () => {
+    const config = loadConfig({ MAX_CONNECTIONS: " 50000 " }, {
+      openFileLimit: () => assert.fail("read the limit although MAX_CONNECTIONS is set"),
+    });
+    assert.equal(config.maxConnections, 50_000);
+  });
+});
+
+Deno.test("parseOpenFileLimit() reads the soft limit from /proc/<pid>/limits", () => {
+  const limits = [
+    "Limit                     Soft Limit           Hard Limit           Units     ",
+    "Max processes             127551               127551               processes ",
+    "Max open files            300                  4096                 files     ",
+    "Max locked memory         8388608              8388608              bytes     ",
+  ].join("\n");
+  assert.equal(parseOpenFileLimit(limits), 300);
+  assert.equal(parseOpenFileLimit(limits.replace("300 ", "unlimited ")), undefined);
+  assert.equal(parseOpenFileLimit(""), undefined);
+  assert.equal(parseOpenFileLimit("Max open files 12"), undefined, "not the file's format");
+});
+
+Deno.test("readOpenFileLimit() reads this process's limit, which Deno raised to the hard limit", async () => {
+  const { stdout } = await new Deno.Command("sh", { args: ["-c", "ulimit -Hn"] }).output();
+  const hard = new TextDecoder().decode(stdout).trim();
+  assert.equal(readOpenFileLimit(), hard === "unlimited" ? undefined : Number(hard));
 });

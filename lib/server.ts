@@ -13,6 +13,7 @@ import type { Config } from "./config.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./storage/store.ts";
+import { ConnectionSlots } from "./transport/connection_slots.ts";
 import { createFreshApp } from "./fresh/mod.ts";
 import type { State, WebServices } from "../utils.ts";
 import { fileURLToPath } from "node:url";
@@ -39,6 +40,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export interface ChatServer {
   app: Hono<AppEnv>;
   hub: Hub;
+  /** WebSocket connections held against `MAX_CONNECTIONS` (opening ones included). */
+  connections: ConnectionSlots;
   chat: ChatService;
   tokens: TokenService;
   auth: AuthService;
@@ -71,7 +74,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     messageLimiter,
     log,
     maxMessageChars: config.maxMessageChars,
+    presenceMaxRoomMembers: config.presenceMaxRoomMembers,
   });
+  const connections = new ConnectionSlots({ max: config.maxConnections, log: log.with({ component: "ws" }) });
   await hub.start(socketHandler(chat, log));
   await presence.start?.((userIds) => {
     chat.usersLost(userIds).catch((error) => log.error("Cannot report lost users offline", { error }));
@@ -95,6 +100,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     store,
     bus,
     hub,
+    connections,
     chat,
     tokens,
     auth,
@@ -104,6 +110,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   return {
     app,
     hub,
+    connections,
     chat,
     tokens,
     auth,

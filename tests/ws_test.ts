@@ -385,6 +385,100 @@ Deno.test("presence goes once to members of shared rooms; last_seen is kept", as
   }
 });
 
+Deno.test("presence goes only to rooms of at most PRESENCE_MAX_ROOM_MEMBERS members, and to direct rooms", async () => {
+  const srv = await startServer({ PRESENCE_MAX_ROOM_MEMBERS: "2" });
+  try {
+    const [alice, bob, carol, dave] = await Promise.all(
+      ["alice", "bob", "carol", "dave"].map((n) => newUser(srv.url, n)),
+    );
+    // Joined first, so the big room leads carol's rooms: a socket in the big and a small room takes the small
+    // room's copy, not none.
+    const big = await createRoom(srv.url, alice, { name: "big" });
+    for (const user of [carol, bob, dave]) {
+      await api(srv.url, "POST", `/api/rooms/${big.id}/join`, { token: user.token });
+    }
+    const small = await createRoom(srv.url, bob, { name: "small" });
+    await api(srv.url, "POST", `/api/rooms/${small.id}/join`, { token: carol.token });
+    const dm = await api(srv.url, "POST", "/api/dms", { token: alice.token, body: { user_id: carol.id } });
+    assert.equal(dm.status, 201);
+
+    const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`); // big + direct room with carol
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`); // big + small
+    const d = await TestSocket.open(`${srv.wsUrl}?token=${dave.token}`); // big only
+    await Promise.all([a.sync(), b.sync(), d.sync()]);
+    const isCarol = (status: string) => (f: Frame) =>
+      f.type === "presence" && f.user_id === carol.id && f.status === status;
+
+    // The store is asked for the member counts once per presence change, whatever the number of rooms.
+    const rooms = srv.store.rooms;
+    const countCalls: string[][] = [];
+    const memberCounts = rooms.memberCounts.bind(rooms);
+    rooms.memberCounts = (ids) => {
+      countCalls.push(ids);
+      return memberCounts(ids);
+    };
+
+    const c = await TestSocket.open(`${srv.wsUrl}?token=${carol.token}`);
+    await a.waitFor(isCarol("online"), "online in the direct room");
+    await b.waitFor(isCarol("online"), "online in the small room");
+    // A message in the big room after the presence publish: dave would have had the frame by then.
+    c.send({ type: "message", room_id: big.id, content: "carol is here" });
+    await d.waitFor(isText("carol is here"), "carol's message");
+    await Promise.all([a.sync(), b.sync(), d.sync()]);
+    assert.equal(d.count((f) => f.type === "presence"), 0, "a room over the limit gets no presence frame");
+    assert.equal(a.count(isCarol("online")), 1);
+    assert.equal(b.count(isCarol("online")), 1);
+    assert.deepEqual(countCalls.map((ids) => ids.length), [3], "one count query for carol's three rooms");
+
+    // The big room's members still see presence over REST.
+    const members = await api(srv.url, "GET", `/api/rooms/${big.id}/members`, { token: dave.token });
+    assert.equal(members.status, 200);
+    assert.equal(members.body.members.find((m: Frame) => m.id === carol.id)?.online, true);
+    assert.equal(
+      (await api(srv.url, "GET", `/api/users/${carol.id}`, { token: dave.token })).body.online,
+      true,
+    );
+
+    await c.close();
+    await a.waitFor(isCarol("offline"), "offline in the direct room");
+    await b.waitFor(isCarol("offline"), "offline in the small room");
+    a.send({ type: "message", room_id: big.id, content: "carol left" });
+    await d.waitFor(isText("carol left"), "alice's message");
+    await d.sync();
+    assert.equal(d.count((f) => f.type === "presence"), 0);
+    assert.equal(countCalls.length, 2);
+    const after = await api(srv.url, "GET", `/api/rooms/${big.id}/members`, { token: dave.token });
+    assert.equal(after.body.members.find((m: Frame) => m.id === carol.id)?.online, false);
+    await Promise.all([a.close(), b.close(), d.close()]);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("PRESENCE_MAX_ROOM_MEMBERS=0 leaves presence frames to direct rooms only", async () => {
+  const srv = await startServer({ PRESENCE_MAX_ROOM_MEMBERS: "0" });
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url); // a two-member room, as small as rooms get
+    const carol = await newUser(srv.url, "carol");
+    await api(srv.url, "POST", `/api/rooms/${room.id}/join`, { token: carol.token });
+    await api(srv.url, "POST", "/api/dms", { token: alice.token, body: { user_id: bob.id } });
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    const c = await TestSocket.open(`${srv.wsUrl}?token=${carol.token}`);
+    await Promise.all([b.sync(), c.sync()]);
+    const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    const online = await b.waitFor((f) => f.type === "presence", "presence in the direct room");
+    assert.equal(online.user_id, alice.id);
+    a.send({ type: "message", room_id: room.id, content: "hi" });
+    await c.waitFor(isText("hi"), "alice's message");
+    await Promise.all([b.sync(), c.sync()]);
+    assert.equal(b.count((f) => f.type === "presence"), 1);
+    assert.equal(c.count((f) => f.type === "presence"), 0, "no presence frame in a room that is not direct");
+    await Promise.all([a.close(), b.close(), c.close()]);
+  } finally {
+    await srv.close();
+  }
+});
+
 Deno.test("typing reaches the other members, not the typist", async () => {
   const srv = await startServer();
   try {

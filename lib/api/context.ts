@@ -8,6 +8,7 @@ import type { Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../storage/store.ts";
+import type { ConnectionSlots } from "../transport/connection_slots.ts";
 
 /** Everything the HTTP layer uses, built once by `main.ts` (or a test). */
 export interface ApiDeps {
@@ -16,6 +17,8 @@ export interface ApiDeps {
   store: Store;
   bus: Bus;
   hub: Hub;
+  /** WebSocket connections held against `MAX_CONNECTIONS`. */
+  connections: ConnectionSlots;
   chat: ChatService;
   tokens: TokenService;
   auth: AuthService;

@@ -1,7 +1,8 @@
 import type { Handler } from "hono";
 import { getCookie } from "hono/cookie";
 import { TokenError } from "../auth/jwt.ts";
-import { HttpError } from "../http_error.ts";
+import { errorResponse, HttpError } from "../http_error.ts";
+import type { ConnectionSlots } from "../transport/connection_slots.ts";
 import { upgradeToHub } from "../transport/deno_websocket.ts";
 import { type ApiDeps, type AppEnv, SESSION_COOKIE } from "./context.ts";
 import { originAllowed } from "./middleware.ts";
@@ -10,13 +11,16 @@ import { originAllowed } from "./middleware.ts";
 export const WS_PROTOCOL = "chat";
 const BEARER_PREFIX = "bearer.";
 
+/** Seconds a client refused with `server_full` is asked to wait (`Retry-After`). */
+export const SERVER_FULL_RETRY_AFTER_S = 5;
+
 /**
  * `GET /ws?token=JWT&room_id=ID`: checks the origin and the token (query, `Sec-WebSocket-Protocol: chat,
  * bearer.<jwt>`, or the session cookie) before upgrading, and answers a refusal with HTTP 401/403 and a JSON
- * error, never with an upgraded socket.
+ * error, never with an upgraded socket. At `MAX_CONNECTIONS` it answers 503 `server_full` with `Retry-After`.
  */
 export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
-  const { tokens, store, hub, config } = deps;
+  const { tokens, store, hub, config, connections } = deps;
   return async (c) => {
     if (deps.isShuttingDown?.()) {
       throw new HttpError(503, "shutting_down", "Server is shutting down; reconnect");
@@ -31,6 +35,8 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
         "WebSocket connections from this origin are not allowed",
       );
     }
+    // Early, before the token and the store are asked; the slot itself is taken just before the upgrade.
+    if (connections.full) return serverFull(connections);
     const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(
       Boolean,
     );
@@ -48,11 +54,28 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
     c.set("user", { userId: user.id, username: user.username });
     const roomId = c.req.query("room_id");
     const protocol = offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : bearer;
+    // No await from here to the upgrade: the count cannot change in between.
+    const release = connections.tryAcquire();
+    if (release === null) return serverFull(connections, false);
     return upgradeToHub(
       c.req.raw,
       hub,
       { userId: user.id, username: user.username, roomId: roomId === "" ? undefined : roomId },
-      { protocol, heartbeatSeconds: config.heartbeatSeconds },
+      { protocol, heartbeatSeconds: config.heartbeatSeconds, onGone: release },
     );
   };
+}
+
+/**
+ * The 503 refusal at `MAX_CONNECTIONS`. Returned, not thrown: a thrown 5xx is logged once per request, and
+ * the slots log refusals once per burst instead.
+ */
+function serverFull(connections: ConnectionSlots, count = true): Response {
+  if (count) connections.refused();
+  return errorResponse(
+    503,
+    "server_full",
+    "The server has reached its connection limit; try again in a few seconds",
+    { "Retry-After": String(SERVER_FULL_RETRY_AFTER_S) },
+  );
 }

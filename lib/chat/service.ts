@@ -17,6 +17,11 @@ export interface ChatServiceOptions {
   messageLimiter: RateLimiter;
   log: Logger;
   maxMessageChars: number;
+  /**
+   * Presence frames go only to rooms with at most this many members (`PRESENCE_MAX_ROOM_MEMBERS`); direct
+   * rooms always get them; 0 leaves only direct rooms. Default 1000.
+   */
+  presenceMaxRoomMembers?: number;
 }
 
 /** Refused for going over a rate limit; `retryAfterMs` tells when to try again. */
@@ -46,6 +51,7 @@ export class ChatService {
   readonly #limiter: RateLimiter;
   readonly #log: Logger;
   readonly #maxChars: number;
+  readonly #presenceMaxMembers: number;
   /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
   readonly #counted = new WeakSet<Client>();
 
@@ -56,6 +62,7 @@ export class ChatService {
     this.#limiter = options.messageLimiter;
     this.#log = options.log;
     this.#maxChars = options.maxMessageChars;
+    this.#presenceMaxMembers = options.presenceMaxRoomMembers ?? 1_000;
   }
 
   // ---- rooms ----
@@ -416,8 +423,22 @@ export class ChatService {
     }
   }
 
+  /**
+   * Tells the user's rooms that they came online or went offline. Only rooms small enough get the frame (see
+   * `#presenceRooms`): announcing each member of a 5,000-member room to all the others as they connect one
+   * by one would be 12.5 million frames. Members of bigger rooms read `online` over REST.
+   */
   async #publishPresence(actor: Identity, status: PresenceFrame["status"], roomIds: string[]): Promise<void> {
     if (roomIds.length === 0) return;
+    let rooms: string[];
+    try {
+      rooms = await this.#presenceRooms(roomIds);
+    } catch (error) {
+      // Presence is best effort: a store hiccup must not fail the socket that is connecting.
+      this.#log.warn("Cannot count room members for presence", { user_id: actor.userId, error });
+      return;
+    }
+    if (rooms.length === 0) return;
     const frame: PresenceFrame = {
       type: "presence",
       user_id: actor.userId,
@@ -425,15 +446,31 @@ export class ChatService {
       status,
     };
     const text = JSON.stringify(frame);
-    const meta = { x: actor.userId, p: roomIds };
+    // `p` lists only the rooms published to: a socket in a big and a small room takes the small room's copy.
+    const meta = { x: actor.userId, p: rooms };
     const results = await Promise.allSettled(
-      roomIds.map((roomId) => this.#hub.publishToRoom(roomId, text, meta)),
+      rooms.map((roomId) => this.#hub.publishToRoom(roomId, text, meta)),
     );
     for (const result of results) {
       if (result.status === "rejected") {
         this.#log.warn("Cannot publish presence", { user_id: actor.userId, error: result.reason });
       }
     }
+  }
+
+  /**
+   * The rooms, of `roomIds`, that get presence frames: those with at most `presenceMaxRoomMembers` members,
+   * in one store query, and every direct room. A direct room has two members, so under a limit of two (which
+   * leaves nobody else to tell in any other room) only the direct rooms are asked for, again in one query.
+   */
+  async #presenceRooms(roomIds: string[]): Promise<string[]> {
+    const max = this.#presenceMaxMembers;
+    if (max < 2) {
+      const direct = await this.#store.rooms.directRoomIds(roomIds);
+      return roomIds.filter((roomId) => direct.has(roomId));
+    }
+    const counts = await this.#store.rooms.memberCounts(roomIds);
+    return roomIds.filter((roomId) => (counts.get(roomId) ?? 0) <= max);
   }
 
   async #takeToken(actor: Identity): Promise<void> {

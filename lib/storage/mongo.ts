@@ -88,6 +88,8 @@ const CONNECT_TIMEOUT_MS = 3_000;
 /** How much longer than the operation time limit a socket may stay silent (10 s in all by default). */
 const SOCKET_GRACE_MS = 5_000;
 const DUPLICATE_KEY = 11000;
+/** Most ids in one `$in` of `memberCounts` and `directRoomIds`: a user in 500 rooms is still one query. */
+const IN_BATCH = 1_000;
 /** Server error codes that mean "not now" rather than "not like this": time limits and shutdowns. */
 const UNAVAILABLE_CODES = new Set([50, 91, 189, 262, 10107, 11600, 11602, 13435, 13436]);
 /** Node socket errors that the driver sometimes lets through unwrapped. */
@@ -515,6 +517,41 @@ class MongoRoomRepo implements RoomRepo {
         .find({ room_id: roomId }, { ...this.c.op, sort: { join_seq: 1 }, projection: { user_id: 1 } })
         .toArray();
       return docs.map((doc) => doc.user_id);
+    });
+  }
+
+  memberCounts(roomIds: string[]): Promise<Map<string, number>> {
+    const ids = [...new Set(roomIds)].sort();
+    if (ids.length === 0) return Promise.resolve(new Map());
+    return this.c.run(`count the members of ${ids.length} rooms`, async () => {
+      const counts = new Map<string, number>();
+      // One aggregate per IN_BATCH rooms (one for any ordinary user), on the {room_id, join_seq} index.
+      for (let start = 0; start < ids.length; start += IN_BATCH) {
+        const rows = await this.c.memberships.aggregate<{ _id: string; members: number }>([
+          { $match: { room_id: { $in: ids.slice(start, start + IN_BATCH) } } },
+          { $group: { _id: "$room_id", members: { $sum: 1 } } },
+        ], this.c.op).toArray();
+        for (const row of rows) counts.set(row._id, Number(row.members));
+      }
+      return counts;
+    });
+  }
+
+  directRoomIds(roomIds: string[]): Promise<Set<string>> {
+    const ids = [...new Set(roomIds)].sort();
+    if (ids.length === 0) return Promise.resolve(new Set());
+    return this.c.run(`find the direct rooms among ${ids.length} rooms`, async () => {
+      const found = new Set<string>();
+      for (let start = 0; start < ids.length; start += IN_BATCH) {
+        const docs = await this.c.rooms
+          .find({ _id: { $in: ids.slice(start, start + IN_BATCH) }, is_direct: true }, {
+            ...this.c.op,
+            projection: { _id: 1 },
+          })
+          .toArray();
+        for (const doc of docs) found.add(doc._id);
+      }
+      return found;
     });
   }
 

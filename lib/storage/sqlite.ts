@@ -354,6 +354,8 @@ class SqliteRoomRepo implements RoomRepo {
   readonly #removeMember: StatementSync;
   readonly #isMember: StatementSync;
   readonly #memberIds: StatementSync;
+  readonly #memberCounts: StatementSync;
+  readonly #directRoomIds: StatementSync;
   readonly #markRead: StatementSync;
   readonly #readSeqs: StatementSync;
 
@@ -385,6 +387,14 @@ class SqliteRoomRepo implements RoomRepo {
     this.#removeMember = db.prepare("DELETE FROM memberships WHERE room_id = ? AND user_id = ?");
     this.#isMember = db.prepare("SELECT 1 FROM memberships WHERE room_id = ? AND user_id = ?");
     this.#memberIds = db.prepare("SELECT user_id FROM memberships WHERE room_id = ? ORDER BY join_seq");
+    // One JSON array parameter: any number of rooms is one statement (no bound-parameter limit).
+    this.#memberCounts = db.prepare(
+      `SELECT room_id, COUNT(*) AS members FROM memberships
+       WHERE room_id IN (SELECT value FROM json_each(?)) GROUP BY room_id`,
+    );
+    this.#directRoomIds = db.prepare(
+      "SELECT id FROM rooms WHERE is_direct = 1 AND id IN (SELECT value FROM json_each(?))",
+    );
     this.#markRead = db.prepare(
       `UPDATE memberships SET last_read_seq = MAX(last_read_seq, MIN(?, (SELECT last_seq FROM rooms WHERE id = ?)))
        WHERE room_id = ? AND user_id = ? RETURNING last_read_seq`,
@@ -461,6 +471,18 @@ class SqliteRoomRepo implements RoomRepo {
 
   async memberIds(roomId: string): Promise<string[]> {
     return this.#memberIds.all(roomId).map((row) => row.user_id as string);
+  }
+
+  async memberCounts(roomIds: string[]): Promise<Map<string, number>> {
+    if (roomIds.length === 0) return new Map();
+    const rows = this.#memberCounts.all(JSON.stringify([...new Set(roomIds)].sort()));
+    return new Map(rows.map((row) => [row.room_id as string, Number(row.members)]));
+  }
+
+  async directRoomIds(roomIds: string[]): Promise<Set<string>> {
+    if (roomIds.length === 0) return new Set();
+    const rows = this.#directRoomIds.all(JSON.stringify([...new Set(roomIds)].sort()));
+    return new Set(rows.map((row) => row.id as string));
   }
 
   async markRead(roomId: string, userId: string, seq: number): Promise<number | null> {

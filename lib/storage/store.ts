@@ -127,6 +127,13 @@ export interface RoomRepo {
   /** Member ids in join order. */
   memberIds(roomId: string): Promise<string[]>;
   /**
+   * The number of members of each room, in one query however many rooms are asked for. A room with no members
+   * (or unknown) may be absent from the map: read absent as 0.
+   */
+  memberCounts(roomIds: string[]): Promise<Map<string, number>>;
+  /** Which of `roomIds` are direct rooms, in one query. */
+  directRoomIds(roomIds: string[]): Promise<Set<string>>;
+  /**
    * Records that `userId` has read the room up to `seq` (never moves back, never past the room's `last_seq`).
    * Returns the stored marker, or null when the user is not a member.
    */

@@ -397,6 +397,66 @@ export function storeContract(
     assert.deepEqual(await store.rooms.memberIds(newId()), []);
   });
 
+  test("rooms.memberCounts() counts the members of many rooms at once", async (store, t) => {
+    const [alice, bob, carol, dave] = [newId(), newId(), newId(), newId()];
+    const big = await store.rooms.create(newRoom(alice));
+    for (const user of [bob, carol, dave]) await store.rooms.addMember(big.id, user);
+    const small = await store.rooms.create(newRoom(bob, { is_private: true }));
+    const emptied = await store.rooms.create(newRoom(carol));
+    await store.rooms.removeMember(emptied.id, carol);
+    const { room: dm } = await store.rooms.directRoom(alice, dave, "dm");
+    const counts = async (ids: string[]) => {
+      const map = await store.rooms.memberCounts(ids);
+      return Object.fromEntries(ids.map((id) => [id, map.get(id) ?? 0]));
+    };
+
+    await t.step("several rooms", async () => {
+      assert.deepEqual(await counts([big.id, small.id, dm.id]), { [big.id]: 4, [small.id]: 1, [dm.id]: 2 });
+    });
+    await t.step("only the rooms asked for", async () => {
+      assert.deepEqual([...(await store.rooms.memberCounts([small.id])).keys()], [small.id]);
+    });
+    await t.step("a room with no members and an unknown room count 0 (or are absent)", async () => {
+      const unknown = newId();
+      const map = await store.rooms.memberCounts([emptied.id, unknown]);
+      assert.ok([undefined, 0].includes(map.get(emptied.id)), `emptied: ${map.get(emptied.id)}`);
+      assert.ok([undefined, 0].includes(map.get(unknown)), `unknown: ${map.get(unknown)}`);
+    });
+    await t.step("a repeated id", async () => {
+      assert.deepEqual(await counts([dm.id, dm.id]), { [dm.id]: 2 });
+    });
+    await t.step("no ids", async () => assert.equal((await store.rooms.memberCounts([])).size, 0));
+    await t.step("follows joins and leaves", async () => {
+      await store.rooms.removeMember(big.id, bob);
+      await store.rooms.addMember(small.id, carol);
+      assert.deepEqual(await counts([big.id, small.id]), { [big.id]: 3, [small.id]: 2 });
+    });
+    await t.step("a user in 600 rooms: every room counted, in any order", async () => {
+      const ids = [];
+      for (let i = 0; i < 600; i++) ids.push((await store.rooms.create(newRoom(newId()))).id);
+      await store.rooms.addMember(ids[599], alice);
+      const map = await store.rooms.memberCounts([...ids].reverse());
+      assert.equal(ids.filter((id) => map.get(id) === 1).length, 599);
+      assert.equal(map.get(ids[599]), 2);
+    });
+  });
+
+  test("rooms.directRoomIds() picks the direct rooms out of a list", async (store, t) => {
+    const [alice, bob, carol] = [newId(), newId(), newId()];
+    const open = await store.rooms.create(newRoom(alice));
+    const closed = await store.rooms.create(newRoom(alice, { is_private: true }));
+    const { room: ab } = await store.rooms.directRoom(alice, bob, "ab");
+    const { room: ac } = await store.rooms.directRoom(carol, alice, "ac");
+    await t.step("mixed", async () => {
+      const direct = await store.rooms.directRoomIds([open.id, ab.id, closed.id, ac.id, newId(), ab.id]);
+      assert.deepEqual([...direct].sort(), [ab.id, ac.id].sort());
+    });
+    await t.step("none", async () => {
+      assert.equal((await store.rooms.directRoomIds([open.id, closed.id])).size, 0);
+      assert.equal((await store.rooms.directRoomIds([])).size, 0);
+    });
+  });
+
   test("rooms.markRead() keeps the highest seq read, capped at the room's last seq", async (store) => {
     const [user, stranger] = [newId(), newId()];
     const room = await store.rooms.create(newRoom(user));

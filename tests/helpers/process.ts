@@ -13,10 +13,23 @@ export interface ServerProcess {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
+export interface SpawnOptions {
+  /** Runs the server under `prlimit --nofile=N:N`: at most N open files (soft and hard limit). */
+  openFiles?: number;
+}
+
 /** Starts `deno run -A main.ts` on a free port and resolves once it logs "Listening". */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-bundle", MAIN],
+export async function spawnServer(
+  env: Record<string, string>,
+  options: SpawnOptions = {},
+): Promise<ServerProcess> {
+  const deno = [Deno.execPath(), "run", "-A", "--unstable-bundle", MAIN];
+  // prlimit sets the limit and then execs deno, so `child` is the server itself (signals reach it).
+  const argv = options.openFiles === undefined
+    ? deno
+    : ["prlimit", `--nofile=${options.openFiles}:${options.openFiles}`, "--", ...deno];
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     env: { ...TEST_ENV, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdout: "piped",
     stderr: "inherit",
