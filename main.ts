@@ -99,7 +99,7 @@ function sharedAdapters(config: Config, log: Logger): {
   };
 }
 
-async function main(): Promise<number> {
+export async function main(): Promise<number> {
   const sink = jsonLineHandler();
   let config;
   try {

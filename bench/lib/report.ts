@@ -402,6 +402,8 @@ export async function writeReport(root: string): Promise<string> {
   const head = `${headline(main)}\n\n![S3 latency and efficiency per server](docs/bench-latency.svg)`;
   if (readme.includes(HEAD_START)) {
     await Deno.writeTextFile(readmePath, replaceBetween(readme, HEAD_START, HEAD_END, head));
+    // The README is checked by `deno fmt --check` (tables aligned): format what was written.
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", readmePath], cwd: root }).output();
   }
   const latest = sections.reduce((a, b) => a.date > b.date ? a : b);
   return markdown(latest);

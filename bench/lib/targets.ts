@@ -114,7 +114,16 @@ function startOne(target: Target, options: DeployOptions, port: number, index: n
     case "ours":
       return startProc({
         ...common,
-        cmd: [Deno.execPath(), "run", "-A", "--unstable-bundle", "main.ts"],
+        // BENCH_DENO_FLAGS adds flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run.
+        cmd: [
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--unstable-bundle",
+          ...(Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []),
+          // BENCH_OURS_MAIN runs another entry point (e.g. one that imports main.ts and logs memory).
+          Deno.env.get("BENCH_OURS_MAIN") ?? "main.ts",
+        ],
         cwd: ROOT,
         env: {
           ...OURS_ENV,
