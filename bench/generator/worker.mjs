@@ -40,6 +40,8 @@ const state = {
   sent: 0,
   unexpectedCloses: 0,
   closeCodes: {},
+  /** Error frames by code (ours: a refused send is one). */
+  errors: {},
   /** Per message (`sender|n`): recipients reached and the slowest latency, when tracking is on (S4). */
   perMessage: null,
   recording: true,
@@ -56,15 +58,24 @@ class Conn {
     this.ready = false;
     this.dropping = false;
     this.published = 0;
-    /** Last number seen per sender (peers) or last room seq (ours). */
+    /** Peers: the last number seen per sender. */
     this.last = new Map();
+    /**
+     * Ours, per room: `last`, the seq up to which every stored frame (text or system) has arrived, and `ahead`,
+     * seqs that came early during a resume (live frames may precede the backfill until `resumed`).
+     */
+    this.seqs = new Map();
+    this.resuming = false;
     this.onReady = null;
   }
 
   /** Opens the socket; resolves when the protocol says it is ready, rejects with a short reason. */
   open(resume) {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, { perMessageDeflate: false, localAddress: LOCAL_ADDRESS });
+      const ws = new WebSocket(this.url, {
+        perMessageDeflate: false,
+        localAddress: LOCAL_ADDRESS,
+      });
       this.ws = ws;
       this.ready = false;
       let settled = false;
@@ -88,7 +99,10 @@ class Conn {
       ws.on("open", () => {
         if (this.protocol === "ours") {
           if (resume && this.rooms.length > 0) {
-            const rooms = Object.fromEntries(this.rooms.map((room) => [room, this.last.get(room) ?? 0]));
+            this.resuming = true;
+            const rooms = Object.fromEntries(
+              this.rooms.map((room) => [room, this.seqs.get(room)?.last ?? 0]),
+            );
             ws.send(JSON.stringify({ type: "resume", rooms }));
           } else ws.send('{"type":"ping"}');
         } else if (this.protocol === "plain") this.onReady();
@@ -108,7 +122,9 @@ class Conn {
   publish(content) {
     const room = this.rooms[0];
     if (this.protocol === "ours") {
-      this.ws.send(`{"type":"message","room_id":"${room}","content":"${content}"}`);
+      this.ws.send(
+        `{"type":"message","room_id":"${room}","content":"${content}"}`,
+      );
     } else if (this.protocol === "plain") {
       this.ws.send(`{"room":"${room}","content":"${content}"}`);
     } else {
@@ -121,30 +137,65 @@ class Conn {
       if (text === "2") return this.ws.send("3");
       if (text.startsWith("42")) {
         const [, payload] = JSON.parse(text.slice(2));
-        return this.#delivered(payload.content, null, null);
+        return this.#delivered(payload.content);
       }
       if (text.startsWith("40")) return this.onReady?.();
       if (text.startsWith("0")) return this.ws.send("40");
       return;
     }
     const frame = JSON.parse(text);
-    if (frame.type === "text") return this.#delivered(frame.content, frame.room_id, frame.seq);
+    if (frame.type === "text" || frame.type === "system") {
+      this.#stored(frame.room_id, frame.seq);
+    }
+    if (frame.type === "text") return this.#delivered(frame.content);
+    if (frame.type === "resumed") this.#resumed();
+    if (frame.type === "error") {
+      state.errors[frame.code] = (state.errors[frame.code] ?? 0) + 1;
+    }
     if (frame.type === "pong" || frame.type === "resumed") this.onReady?.();
   }
 
-  /** A delivered bench message: latency, and gaps or repeats per sender (peers) or per room seq (ours). */
-  #delivered(content, room, seq) {
+  /** Ours: checks a stored frame's seq against what this connection holds (gaps and repeats). */
+  #stored(room, seq) {
+    let r = this.seqs.get(room);
+    if (r === undefined) {
+      // A resume with nothing held asked for the room from seq 1; otherwise the first frame is the start.
+      r = { last: this.resuming ? 0 : seq - 1, ahead: new Set() };
+      this.seqs.set(room, r);
+    }
+    if (seq <= r.last || r.ahead.has(seq)) state.dups++;
+    else if (seq === r.last + 1) {
+      r.last = seq;
+      while (r.ahead.delete(r.last + 1)) r.last++;
+    } else if (this.resuming) r.ahead.add(seq);
+    else {
+      state.gaps += seq - r.last - 1;
+      r.last = seq;
+    }
+  }
+
+  /** Ours: the resume is complete, so anything still missing below an early frame is a gap. */
+  #resumed() {
+    this.resuming = false;
+    for (const r of this.seqs.values()) {
+      if (r.ahead.size === 0) continue;
+      const top = Math.max(...r.ahead);
+      state.gaps += top - r.last - r.ahead.size;
+      r.last = top;
+      r.ahead.clear();
+    }
+  }
+
+  /** A delivered bench message: latency; for the peers, gaps and repeats per sender (ours: see #stored). */
+  #delivered(content) {
     const [sender, n, t] = content.split("|");
     state.received++;
-    if (state.recording) state.histogram.recordValue(Math.max(1, Math.round((now() - Number(t)) * 1000)));
-    if (seq !== null && seq !== undefined) {
-      const last = this.last.get(room);
-      if (last !== undefined) {
-        if (seq <= last) state.dups++;
-        else if (seq > last + 1) state.gaps += seq - last - 1;
-      }
-      if (last === undefined || seq > last) this.last.set(room, seq);
-    } else {
+    if (state.recording) {
+      state.histogram.recordValue(
+        Math.max(1, Math.round((now() - Number(t)) * 1000)),
+      );
+    }
+    if (this.protocol !== "ours") {
       const last = this.last.get(sender) ?? 0;
       const num = Number(n);
       if (num <= last) state.dups++;
@@ -167,9 +218,12 @@ class Conn {
 /** Runs `task` over `items` with at most `limit` at a time. */
 async function pool(items, limit, task) {
   let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await task(items[next++]);
-  });
+  const runners = Array.from(
+    { length: Math.min(limit, items.length) },
+    async () => {
+      while (next < items.length) await task(items[next++]);
+    },
+  );
   await Promise.all(runners);
 }
 
@@ -177,7 +231,9 @@ const commands = {
   /** Opens `specs` ({url, rooms}) with `concurrency` in flight; answers counts, refusals by reason and time. */
   async connect({ protocol, specs, concurrency = 200 }) {
     const start = performance.now();
-    const conns = specs.map((spec) => new Conn(state.created++, protocol, spec));
+    const conns = specs.map((spec) =>
+      new Conn(state.created++, protocol, spec)
+    );
     const errors = {};
     let opened = 0;
     await pool(conns, concurrency, async (conn) => {
@@ -189,7 +245,12 @@ const commands = {
         errors[error.message] = (errors[error.message] ?? 0) + 1;
       }
     });
-    return { opened, failed: specs.length - opened, errors, ms: performance.now() - start };
+    return {
+      opened,
+      failed: specs.length - opened,
+      errors,
+      ms: performance.now() - start,
+    };
   },
 
   /**
@@ -197,16 +258,19 @@ const commands = {
    * that have a room (or only `senders`, indexes into this worker's connections).
    */
   async publish({ rate, seconds, senders }) {
-    const pool = (senders ?? state.conns.map((_, i) => i)).map((i) => state.conns[i]).filter((c) =>
-      c.rooms.length > 0
-    );
+    const pool = (senders ?? state.conns.map((_, i) => i)).map((i) =>
+      state.conns[i]
+    ).filter((c) => c.rooms.length > 0);
     if (pool.length === 0 || rate <= 0) return { sent: 0, skipped: 0 };
     const total = Math.round(rate * seconds);
     const start = now();
     let sent = 0, skipped = 0, next = 0;
     while (sent + skipped < total) {
       // Message k is due at start + k / rate.
-      const due = Math.min(total, Math.floor((now() - start) * rate / 1000) + 1);
+      const due = Math.min(
+        total,
+        Math.floor((now() - start) * rate / 1000) + 1,
+      );
       while (sent + skipped < due) {
         const conn = pool[next++ % pool.length];
         const at = start + (sent + skipped) * 1000 / rate;
@@ -235,6 +299,7 @@ const commands = {
       sent: state.sent,
       unexpectedCloses: state.unexpectedCloses,
       closeCodes: state.closeCodes,
+      errors: state.errors,
       histogram: hdr.encodeIntoCompressedBase64(state.histogram),
       perMessage: state.perMessage === null ? null : [...state.perMessage],
     };
@@ -247,6 +312,7 @@ const commands = {
         state.unexpectedCloses =
           0;
       state.closeCodes = {};
+      state.errors = {};
       if (state.perMessage !== null) state.perMessage = new Map();
     }
     if (track !== undefined) state.perMessage = track ? new Map() : null;
@@ -267,14 +333,18 @@ const commands = {
     }
     let failures = 0;
     await Promise.all(state.conns.map(async (conn) => {
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * jitterMs));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.random() * jitterMs)
+      );
       for (let attempt = 0;; attempt++) {
         try {
           await conn.open(true);
           break;
         } catch {
           failures++;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt))
+          );
         }
       }
       conn.dropping = false;
@@ -308,7 +378,10 @@ createInterface({ input: process.stdin }).on("line", async (line) => {
     const result = await commands[cmd](args);
     process.stdout.write(JSON.stringify({ id, ok: true, ...result }) + "\n");
   } catch (error) {
-    process.stdout.write(JSON.stringify({ id, ok: false, error: String(error?.stack ?? error) }) + "\n");
+    process.stdout.write(
+      JSON.stringify({ id, ok: false, error: String(error?.stack ?? error) }) +
+        "\n",
+    );
   }
 });
 process.stdin.on("end", () => process.exit(0));

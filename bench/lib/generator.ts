@@ -7,7 +7,9 @@ import { fileURLToPath } from "node:url";
 import * as hdr from "hdr-histogram-js";
 import { cpuOf } from "./procs.ts";
 
-const WORKER = fileURLToPath(new URL("../generator/worker.mjs", import.meta.url));
+const WORKER = fileURLToPath(
+  new URL("../generator/worker.mjs", import.meta.url),
+);
 /** Most connections one worker holds (each process may hold at most 20,000 open files here). */
 export const PER_WORKER = 9_600;
 
@@ -27,6 +29,8 @@ export interface Stats {
   sent: number;
   unexpectedCloses: number;
   closeCodes: Record<string, number>;
+  /** Error frames by code. */
+  errors: Record<string, number>;
   histogram: hdr.Histogram;
   /** Per message: recipients reached and the slowest delivery (ms), when tracking. */
   perMessage: Map<string, [number, number]> | null;
@@ -66,7 +70,9 @@ class Worker {
 
   async #read(): Promise<void> {
     let rest = "";
-    for await (const chunk of this.#child.stdout.pipeThrough(new TextDecoderStream())) {
+    for await (
+      const chunk of this.#child.stdout.pipeThrough(new TextDecoderStream())
+    ) {
       const parts = (rest + chunk).split("\n");
       rest = parts.pop()!;
       for (const line of parts) {
@@ -79,10 +85,16 @@ class Worker {
 
   async call(cmd: string, args: Record<string, unknown> = {}): Promise<Answer> {
     const id = this.#nextId++;
-    const answer = new Promise<Answer>((resolve) => this.#waiting.set(id, resolve));
-    await this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"));
+    const answer = new Promise<Answer>((resolve) =>
+      this.#waiting.set(id, resolve)
+    );
+    await this.#writer.write(
+      new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"),
+    );
     const result = await answer;
-    if (!result.ok) throw new Error(`generator worker ${this.index}: ${result.error}`);
+    if (!result.ok) {
+      throw new Error(`generator worker ${this.index}: ${result.error}`);
+    }
     return result;
   }
 
@@ -100,7 +112,10 @@ export class Generator {
 
   /** `workers` processes, pinned to `cpus` (e.g. "1"). */
   constructor(workers: number, readonly cpus: string | undefined) {
-    this.#workers = Array.from({ length: workers }, (_, i) => new Worker(i, cpus));
+    this.#workers = Array.from(
+      { length: workers },
+      (_, i) => new Worker(i, cpus),
+    );
   }
 
   get size(): number {
@@ -124,11 +139,22 @@ export class Generator {
     protocol: Protocol,
     specs: ConnSpec[],
     concurrency = 100,
-  ): Promise<{ opened: number; failed: number; errors: Record<string, number>; ms: number }> {
+  ): Promise<
+    {
+      opened: number;
+      failed: number;
+      errors: Record<string, number>;
+      ms: number;
+    }
+  > {
     const start = performance.now();
-    const shares = this.#workers.map((_, w) => specs.filter((_, i) => i % this.size === w));
+    const shares = this.#workers.map((_, w) =>
+      specs.filter((_, i) => i % this.size === w)
+    );
     const answers = await Promise.all(
-      this.#workers.map((w, i) => w.call("connect", { protocol, specs: shares[i], concurrency })),
+      this.#workers.map((w, i) =>
+        w.call("connect", { protocol, specs: shares[i], concurrency })
+      ),
     );
     const errors: Record<string, number> = {};
     for (const a of answers) {
@@ -145,10 +171,18 @@ export class Generator {
   }
 
   /** Publishes `rate` messages/s in all for `seconds`, split evenly over the workers. */
-  async publish(rate: number, seconds: number, senders?: (worker: number) => number[] | undefined) {
+  async publish(
+    rate: number,
+    seconds: number,
+    senders?: (worker: number) => number[] | undefined,
+  ) {
     const answers = await Promise.all(
       this.#workers.map((w, i) =>
-        w.call("publish", { rate: rate / this.size, seconds, senders: senders?.(i) })
+        w.call("publish", {
+          rate: rate / this.size,
+          seconds,
+          senders: senders?.(i),
+        })
       ),
     );
     return {
@@ -158,14 +192,27 @@ export class Generator {
   }
 
   /** Only worker `index` publishes (e.g. one sender in a big room). */
-  async publishFrom(index: number, rate: number, seconds: number, senders?: number[]) {
-    const a = await this.#workers[index].call("publish", { rate, seconds, senders });
+  async publishFrom(
+    index: number,
+    rate: number,
+    seconds: number,
+    senders?: number[],
+  ) {
+    const a = await this.#workers[index].call("publish", {
+      rate,
+      seconds,
+      senders,
+    });
     return { sent: a.sent as number, skipped: a.skipped as number };
   }
 
   /** Merged counters and histogram; options as the worker's `stats` command. */
-  async stats(options: { reset?: boolean; track?: boolean; recording?: boolean } = {}): Promise<Stats> {
-    const answers = await Promise.all(this.#workers.map((w) => w.call("stats", options)));
+  async stats(
+    options: { reset?: boolean; track?: boolean; recording?: boolean } = {},
+  ): Promise<Stats> {
+    const answers = await Promise.all(
+      this.#workers.map((w) => w.call("stats", options)),
+    );
     const histogram = newHistogram();
     let perMessage: Map<string, [number, number]> | null = null;
     const total: Stats = {
@@ -177,20 +224,41 @@ export class Generator {
       sent: 0,
       unexpectedCloses: 0,
       closeCodes: {},
+      errors: {},
       histogram,
       perMessage: null,
     };
     for (const a of answers) {
-      for (const key of ["conns", "ready", "received", "gaps", "dups", "sent", "unexpectedCloses"] as const) {
+      for (
+        const key of [
+          "conns",
+          "ready",
+          "received",
+          "gaps",
+          "dups",
+          "sent",
+          "unexpectedCloses",
+        ] as const
+      ) {
         total[key] += a[key] as number;
       }
-      for (const [k, v] of Object.entries(a.closeCodes as Record<string, number>)) {
+      for (
+        const [k, v] of Object.entries(a.closeCodes as Record<string, number>)
+      ) {
         total.closeCodes[k] = (total.closeCodes[k] ?? 0) + v;
+      }
+      for (const [k, v] of Object.entries(a.errors as Record<string, number>)) {
+        total.errors[k] = (total.errors[k] ?? 0) + v;
       }
       histogram.add(hdr.decodeFromCompressedBase64(a.histogram as string));
       if (a.perMessage !== null) {
         perMessage ??= new Map();
-        for (const [key, [count, ms]] of a.perMessage as [string, [number, number]][]) {
+        for (
+          const [key, [count, ms]] of a.perMessage as [
+            string,
+            [number, number],
+          ][]
+        ) {
           const entry = perMessage.get(key);
           if (entry === undefined) perMessage.set(key, [count, ms]);
           else perMessage.set(key, [entry[0] + count, Math.max(entry[1], ms)]);
@@ -203,7 +271,9 @@ export class Generator {
 
   /** Drops every connection and reconnects with up to `jitterMs` of delay each (resuming); the slowest time. */
   async storm(jitterMs: number): Promise<{ ms: number; failures: number }> {
-    const answers = await Promise.all(this.#workers.map((w) => w.call("storm", { jitterMs })));
+    const answers = await Promise.all(
+      this.#workers.map((w) => w.call("storm", { jitterMs })),
+    );
     return {
       ms: Math.max(...answers.map((a) => a.ms as number)),
       failures: answers.reduce((n, a) => n + (a.failures as number), 0),
@@ -227,7 +297,9 @@ export const newHistogram = (): hdr.Histogram =>
   });
 
 /** Latency percentiles in ms from a histogram of microseconds. */
-export function percentiles(h: hdr.Histogram): { p50: number; p99: number; p999: number; max: number } {
+export function percentiles(
+  h: hdr.Histogram,
+): { p50: number; p99: number; p999: number; max: number } {
   const ms = (us: number) => us / 1000;
   return {
     p50: ms(h.getValueAtPercentile(50)),

@@ -33,7 +33,9 @@ export interface StartOptions {
 
 /** Starts `cmd` (pinned when `cpus` is set) and resolves once it is ready. */
 export async function startProc(options: StartOptions): Promise<Proc> {
-  const argv = options.cpus === undefined ? options.cmd : ["taskset", "-c", options.cpus, ...options.cmd];
+  const argv = options.cpus === undefined
+    ? options.cmd
+    : ["taskset", "-c", options.cpus, ...options.cmd];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: options.env,
@@ -45,7 +47,11 @@ export async function startProc(options: StartOptions): Promise<Proc> {
   const tail: string[] = [];
   let sawLine = false;
   const keep = async (stream: ReadableStream<Uint8Array<ArrayBuffer>>) => {
-    for await (const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(lines())) {
+    for await (
+      const line of stream.pipeThrough(new TextDecoderStream()).pipeThrough(
+        lines(),
+      )
+    ) {
       if (options.readyLine?.test(line)) sawLine = true;
       tail.push(line);
       if (tail.length > 40) tail.shift();
@@ -76,11 +82,16 @@ export async function startProc(options: StartOptions): Promise<Proc> {
   };
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
-    if (exited) throw new Error(`${options.name} exited while starting:\n${tail.join("\n")}`);
+    if (exited) {
+      throw new Error(
+        `${options.name} exited while starting:\n${tail.join("\n")}`,
+      );
+    }
     if (options.readyLine !== undefined && sawLine) return proc;
     if (options.readyPort !== undefined) {
       try {
-        (await Deno.connect({ hostname: "127.0.0.1", port: options.readyPort })).close();
+        (await Deno.connect({ hostname: "127.0.0.1", port: options.readyPort }))
+          .close();
         return proc;
       } catch { /* not yet */ }
     }
@@ -126,7 +137,8 @@ export function rssKiB(pid: number): number {
 }
 
 /** CPU seconds of several processes, summed. */
-export const cpuOf = (pids: number[]): number => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+export const cpuOf = (pids: number[]): number =>
+  pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 /** A free TCP port on loopback. */
 export function freePort(): number {
@@ -139,12 +151,18 @@ export function freePort(): number {
 /** What a command prints, trimmed; "" when it fails. */
 export async function output(cmd: string[]): Promise<string> {
   try {
-    const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
+    const out = await new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+    })
       .output();
-    return new TextDecoder().decode(out.stdout).trim() || new TextDecoder().decode(out.stderr).trim();
+    return new TextDecoder().decode(out.stdout).trim() ||
+      new TextDecoder().decode(out.stderr).trim();
   } catch {
     return "";
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) =>
+  new Promise((resolve) => setTimeout(resolve, ms));

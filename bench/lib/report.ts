@@ -13,9 +13,17 @@ const END = "<!-- bench:results:end -->";
 const HEAD_START = "<!-- bench:headline:start -->";
 const HEAD_END = "<!-- bench:headline:end -->";
 
-const n0 = (x: number) => Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "–";
+const n0 = (x: number) =>
+  Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "–";
 const n1 = (x: number) => Number.isFinite(x) ? x.toFixed(1) : "–";
-const ms = (x: number) => !Number.isFinite(x) ? "–" : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : n0(x);
+const ms = (x: number) =>
+  !Number.isFinite(x)
+    ? "–"
+    : x < 10
+    ? x.toFixed(2)
+    : x < 100
+    ? x.toFixed(1)
+    : n0(x);
 const name = (key: string) => TARGETS[key as TargetKey]?.name ?? key;
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 const table = (head: string[], rows: (string | number)[][]) =>
@@ -23,7 +31,10 @@ const table = (head: string[], rows: (string | number)[][]) =>
 
 /** The highest rate a target kept up with (every delivery, p99 <= 50 ms). */
 export function maxRate(results: RateResult[] | undefined): number {
-  return Math.max(0, ...(results ?? []).filter((r) => r.keptUp).map((r) => r.rate));
+  return Math.max(
+    0,
+    ...(results ?? []).filter((r) => r.keptUp).map((r) => r.rate),
+  );
 }
 
 /** The measured rate closest to (at or under) half of ours' maximum: where latency targets are read. */
@@ -33,7 +44,8 @@ export function referenceRate(results: Results): number {
   return [...rates].reverse().find((r) => r <= half) ?? rates[0];
 }
 
-const at = (list: RateResult[] | undefined, rate: number) => list?.find((r) => r.rate === rate);
+const at = (list: RateResult[] | undefined, rate: number) =>
+  list?.find((r) => r.rate === rate);
 
 export function headline(results: Results): string {
   const ref = referenceRate(results);
@@ -52,9 +64,15 @@ export function headline(results: Results): string {
     ];
   });
   return [
-    `${results.profile.name} profile, ${results.date.slice(0, 10)}, ${results.machine.cores} cores ` +
-    `(${results.machine.cpu}); server on core 0, generator on core 1. S3: ${n0(results.profile.s3Conns)} ` +
-    `sockets in rooms of 10 at ${n0(ref)} deliveries/s; S4: ${n0(results.profile.s4Sizes[0])} members.`,
+    `${results.profile.name} profile, ${
+      results.date.slice(0, 10)
+    }, ${results.machine.cores} cores ` +
+    `(${results.machine.cpu}); server on core 0, generator on core 1. S3: ${
+      n0(results.profile.s3Conns)
+    } ` +
+    `sockets in rooms of 10 at ${n0(ref)} deliveries/s; S4: ${
+      n0(results.profile.s4Sizes[0])
+    } members.`,
     "",
     table([
       "server",
@@ -73,6 +91,11 @@ export function markdown(results: Results): string {
   out.push(`### ${p.name} profile: ${results.date}`);
   out.push("");
   out.push(`Command: \`${results.command}\`. Pinning: ${results.pinning}.`);
+  if (results.reruns?.length) {
+    out.push(
+      `\nMeasured again later and merged: ${results.reruns.join("; ")}.`,
+    );
+  }
   out.push("");
   out.push(
     table(
@@ -81,7 +104,12 @@ export function markdown(results: Results): string {
     ),
   );
   out.push("");
-  out.push(table(["software", "version"], Object.entries(results.versions).map(([k, v]) => [k, v])));
+  out.push(
+    table(
+      ["software", "version"],
+      Object.entries(results.versions).map(([k, v]) => [k, v]),
+    ),
+  );
   out.push("");
   if (results.errors.length > 0) {
     out.push("Steps that failed in this run:");
@@ -90,7 +118,11 @@ export function markdown(results: Results): string {
     out.push("");
   }
 
-  out.push(`#### S1 idle capacity: ${n0(p.s1Sockets)} authenticated sockets on one instance`);
+  out.push(
+    `#### S1 idle capacity: ${
+      n0(p.s1Sockets)
+    } authenticated sockets on one instance`,
+  );
   out.push("");
   out.push(table(
     [
@@ -117,7 +149,9 @@ export function markdown(results: Results): string {
   out.push("");
 
   out.push(
-    `#### S3 chat rooms: ${n0(p.s3Conns)} sockets in rooms of 10, open loop, ${p.s3Seconds} s per rate`,
+    `#### S3 chat rooms: ${
+      n0(p.s3Conns)
+    } sockets in rooms of 10, open loop, ${p.s3Seconds} s per rate`,
   );
   out.push("");
   out.push(
@@ -128,7 +162,9 @@ export function markdown(results: Results): string {
   out.push(rateTable(results.s3));
   out.push("");
 
-  out.push(`#### S4 big room: one member publishes ${p.s4Messages} messages, 200 ms apart`);
+  out.push(
+    `#### S4 big room: one member publishes ${p.s4Messages} messages, 200 ms apart`,
+  );
   out.push("");
   out.push(table(
     [
@@ -154,19 +190,34 @@ export function markdown(results: Results): string {
   ));
   out.push("");
 
-  out.push(`#### S5 cross-instance: two instances + Redis, sockets split between them`);
+  out.push(
+    `#### S5 cross-instance: two instances + Redis, sockets split between them`,
+  );
   out.push("");
-  out.push(rateTable(Object.fromEntries(Object.entries(results.s5).map(([k, v]) => [k, v.rates]))));
+  out.push(
+    rateTable(
+      Object.fromEntries(
+        Object.entries(results.s5).map(([k, v]) => [k, v.rates]),
+      ),
+    ),
+  );
   out.push("");
   const big5 = Object.entries(results.s5).filter(([, v]) => v.bigRoom);
   if (big5.length > 0) {
     out.push(table(
-      ["server (x2)", "big room members", "messages complete", "time to last member p50 / max ms"],
+      [
+        "server (x2)",
+        "big room members",
+        "messages complete",
+        "time to last member p50 / max ms",
+      ],
       big5.map(([k, v]) => [
         name(k),
         n0(v.bigRoom!.members),
         `${v.bigRoom!.complete} / ${v.bigRoom!.messages}`,
-        `${ms(v.bigRoom!.lastRecipientP50)} / ${ms(v.bigRoom!.lastRecipientMax)}`,
+        `${ms(v.bigRoom!.lastRecipientP50)} / ${
+          ms(v.bigRoom!.lastRecipientMax)
+        }`,
       ]),
     ));
     out.push("");
@@ -177,7 +228,15 @@ export function markdown(results: Results): string {
     out.push(`#### S6 reconnect storm (ours)`);
     out.push("");
     out.push(table(
-      ["sockets", "traffic", "all back and caught up", "reconnect retries", "deliveries", "gaps", "dups"],
+      [
+        "sockets",
+        "traffic",
+        "all back and caught up",
+        "reconnect retries",
+        "deliveries",
+        "gaps",
+        "dups",
+      ],
       [[
         n0(r.conns),
         `${n0(r.rate)} deliveries/s`,
@@ -192,9 +251,17 @@ export function markdown(results: Results): string {
   }
 
   if (Object.keys(results.s8).length > 0) {
-    out.push(`#### S8 persistence: ours on each store (every message is stored before it is delivered)`);
+    out.push(
+      `#### S8 persistence: ours on each store (every message is stored before it is delivered)`,
+    );
     out.push("");
-    out.push(rateTable(results.s8, (k) => k === "sqlite" ? "ours, SQLite" : "ours, MongoDB wire (FerretDB)"));
+    out.push(
+      rateTable(
+        results.s8,
+        (k) =>
+          k === "sqlite" ? "ours, SQLite" : "ours, MongoDB wire (FerretDB)",
+      ),
+    );
     out.push("");
   }
 
@@ -231,6 +298,9 @@ function rateTable(
         `${n0(r.received)} / ${n0(r.expected)}`,
         r.gaps,
         r.dups,
+        Object.entries(r.errors ?? {}).map(([code, count]) =>
+          `${count} ${code}`
+        ).join(", ") || "0",
         ms(r.latency.p50),
         ms(r.latency.p99),
         ms(r.latency.p999),
@@ -247,7 +317,11 @@ function rateTable(
 function targetsTable(results: Results): string {
   const rows: string[][] = [];
   const check = (what: string, value: string, ok: boolean | undefined) =>
-    rows.push([what, value, ok === undefined ? "not measured" : ok ? "met" : "**missed**"]);
+    rows.push([
+      what,
+      value,
+      ok === undefined ? "not measured" : ok ? "met" : "**missed**",
+    ]);
   const s1 = results.s1.ours;
   check(
     "19,000 sockets held on one instance at <= 10 KB RSS each above baseline",
@@ -257,7 +331,9 @@ function targetsTable(results: Results): string {
   const ref = referenceRate(results);
   const s3 = at(results.s3.ours, ref);
   check(
-    `p99 publish->deliver <= 10 ms in one instance at half the maximum rate (${n0(ref)}/s)`,
+    `p99 publish->deliver <= 10 ms in one instance at half the maximum rate (${
+      n0(ref)
+    }/s)`,
     s3 ? `${ms(s3.latency.p99)} ms` : "–",
     s3 ? s3.latency.p99 <= 10 : undefined,
   );
@@ -275,13 +351,18 @@ function targetsTable(results: Results): string {
         (s3.deliveriesPerCpuSec / sio.deliveriesPerCpuSec).toFixed(2)
       }x)`
       : "–",
-    s3 && sio ? s3.deliveriesPerCpuSec >= 2 * sio.deliveriesPerCpuSec : undefined,
+    s3 && sio
+      ? s3.deliveriesPerCpuSec >= 2 * sio.deliveriesPerCpuSec
+      : undefined,
   );
-  const big = results.s4.ours?.find((r) => r.members === 5_000) ?? results.s4.ours?.[0];
+  const big = results.s4.ours?.find((r) => r.members === 5_000) ??
+    results.s4.ours?.[0];
   check(
     "a 5,000-member room reached in <= 50 ms",
     big
-      ? `${n0(big.members)} members: ${ms(big.lastRecipientP50)} ms p50, ${ms(big.lastRecipientMax)} max`
+      ? `${n0(big.members)} members: ${ms(big.lastRecipientP50)} ms p50, ${
+        ms(big.lastRecipientMax)
+      } max`
       : "–",
     big && big.members >= 5_000 ? big.lastRecipientMax <= 50 : undefined,
   );
@@ -291,12 +372,21 @@ function targetsTable(results: Results): string {
 /** An SVG bar chart: S3 latency percentiles and deliveries per CPU-second per server. */
 export function chart(results: Results): string {
   const ref = referenceRate(results);
-  const keys = (Object.keys(TARGETS) as TargetKey[]).filter((k) => at(results.s3[k], ref));
-  const W = 860, H = 360, pad = 50, panel = (W - 3 * pad) / 2, top = 50, bottom = H - 80;
+  const keys = (Object.keys(TARGETS) as TargetKey[]).filter((k) =>
+    at(results.s3[k], ref)
+  );
+  const W = 860,
+    H = 360,
+    pad = 50,
+    panel = (W - 3 * pad) / 2,
+    top = 50,
+    bottom = H - 80;
   const colors = ["#4c78a8", "#f58518", "#e45756"];
   const parts: string[] = [];
   const text = (x: number, y: number, s: string, extra = "") =>
-    parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${extra}>${s}</text>`);
+    parts.push(
+      `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${extra}>${s}</text>`,
+    );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   text(
     W / 2,
@@ -310,11 +400,21 @@ export function chart(results: Results): string {
   const lat = keys.map((k) => at(results.s3[k], ref)!.latency);
   const maxLat = Math.max(1, ...lat.map((l) => l.p999));
   const logMax = Math.ceil(Math.log10(maxLat));
-  const y = (v: number) => bottom - (Math.log10(Math.max(0.1, v)) + 1) / (logMax + 1) * (bottom - top);
-  text(pad + panel / 2, 42, "publish -> deliver latency, ms (log scale)", 'text-anchor="middle"');
+  const y = (v: number) =>
+    bottom - (Math.log10(Math.max(0.1, v)) + 1) / (logMax + 1) * (bottom - top);
+  text(
+    pad + panel / 2,
+    42,
+    "publish -> deliver latency, ms (log scale)",
+    'text-anchor="middle"',
+  );
   for (let e = -1; e <= logMax; e++) {
     const v = 10 ** e;
-    parts.push(`<line x1="${pad}" x2="${pad + panel}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`);
+    parts.push(
+      `<line x1="${pad}" x2="${pad + panel}" y1="${y(v)}" y2="${
+        y(v)
+      }" stroke="#ddd"/>`,
+    );
     text(pad - 6, y(v) + 4, String(v), 'text-anchor="end"');
   }
   const group = panel / Math.max(1, keys.length);
@@ -323,7 +423,9 @@ export function chart(results: Results): string {
     [l.p50, l.p99, l.p999].forEach((v, j) => {
       const bw = group / 4, x = pad + i * group + group / 8 + j * bw;
       parts.push(
-        `<rect x="${x}" y="${y(v)}" width="${bw - 2}" height="${bottom - y(v)}" fill="${colors[j]}"/>`,
+        `<rect x="${x}" y="${y(v)}" width="${bw - 2}" height="${
+          bottom - y(v)
+        }" fill="${colors[j]}"/>`,
       );
     });
     text(
@@ -334,23 +436,37 @@ export function chart(results: Results): string {
     );
   });
   ["p50", "p99", "p99.9"].forEach((label, j) => {
-    parts.push(`<rect x="${pad + j * 70}" y="${H - 30}" width="12" height="12" fill="${colors[j]}"/>`);
+    parts.push(
+      `<rect x="${pad + j * 70}" y="${H - 30}" width="12" height="12" fill="${
+        colors[j]
+      }"/>`,
+    );
     text(pad + j * 70 + 16, H - 20, label);
   });
   // Right: deliveries per server CPU-second.
   const eff = keys.map((k) => at(results.s3[k], ref)!.deliveriesPerCpuSec);
   const maxEff = Math.max(1, ...eff);
   const x0 = 2 * pad + panel;
-  text(x0 + panel / 2, 42, "deliveries per server CPU-second (higher is better)", 'text-anchor="middle"');
+  text(
+    x0 + panel / 2,
+    42,
+    "deliveries per server CPU-second (higher is better)",
+    'text-anchor="middle"',
+  );
   keys.forEach((k, i) => {
     const h = eff[i] / maxEff * (bottom - top);
     const x = x0 + i * group + group / 6;
     parts.push(
-      `<rect x="${x}" y="${bottom - h}" width="${group * 2 / 3}" height="${h}" fill="${
-        k === "ours" ? "#54a24b" : "#9d9d9d"
-      }"/>`,
+      `<rect x="${x}" y="${bottom - h}" width="${
+        group * 2 / 3
+      }" height="${h}" fill="${k === "ours" ? "#54a24b" : "#9d9d9d"}"/>`,
     );
-    text(x + group / 3, bottom - h - 4, n0(eff[i]), 'text-anchor="middle" font-size="11"');
+    text(
+      x + group / 3,
+      bottom - h - 4,
+      n0(eff[i]),
+      'text-anchor="middle" font-size="11"',
+    );
     text(
       x0 + i * group + group / 2,
       bottom + 16,
@@ -363,15 +479,27 @@ export function chart(results: Results): string {
   }\n</svg>\n`;
 }
 
-async function readResults(root: string, profile: string): Promise<Results | null> {
+async function readResults(
+  root: string,
+  profile: string,
+): Promise<Results | null> {
   try {
-    return JSON.parse(await Deno.readTextFile(join(root, "bench", "results", `${profile}.json`)));
+    return JSON.parse(
+      await Deno.readTextFile(
+        join(root, "bench", "results", `${profile}.json`),
+      ),
+    );
   } catch {
     return null;
   }
 }
 
-function replaceBetween(text: string, start: string, end: string, body: string): string {
+function replaceBetween(
+  text: string,
+  start: string,
+  end: string,
+  body: string,
+): string {
   const i = text.indexOf(start), j = text.indexOf(end);
   if (i < 0 || j < i) return text + `\n${start}\n${body}\n${end}\n`;
   return text.slice(0, i + start.length) + "\n" + body + "\n" + text.slice(j);
@@ -396,14 +524,25 @@ export async function writeReport(root: string): Promise<string> {
   }
   await Deno.writeTextFile(docPath, replaceBetween(doc, START, END, body));
   const main = sections[0];
-  await Deno.writeTextFile(join(root, "docs", "bench-latency.svg"), chart(main));
+  await Deno.writeTextFile(
+    join(root, "docs", "bench-latency.svg"),
+    chart(main),
+  );
   const readmePath = join(root, "README.md");
   const readme = await Deno.readTextFile(readmePath);
-  const head = `${headline(main)}\n\n![S3 latency and efficiency per server](docs/bench-latency.svg)`;
+  const head = `${
+    headline(main)
+  }\n\n![S3 latency and efficiency per server](docs/bench-latency.svg)`;
   if (readme.includes(HEAD_START)) {
-    await Deno.writeTextFile(readmePath, replaceBetween(readme, HEAD_START, HEAD_END, head));
+    await Deno.writeTextFile(
+      readmePath,
+      replaceBetween(readme, HEAD_START, HEAD_END, head),
+    );
     // The README is checked by `deno fmt --check` (tables aligned): format what was written.
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", readmePath], cwd: root }).output();
+    await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "-q", readmePath],
+      cwd: root,
+    }).output();
   }
   const latest = sections.reduce((a, b) => a.date > b.date ? a : b);
   return markdown(latest);

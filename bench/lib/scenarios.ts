@@ -46,14 +46,21 @@ export async function idleCapacity(
   sockets: number,
   idleSeconds: number,
 ): Promise<IdleResult> {
-  const members: Member[] = Array.from({ length: sockets }, () => ({ rooms: [] }));
+  const members: Member[] = Array.from(
+    { length: sockets },
+    () => ({ rooms: [] }),
+  );
   const specs = await deployment.prepare(members, 20);
   const generator = generatorFor(sockets, plan);
   try {
     await sleep(1_000);
     const baselineKiB = deployment.pids.reduce((n, pid) => n + rssKiB(pid), 0);
     const genCpu = generator.cpu();
-    const connected = await generator.connect(deployment.target.protocol, specs, 50);
+    const connected = await generator.connect(
+      deployment.target.protocol,
+      specs,
+      50,
+    );
     const genCpuPct = (generator.cpu() - genCpu) / (connected.ms / 1000) * 100;
     await sleep(1_000);
     const cpu0 = cpuOf(deployment.pids);
@@ -89,6 +96,8 @@ export interface RateResult {
   gaps: number;
   dups: number;
   closes: number;
+  /** Error frames the server answered sends with, by code. */
+  errors?: Record<string, number>;
   latency: Latency;
   serverCpuSec: number;
   deliveriesPerCpuSec: number;
@@ -114,7 +123,9 @@ async function drain(
       last = stats.received;
       lastChange = Date.now();
     }
-    if (Date.now() - lastChange > quietMs || Date.now() - start > maxMs) return stats;
+    if (Date.now() - lastChange > quietMs || Date.now() - start > maxMs) {
+      return stats;
+    }
     await sleep(200);
   }
 }
@@ -139,16 +150,25 @@ export async function rooms(
   const generator = generatorFor(conns, plan);
   const results: RateResult[] = [];
   try {
-    const connected = await generator.connect(deployment.target.protocol, specs);
+    const connected = await generator.connect(
+      deployment.target.protocol,
+      specs,
+    );
     if (connected.failed > 0) {
-      throw new Error(`S3: ${connected.failed} connections failed: ${JSON.stringify(connected.errors)}`);
+      throw new Error(
+        `S3: ${connected.failed} connections failed: ${
+          JSON.stringify(connected.errors)
+        }`,
+      );
     }
     // Warm-up (JIT, caches), not measured.
     await generator.publish(Math.min(...rates) / roomSize, 1);
     await drain(generator, Infinity, 500, 3_000);
     for (const rate of rates) {
       await generator.stats({ reset: true });
-      const cpu0 = cpuOf(deployment.pids), gen0 = generator.cpu(), t0 = performance.now();
+      const cpu0 = cpuOf(deployment.pids),
+        gen0 = generator.cpu(),
+        t0 = performance.now();
       const { sent } = await generator.publish(rate / roomSize, seconds);
       const expected = sent * roomSize;
       const stats = await drain(generator, expected);
@@ -164,6 +184,7 @@ export async function rooms(
         gaps: stats.gaps,
         dups: stats.dups,
         closes: stats.unexpectedCloses,
+        errors: stats.errors,
         latency,
         serverCpuSec,
         deliveriesPerCpuSec: stats.received / Math.max(0.01, serverCpuSec),
@@ -204,12 +225,19 @@ export async function bigRoom(
   size: number,
   messages: number,
 ): Promise<BigRoomResult> {
-  const members: Member[] = Array.from({ length: size }, () => ({ rooms: ["big"] }));
+  const members: Member[] = Array.from(
+    { length: size },
+    () => ({ rooms: ["big"] }),
+  );
   const specs = await deployment.prepare(members);
   const generator = generatorFor(size, plan);
   try {
     const t0 = performance.now();
-    const connected = await generator.connect(deployment.target.protocol, specs, 50);
+    const connected = await generator.connect(
+      deployment.target.protocol,
+      specs,
+      50,
+    );
     const connectSec = (performance.now() - t0) / 1000;
     // Let whatever the connects set off (presence) settle before measuring.
     await drain(generator, Infinity, 1_000, 30_000);
@@ -223,7 +251,9 @@ export async function bigRoom(
       opened: connected.opened,
       connectSec,
       messages: sent,
-      complete: perMessage.filter(([count]) => count === connected.opened).length,
+      complete: perMessage.filter(([count]) =>
+        count === connected.opened
+      ).length,
       lastRecipientP50: lastTimes[Math.floor(lastTimes.length / 2)] ?? NaN,
       lastRecipientMax: lastTimes.at(-1) ?? NaN,
       latency: percentiles(stats.histogram),
@@ -263,12 +293,20 @@ export async function reconnectStorm(
   rate: number,
   jitterMs: number,
 ): Promise<StormResult> {
-  const members: Member[] = Array.from({ length: conns }, (_, i) => ({ rooms: [`s${Math.floor(i / 10)}`] }));
+  const members: Member[] = Array.from(
+    { length: conns },
+    (_, i) => ({ rooms: [`s${Math.floor(i / 10)}`] }),
+  );
   const specs = await deployment.prepare(members);
   const generator = generatorFor(conns, plan);
   try {
-    const connected = await generator.connect(deployment.target.protocol, specs);
-    if (connected.failed > 0) throw new Error(`S6: ${connected.failed} connections failed`);
+    const connected = await generator.connect(
+      deployment.target.protocol,
+      specs,
+    );
+    if (connected.failed > 0) {
+      throw new Error(`S6: ${connected.failed} connections failed`);
+    }
     await generator.stats({ reset: true, recording: false });
     const seconds = Math.ceil(jitterMs / 1000) + 6;
     const traffic = generator.publish(rate / 10, seconds);

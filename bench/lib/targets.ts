@@ -24,11 +24,31 @@ export interface Target {
 }
 
 export const TARGETS: Record<TargetKey, Target> = {
-  ours: { key: "ours", name: "ours (Deno, SQLite)", protocol: "ours", scalesOut: true },
-  socketio: { key: "socketio", name: "Socket.IO 4 (Node)", protocol: "socketio", scalesOut: true },
+  ours: {
+    key: "ours",
+    name: "ours (Deno, SQLite)",
+    protocol: "ours",
+    scalesOut: true,
+  },
+  socketio: {
+    key: "socketio",
+    name: "Socket.IO 4 (Node)",
+    protocol: "socketio",
+    scalesOut: true,
+  },
   ws: { key: "ws", name: "Node + ws", protocol: "plain", scalesOut: false },
-  deno: { key: "deno", name: "naive Deno hub", protocol: "plain", scalesOut: false },
-  bun: { key: "bun", name: "Bun server.publish", protocol: "plain", scalesOut: false },
+  deno: {
+    key: "deno",
+    name: "naive Deno hub",
+    protocol: "plain",
+    scalesOut: false,
+  },
+  bun: {
+    key: "bun",
+    name: "Bun server.publish",
+    protocol: "plain",
+    scalesOut: false,
+  },
 };
 
 export interface DeployOptions {
@@ -76,13 +96,20 @@ export const OURS_ENV: Record<string, string> = {
   AUTH_RATE_LIMIT_BURST: "1000000",
 };
 
-export async function deploy(target: Target, options: DeployOptions): Promise<Deployment> {
+export async function deploy(
+  target: Target,
+  options: DeployOptions,
+): Promise<Deployment> {
   const instances = options.instances ?? 1;
-  if (instances > 1 && options.redisUrl === undefined) throw new Error("two instances need Redis");
+  if (instances > 1 && options.redisUrl === undefined) {
+    throw new Error("two instances need Redis");
+  }
   const ports = Array.from({ length: instances }, () => freePort());
   const procs: Proc[] = [];
   try {
-    for (const [i, port] of ports.entries()) procs.push(await startOne(target, options, port, i));
+    for (const [i, port] of ports.entries()) {
+      procs.push(await startOne(target, options, port, i));
+    }
   } catch (error) {
     await Promise.all(procs.map((p) => p.stop()));
     throw error;
@@ -91,7 +118,12 @@ export async function deploy(target: Target, options: DeployOptions): Promise<De
     await Promise.all(procs.map((p) => p.stop()));
   };
   const base = { target, procs, pids: procs.map((p) => p.pid), stop };
-  if (target.key === "ours") return { ...base, prepare: (m, s) => prepareOurs(ports, m, s) };
+  if (target.key === "ours") {
+    return {
+      ...base,
+      prepare: (m, s) => prepareOurs(ports, m, s),
+    };
+  }
   return {
     ...base,
     prepare(members) {
@@ -107,8 +139,17 @@ export async function deploy(target: Target, options: DeployOptions): Promise<De
   };
 }
 
-function startOne(target: Target, options: DeployOptions, port: number, index: number): Promise<Proc> {
-  const common = { cpus: options.cpus, timeoutMs: 120_000, name: `${target.key}#${index}` };
+function startOne(
+  target: Target,
+  options: DeployOptions,
+  port: number,
+  index: number,
+): Promise<Proc> {
+  const common = {
+    cpus: options.cpus,
+    timeoutMs: 120_000,
+    name: `${target.key}#${index}`,
+  };
   const env = { PORT: String(port), HOST: "127.0.0.1" };
   switch (target.key) {
     case "ours":
@@ -120,7 +161,8 @@ function startOne(target: Target, options: DeployOptions, port: number, index: n
           "run",
           "-A",
           "--unstable-bundle",
-          ...(Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []),
+          ...(Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ??
+            []),
           // BENCH_OURS_MAIN runs another entry point (e.g. one that imports main.ts and logs memory).
           Deno.env.get("BENCH_OURS_MAIN") ?? "main.ts",
         ],
@@ -129,8 +171,11 @@ function startOne(target: Target, options: DeployOptions, port: number, index: n
           ...OURS_ENV,
           ...env,
           INSTANCE_ID: `bench-${index}`,
-          DATABASE_URL: options.databaseUrl ?? `sqlite:${join(options.dir, "chat.db")}`,
-          ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+          DATABASE_URL: options.databaseUrl ??
+            `sqlite:${join(options.dir, "chat.db")}`,
+          ...(options.redisUrl === undefined
+            ? {}
+            : { REDIS_URL: options.redisUrl }),
         },
         readyUrl: `http://127.0.0.1:${port}/api/health`,
       });
@@ -138,7 +183,12 @@ function startOne(target: Target, options: DeployOptions, port: number, index: n
       return startProc({
         ...common,
         cmd: ["node", join(BENCH, "peers", "socketio_server.mjs")],
-        env: { ...env, ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }) },
+        env: {
+          ...env,
+          ...(options.redisUrl === undefined
+            ? {}
+            : { REDIS_URL: options.redisUrl }),
+        },
         readyUrl: `http://127.0.0.1:${port}/health`,
       });
     case "ws":
@@ -151,7 +201,12 @@ function startOne(target: Target, options: DeployOptions, port: number, index: n
     case "deno":
       return startProc({
         ...common,
-        cmd: [Deno.execPath(), "run", "-A", join(BENCH, "peers", "naive_deno.ts")],
+        cmd: [
+          Deno.execPath(),
+          "run",
+          "-A",
+          join(BENCH, "peers", "naive_deno.ts"),
+        ],
         env,
         readyUrl: `http://127.0.0.1:${port}/health`,
       });
@@ -166,11 +221,23 @@ function startOne(target: Target, options: DeployOptions, port: number, index: n
 }
 
 /** Starts a Redis server pinned to `cpus` (no persistence). */
-export async function startRedis(cpus?: string): Promise<{ url: string; proc: Proc }> {
+export async function startRedis(
+  cpus?: string,
+): Promise<{ url: string; proc: Proc }> {
   const port = freePort();
   const proc = await startProc({
     name: "redis",
-    cmd: ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    cmd: [
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
     cpus,
     readyLine: /Ready to accept connections/,
   });
@@ -178,7 +245,10 @@ export async function startRedis(cpus?: string): Promise<{ url: string; proc: Pr
 }
 
 /** Starts FerretDB (the MongoDB wire protocol on SQLite files in `dir`) pinned to `cpus`. */
-export async function startFerretDb(dir: string, cpus?: string): Promise<{ url: string; proc: Proc }> {
+export async function startFerretDb(
+  dir: string,
+  cpus?: string,
+): Promise<{ url: string; proc: Proc }> {
   const port = freePort();
   await Deno.mkdir(join(dir, "ferretdb"), { recursive: true });
   const proc = await startProc({
@@ -202,7 +272,13 @@ export async function startFerretDb(dir: string, cpus?: string): Promise<{ url: 
 
 // ---- ours: users, tokens and rooms over the REST API ----
 
-async function call(base: string, method: string, path: string, body?: unknown, token?: string) {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+) {
   for (let attempt = 0;; attempt++) {
     const res = await fetch(base + path, {
       method,
@@ -220,7 +296,11 @@ async function call(base: string, method: string, path: string, body?: unknown, 
 }
 
 /** Runs `task` for 0..count-1 with `limit` at a time. */
-async function parallel(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+async function parallel(
+  count: number,
+  limit: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, count) }, async () => {
     while (next < count) await task(next++);
@@ -229,7 +309,11 @@ async function parallel(count: number, limit: number, task: (i: number) => Promi
 
 let userSerial = 0;
 
-async function prepareOurs(ports: number[], members: Member[], socketsPerUser = 1): Promise<ConnSpec[]> {
+async function prepareOurs(
+  ports: number[],
+  members: Member[],
+  socketsPerUser = 1,
+): Promise<ConnSpec[]> {
   const base = `http://127.0.0.1:${ports[0]}`;
   const users = Math.ceil(members.length / socketsPerUser);
   const userOf = (i: number) => i % users;
@@ -240,8 +324,15 @@ async function prepareOurs(ports: number[], members: Member[], socketsPerUser = 
     const name = `b${run}_${u}`;
     const email = `${name}@bench.test`;
     const password = "bench-password";
-    const user = await call(base, "POST", "/api/auth/register", { username: name, email, password });
-    const login = await call(base, "POST", "/api/auth/login", { email, password });
+    const user = await call(base, "POST", "/api/auth/register", {
+      username: name,
+      email,
+      password,
+    });
+    const login = await call(base, "POST", "/api/auth/login", {
+      email,
+      password,
+    });
     tokens[u] = login.token;
     ids[u] = user.id;
   });
@@ -257,16 +348,28 @@ async function prepareOurs(ports: number[], members: Member[], socketsPerUser = 
   const rooms = [...membersOf.keys()];
   await parallel(rooms.length, 16, async (r) => {
     const owner = membersOf.get(rooms[r])!.values().next().value!;
-    const room = await call(base, "POST", "/api/rooms", { name: `bench ${rooms[r]}` }, tokens[owner]);
+    const room = await call(base, "POST", "/api/rooms", {
+      name: `bench ${rooms[r]}`,
+    }, tokens[owner]);
     roomIds.set(rooms[r], room.id);
   });
-  const joins = rooms.flatMap((room) => [...membersOf.get(room)!].slice(1).map((u) => ({ room, u })));
+  const joins = rooms.flatMap((room) =>
+    [...membersOf.get(room)!].slice(1).map((u) => ({ room, u }))
+  );
   await parallel(joins.length, 16, async (j) => {
     const { room, u } = joins[j];
-    await call(base, "POST", `/api/rooms/${roomIds.get(room)}/join`, undefined, tokens[u]);
+    await call(
+      base,
+      "POST",
+      `/api/rooms/${roomIds.get(room)}/join`,
+      undefined,
+      tokens[u],
+    );
   });
   return members.map((m, i) => ({
-    url: `ws://127.0.0.1:${ports[i % ports.length]}/ws?token=${tokens[userOf(i)]}`,
+    url: `ws://127.0.0.1:${ports[i % ports.length]}/ws?token=${
+      tokens[userOf(i)]
+    }`,
     rooms: m.rooms.map((room) => roomIds.get(room)!),
   }));
 }
