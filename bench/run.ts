@@ -129,8 +129,7 @@ async function versions(): Promise<Record<string, string>> {
   const lock = JSON.parse(
     await Deno.readTextFile(join(ROOT, "bench", "package-lock.json")),
   );
-  const pkg = (name: string) =>
-    lock.packages?.[`node_modules/${name}`]?.version ?? "?";
+  const pkg = (name: string) => lock.packages?.[`node_modules/${name}`]?.version ?? "?";
   return {
     deno: Deno.version.deno,
     node: await output(["node", "--version"]),
@@ -220,10 +219,8 @@ async function main(): Promise<void> {
     errors: [],
   };
   // With --only, the other scenarios' results of the last run of this profile are kept.
-  const previous: Results | null = values.only === undefined
-    ? null
-    : await Deno.readTextFile(resultsFile)
-      .then((text) => JSON.parse(text) as Results).catch(() => null);
+  const previous: Results | null = values.only === undefined ? null : await Deno.readTextFile(resultsFile)
+    .then((text) => JSON.parse(text) as Results).catch(() => null);
   if (previous !== null) {
     const rerun = `${[...only].join(",")} at ${results.date}`;
     Object.assign(results, {
@@ -242,8 +239,7 @@ async function main(): Promise<void> {
     }
   }
   await Deno.mkdir(join(ROOT, "bench", "results"), { recursive: true });
-  const save = () =>
-    Deno.writeTextFile(resultsFile, JSON.stringify(results, null, 2) + "\n");
+  const save = () => Deno.writeTextFile(resultsFile, JSON.stringify(results, null, 2) + "\n");
   const step = async (what: string, fn: () => Promise<void>) => {
     const t0 = performance.now();
     console.log(`- ${what}...`);
@@ -253,9 +249,7 @@ async function main(): Promise<void> {
         `  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
     } catch (error) {
-      const message = `${what}: ${
-        error instanceof Error ? error.message : String(error)
-      }`;
+      const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
       console.log(`  FAILED: ${message}`);
       results.errors.push(message);
     }
@@ -367,9 +361,7 @@ async function main(): Promise<void> {
   const markdown = await writeReport(ROOT);
   console.log("\n" + markdown);
   console.log(
-    `Finished in ${
-      ((performance.now() - started) / 60_000).toFixed(1)
-    } min; results in ${resultsFile}`,
+    `Finished in ${((performance.now() - started) / 60_000).toFixed(1)} min; results in ${resultsFile}`,
   );
   if (results.errors.length > 0) {
     console.log(
@@ -390,9 +382,7 @@ async function withDeployment(
   try {
     const redis = options.redis ? await startRedis(SERVER_CPUS) : undefined;
     if (redis) extra.push(redis.proc);
-    const ferret = options.ferret
-      ? await startFerretDb(dir, SERVER_CPUS)
-      : undefined;
+    const ferret = options.ferret ? await startFerretDb(dir, SERVER_CPUS) : undefined;
     if (ferret) extra.push(ferret.proc);
     const d = await deploy(target, {
       dir,

@@ -231,9 +231,7 @@ const commands = {
   /** Opens `specs` ({url, rooms}) with `concurrency` in flight; answers counts, refusals by reason and time. */
   async connect({ protocol, specs, concurrency = 200 }) {
     const start = performance.now();
-    const conns = specs.map((spec) =>
-      new Conn(state.created++, protocol, spec)
-    );
+    const conns = specs.map((spec) => new Conn(state.created++, protocol, spec));
     const errors = {};
     let opened = 0;
     await pool(conns, concurrency, async (conn) => {
@@ -258,9 +256,9 @@ const commands = {
    * that have a room (or only `senders`, indexes into this worker's connections).
    */
   async publish({ rate, seconds, senders }) {
-    const pool = (senders ?? state.conns.map((_, i) => i)).map((i) =>
-      state.conns[i]
-    ).filter((c) => c.rooms.length > 0);
+    const pool = (senders ?? state.conns.map((_, i) => i)).map((i) => state.conns[i]).filter((c) =>
+      c.rooms.length > 0
+    );
     if (pool.length === 0 || rate <= 0) return { sent: 0, skipped: 0 };
     const total = Math.round(rate * seconds);
     const start = now();
@@ -333,18 +331,14 @@ const commands = {
     }
     let failures = 0;
     await Promise.all(state.conns.map(async (conn) => {
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * jitterMs)
-      );
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * jitterMs));
       for (let attempt = 0;; attempt++) {
         try {
           await conn.open(true);
           break;
         } catch {
           failures++;
-          await new Promise((resolve) =>
-            setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt))
-          );
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
         }
       }
       conn.dropping = false;

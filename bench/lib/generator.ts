@@ -85,9 +85,7 @@ class Worker {
 
   async call(cmd: string, args: Record<string, unknown> = {}): Promise<Answer> {
     const id = this.#nextId++;
-    const answer = new Promise<Answer>((resolve) =>
-      this.#waiting.set(id, resolve)
-    );
+    const answer = new Promise<Answer>((resolve) => this.#waiting.set(id, resolve));
     await this.#writer.write(
       new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"),
     );
@@ -148,13 +146,9 @@ export class Generator {
     }
   > {
     const start = performance.now();
-    const shares = this.#workers.map((_, w) =>
-      specs.filter((_, i) => i % this.size === w)
-    );
+    const shares = this.#workers.map((_, w) => specs.filter((_, i) => i % this.size === w));
     const answers = await Promise.all(
-      this.#workers.map((w, i) =>
-        w.call("connect", { protocol, specs: shares[i], concurrency })
-      ),
+      this.#workers.map((w, i) => w.call("connect", { protocol, specs: shares[i], concurrency })),
     );
     const errors: Record<string, number> = {};
     for (const a of answers) {

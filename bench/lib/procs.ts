@@ -33,9 +33,7 @@ export interface StartOptions {
 
 /** Starts `cmd` (pinned when `cpus` is set) and resolves once it is ready. */
 export async function startProc(options: StartOptions): Promise<Proc> {
-  const argv = options.cpus === undefined
-    ? options.cmd
-    : ["taskset", "-c", options.cpus, ...options.cmd];
+  const argv = options.cpus === undefined ? options.cmd : ["taskset", "-c", options.cpus, ...options.cmd];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     env: options.env,
@@ -137,8 +135,7 @@ export function rssKiB(pid: number): number {
 }
 
 /** CPU seconds of several processes, summed. */
-export const cpuOf = (pids: number[]): number =>
-  pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+export const cpuOf = (pids: number[]): number => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 /** A free TCP port on loopback. */
 export function freePort(): number {
@@ -164,5 +161,4 @@ export async function output(cmd: string[]): Promise<string> {
   }
 }
 
-export const sleep = (ms: number) =>
-  new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

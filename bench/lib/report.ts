@@ -13,17 +13,9 @@ const END = "<!-- bench:results:end -->";
 const HEAD_START = "<!-- bench:headline:start -->";
 const HEAD_END = "<!-- bench:headline:end -->";
 
-const n0 = (x: number) =>
-  Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "–";
+const n0 = (x: number) => Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "–";
 const n1 = (x: number) => Number.isFinite(x) ? x.toFixed(1) : "–";
-const ms = (x: number) =>
-  !Number.isFinite(x)
-    ? "–"
-    : x < 10
-    ? x.toFixed(2)
-    : x < 100
-    ? x.toFixed(1)
-    : n0(x);
+const ms = (x: number) => !Number.isFinite(x) ? "–" : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : n0(x);
 const name = (key: string) => TARGETS[key as TargetKey]?.name ?? key;
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 const table = (head: string[], rows: (string | number)[][]) =>
@@ -44,8 +36,7 @@ export function referenceRate(results: Results): number {
   return [...rates].reverse().find((r) => r <= half) ?? rates[0];
 }
 
-const at = (list: RateResult[] | undefined, rate: number) =>
-  list?.find((r) => r.rate === rate);
+const at = (list: RateResult[] | undefined, rate: number) => list?.find((r) => r.rate === rate);
 
 export function headline(results: Results): string {
   const ref = referenceRate(results);
@@ -64,15 +55,9 @@ export function headline(results: Results): string {
     ];
   });
   return [
-    `${results.profile.name} profile, ${
-      results.date.slice(0, 10)
-    }, ${results.machine.cores} cores ` +
-    `(${results.machine.cpu}); server on core 0, generator on core 1. S3: ${
-      n0(results.profile.s3Conns)
-    } ` +
-    `sockets in rooms of 10 at ${n0(ref)} deliveries/s; S4: ${
-      n0(results.profile.s4Sizes[0])
-    } members.`,
+    `${results.profile.name} profile, ${results.date.slice(0, 10)}, ${results.machine.cores} cores ` +
+    `(${results.machine.cpu}); server on core 0, generator on core 1. S3: ${n0(results.profile.s3Conns)} ` +
+    `sockets in rooms of 10 at ${n0(ref)} deliveries/s; S4: ${n0(results.profile.s4Sizes[0])} members.`,
     "",
     table([
       "server",
@@ -119,9 +104,7 @@ export function markdown(results: Results): string {
   }
 
   out.push(
-    `#### S1 idle capacity: ${
-      n0(p.s1Sockets)
-    } authenticated sockets on one instance`,
+    `#### S1 idle capacity: ${n0(p.s1Sockets)} authenticated sockets on one instance`,
   );
   out.push("");
   out.push(table(
@@ -149,9 +132,7 @@ export function markdown(results: Results): string {
   out.push("");
 
   out.push(
-    `#### S3 chat rooms: ${
-      n0(p.s3Conns)
-    } sockets in rooms of 10, open loop, ${p.s3Seconds} s per rate`,
+    `#### S3 chat rooms: ${n0(p.s3Conns)} sockets in rooms of 10, open loop, ${p.s3Seconds} s per rate`,
   );
   out.push("");
   out.push(
@@ -215,9 +196,7 @@ export function markdown(results: Results): string {
         name(k),
         n0(v.bigRoom!.members),
         `${v.bigRoom!.complete} / ${v.bigRoom!.messages}`,
-        `${ms(v.bigRoom!.lastRecipientP50)} / ${
-          ms(v.bigRoom!.lastRecipientMax)
-        }`,
+        `${ms(v.bigRoom!.lastRecipientP50)} / ${ms(v.bigRoom!.lastRecipientMax)}`,
       ]),
     ));
     out.push("");
@@ -258,8 +237,7 @@ export function markdown(results: Results): string {
     out.push(
       rateTable(
         results.s8,
-        (k) =>
-          k === "sqlite" ? "ours, SQLite" : "ours, MongoDB wire (FerretDB)",
+        (k) => k === "sqlite" ? "ours, SQLite" : "ours, MongoDB wire (FerretDB)",
       ),
     );
     out.push("");
@@ -298,9 +276,7 @@ function rateTable(
         `${n0(r.received)} / ${n0(r.expected)}`,
         r.gaps,
         r.dups,
-        Object.entries(r.errors ?? {}).map(([code, count]) =>
-          `${count} ${code}`
-        ).join(", ") || "0",
+        Object.entries(r.errors ?? {}).map(([code, count]) => `${count} ${code}`).join(", ") || "0",
         ms(r.latency.p50),
         ms(r.latency.p99),
         ms(r.latency.p999),
@@ -331,9 +307,7 @@ function targetsTable(results: Results): string {
   const ref = referenceRate(results);
   const s3 = at(results.s3.ours, ref);
   check(
-    `p99 publish->deliver <= 10 ms in one instance at half the maximum rate (${
-      n0(ref)
-    }/s)`,
+    `p99 publish->deliver <= 10 ms in one instance at half the maximum rate (${n0(ref)}/s)`,
     s3 ? `${ms(s3.latency.p99)} ms` : "–",
     s3 ? s3.latency.p99 <= 10 : undefined,
   );
@@ -351,18 +325,14 @@ function targetsTable(results: Results): string {
         (s3.deliveriesPerCpuSec / sio.deliveriesPerCpuSec).toFixed(2)
       }x)`
       : "–",
-    s3 && sio
-      ? s3.deliveriesPerCpuSec >= 2 * sio.deliveriesPerCpuSec
-      : undefined,
+    s3 && sio ? s3.deliveriesPerCpuSec >= 2 * sio.deliveriesPerCpuSec : undefined,
   );
   const big = results.s4.ours?.find((r) => r.members === 5_000) ??
     results.s4.ours?.[0];
   check(
     "a 5,000-member room reached in <= 50 ms",
     big
-      ? `${n0(big.members)} members: ${ms(big.lastRecipientP50)} ms p50, ${
-        ms(big.lastRecipientMax)
-      } max`
+      ? `${n0(big.members)} members: ${ms(big.lastRecipientP50)} ms p50, ${ms(big.lastRecipientMax)} max`
       : "–",
     big && big.members >= 5_000 ? big.lastRecipientMax <= 50 : undefined,
   );
@@ -372,9 +342,7 @@ function targetsTable(results: Results): string {
 /** An SVG bar chart: S3 latency percentiles and deliveries per CPU-second per server. */
 export function chart(results: Results): string {
   const ref = referenceRate(results);
-  const keys = (Object.keys(TARGETS) as TargetKey[]).filter((k) =>
-    at(results.s3[k], ref)
-  );
+  const keys = (Object.keys(TARGETS) as TargetKey[]).filter((k) => at(results.s3[k], ref));
   const W = 860,
     H = 360,
     pad = 50,
@@ -400,8 +368,7 @@ export function chart(results: Results): string {
   const lat = keys.map((k) => at(results.s3[k], ref)!.latency);
   const maxLat = Math.max(1, ...lat.map((l) => l.p999));
   const logMax = Math.ceil(Math.log10(maxLat));
-  const y = (v: number) =>
-    bottom - (Math.log10(Math.max(0.1, v)) + 1) / (logMax + 1) * (bottom - top);
+  const y = (v: number) => bottom - (Math.log10(Math.max(0.1, v)) + 1) / (logMax + 1) * (bottom - top);
   text(
     pad + panel / 2,
     42,
@@ -411,9 +378,7 @@ export function chart(results: Results): string {
   for (let e = -1; e <= logMax; e++) {
     const v = 10 ** e;
     parts.push(
-      `<line x1="${pad}" x2="${pad + panel}" y1="${y(v)}" y2="${
-        y(v)
-      }" stroke="#ddd"/>`,
+      `<line x1="${pad}" x2="${pad + panel}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
     );
     text(pad - 6, y(v) + 4, String(v), 'text-anchor="end"');
   }
@@ -423,9 +388,7 @@ export function chart(results: Results): string {
     [l.p50, l.p99, l.p999].forEach((v, j) => {
       const bw = group / 4, x = pad + i * group + group / 8 + j * bw;
       parts.push(
-        `<rect x="${x}" y="${y(v)}" width="${bw - 2}" height="${
-          bottom - y(v)
-        }" fill="${colors[j]}"/>`,
+        `<rect x="${x}" y="${y(v)}" width="${bw - 2}" height="${bottom - y(v)}" fill="${colors[j]}"/>`,
       );
     });
     text(
@@ -437,9 +400,7 @@ export function chart(results: Results): string {
   });
   ["p50", "p99", "p99.9"].forEach((label, j) => {
     parts.push(
-      `<rect x="${pad + j * 70}" y="${H - 30}" width="12" height="12" fill="${
-        colors[j]
-      }"/>`,
+      `<rect x="${pad + j * 70}" y="${H - 30}" width="12" height="12" fill="${colors[j]}"/>`,
     );
     text(pad + j * 70 + 16, H - 20, label);
   });
@@ -457,9 +418,9 @@ export function chart(results: Results): string {
     const h = eff[i] / maxEff * (bottom - top);
     const x = x0 + i * group + group / 6;
     parts.push(
-      `<rect x="${x}" y="${bottom - h}" width="${
-        group * 2 / 3
-      }" height="${h}" fill="${k === "ours" ? "#54a24b" : "#9d9d9d"}"/>`,
+      `<rect x="${x}" y="${bottom - h}" width="${group * 2 / 3}" height="${h}" fill="${
+        k === "ours" ? "#54a24b" : "#9d9d9d"
+      }"/>`,
     );
     text(
       x + group / 3,
@@ -530,9 +491,7 @@ export async function writeReport(root: string): Promise<string> {
   );
   const readmePath = join(root, "README.md");
   const readme = await Deno.readTextFile(readmePath);
-  const head = `${
-    headline(main)
-  }\n\n![S3 latency and efficiency per server](docs/bench-latency.svg)`;
+  const head = `${headline(main)}\n\n![S3 latency and efficiency per server](docs/bench-latency.svg)`;
   if (readme.includes(HEAD_START)) {
     await Deno.writeTextFile(
       readmePath,

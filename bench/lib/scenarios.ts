@@ -156,9 +156,7 @@ export async function rooms(
     );
     if (connected.failed > 0) {
       throw new Error(
-        `S3: ${connected.failed} connections failed: ${
-          JSON.stringify(connected.errors)
-        }`,
+        `S3: ${connected.failed} connections failed: ${JSON.stringify(connected.errors)}`,
       );
     }
     // Warm-up (JIT, caches), not measured.
@@ -251,9 +249,7 @@ export async function bigRoom(
       opened: connected.opened,
       connectSec,
       messages: sent,
-      complete: perMessage.filter(([count]) =>
-        count === connected.opened
-      ).length,
+      complete: perMessage.filter(([count]) => count === connected.opened).length,
       lastRecipientP50: lastTimes[Math.floor(lastTimes.length / 2)] ?? NaN,
       lastRecipientMax: lastTimes.at(-1) ?? NaN,
       latency: percentiles(stats.histogram),

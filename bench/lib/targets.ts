@@ -173,9 +173,7 @@ function startOne(
           INSTANCE_ID: `bench-${index}`,
           DATABASE_URL: options.databaseUrl ??
             `sqlite:${join(options.dir, "chat.db")}`,
-          ...(options.redisUrl === undefined
-            ? {}
-            : { REDIS_URL: options.redisUrl }),
+          ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
         },
         readyUrl: `http://127.0.0.1:${port}/api/health`,
       });
@@ -185,9 +183,7 @@ function startOne(
         cmd: ["node", join(BENCH, "peers", "socketio_server.mjs")],
         env: {
           ...env,
-          ...(options.redisUrl === undefined
-            ? {}
-            : { REDIS_URL: options.redisUrl }),
+          ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
         },
         readyUrl: `http://127.0.0.1:${port}/health`,
       });
@@ -353,9 +349,7 @@ async function prepareOurs(
     }, tokens[owner]);
     roomIds.set(rooms[r], room.id);
   });
-  const joins = rooms.flatMap((room) =>
-    [...membersOf.get(room)!].slice(1).map((u) => ({ room, u }))
-  );
+  const joins = rooms.flatMap((room) => [...membersOf.get(room)!].slice(1).map((u) => ({ room, u })));
   await parallel(joins.length, 16, async (j) => {
     const { room, u } = joins[j];
     await call(
@@ -367,9 +361,7 @@ async function prepareOurs(
     );
   });
   return members.map((m, i) => ({
-    url: `ws://127.0.0.1:${ports[i % ports.length]}/ws?token=${
-      tokens[userOf(i)]
-    }`,
+    url: `ws://127.0.0.1:${ports[i % ports.length]}/ws?token=${tokens[userOf(i)]}`,
     rooms: m.rooms.map((room) => roomIds.get(room)!),
   }));
 }
