@@ -8,6 +8,11 @@ import type { Bus } from "./lib/bus/bus.ts";
 import { MemoryBus } from "./lib/bus/memory.ts";
 import { RedisBus } from "./lib/bus/redis.ts";
 import { RedisPresence } from "./lib/chat/redis_presence.ts";
+import { AmqpQueue } from "./lib/commands/amqp_queue.ts";
+import { MemoryQueue } from "./lib/commands/memory_queue.ts";
+import type { CommandQueue } from "./lib/commands/queue.ts";
+import { defaultRegistry } from "./lib/commands/registry.ts";
+import { stockBot } from "./lib/commands/stock.ts";
 import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
 import { jsonLineHandler, Logger } from "./lib/log.ts";
 import {
@@ -21,6 +26,30 @@ import { SqliteStore } from "./lib/storage/sqlite.ts";
 import type { Store } from "./lib/storage/store.ts";
 
 /** SQLite for `sqlite:<path>` (the embedded default), MongoDB for `mongodb://…`. */
+/**
+ * The chat commands' queue: RabbitMQ when `AMQP_URL` is set (bots run as their own processes, `deno task bot`),
+ * otherwise an in-process queue with the stock bot running inside this server.
+ */
+async function openCommands(config: Config, log: Logger): Promise<{ queue: CommandQueue; kind: string }> {
+  if (config.amqpUrl !== undefined) {
+    const queue = new AmqpQueue({
+      url: config.amqpUrl,
+      prefix: config.amqpPrefix,
+      log: log.with({ component: "amqp" }),
+    });
+    await queue.start();
+    return { queue, kind: "rabbitmq" };
+  }
+  const queue = new MemoryQueue();
+  await queue.start();
+  await stockBot(queue, {
+    baseUrl: config.quoteUrl,
+    timeoutMs: config.quoteTimeoutMs,
+    log: log.with({ component: "stockbot" }),
+  });
+  return { queue, kind: "in-process" };
+}
+
 async function openStore(config: Config, log: Logger): Promise<{ store: Store; kind: string }> {
   const url = config.databaseUrl;
   if (url.startsWith("sqlite:")) {
@@ -123,12 +152,21 @@ export async function main(): Promise<number> {
   }
   const store = opened.store;
   const adapters = sharedAdapters(config, log);
-  let server;
+  let server, commands;
   try {
     await adapters.ready;
-    server = await createChatServer({ config, log, store, bus: adapters.bus, ...adapters.shared });
+    commands = await openCommands(config, log);
+    server = await createChatServer({
+      config,
+      log,
+      store,
+      bus: adapters.bus,
+      ...adapters.shared,
+      commands: { registry: defaultRegistry(), queue: commands.queue },
+    });
   } catch (error) {
     log.error("Cannot start", { error });
+    await commands?.queue.close();
     await adapters.close();
     await store.close();
     return 1;
@@ -143,6 +181,7 @@ export async function main(): Promise<number> {
         port,
         store: opened.kind,
         bus: config.redisUrl === undefined ? "memory" : "redis",
+        commands: commands.kind,
         max_connections: config.maxConnections,
       }),
   }, server.app.fetch);
@@ -159,6 +198,7 @@ export async function main(): Promise<number> {
   const serverDone = httpServer.shutdown();
   await server.drain();
   await serverDone;
+  await commands.queue.close();
   await adapters.close();
   await store.close();
   clearTimeout(deadline);

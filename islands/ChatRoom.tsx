@@ -316,7 +316,9 @@ export default function ChatRoom(props: ChatRoomProps) {
         const p = frame.client_id ? s.pending.get(frame.client_id) : undefined;
         if (!p) return;
         forget(p.client_id);
-        if (frame.seq <= s.lastSeq) s.pending.delete(p.client_id);
+        // A command (`/stock=…`) is not stored: done once queued; its bot's answer arrives as a message.
+        if ("job_id" in frame) s.pending.delete(p.client_id);
+        else if (frame.seq <= s.lastSeq) s.pending.delete(p.client_id);
         else {
           // Shown as sent until its broadcast arrives; if that got lost, ask for it.
           p.state = "sent";

@@ -35,6 +35,13 @@ export interface Config {
   maxConnections: number;
   /** Presence frames go to rooms of at most this many members and always to direct rooms (0: only those). */
   presenceMaxRoomMembers: number;
+  /** `amqp://…` to send chat commands to bot processes through RabbitMQ; absent: an in-process queue and bot. */
+  amqpUrl: string | undefined;
+  /** Prefix of the RabbitMQ exchanges and queues (several deployments can share one broker). */
+  amqpPrefix: string;
+  /** The quote endpoint of the in-process stock bot, without its query (Stooq's CSV by default). */
+  quoteUrl: string;
+  quoteTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +163,19 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     problems.push("INSTANCE_ID may only use letters, digits, '_', '.', ':' and '-' (at most 100)");
   }
 
+  const amqpUrl = env.AMQP_URL?.trim() || undefined;
+  if (amqpUrl !== undefined && !/^amqps?:\/\/[^\s]+$/.test(amqpUrl)) {
+    problems.push("AMQP_URL must look like amqp://user:password@host:port (or amqps://)");
+  }
+  const amqpPrefix = env.AMQP_PREFIX?.trim() || "chat";
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(amqpPrefix)) {
+    problems.push("AMQP_PREFIX may only use letters, digits, '_', '.' and '-' (at most 64)");
+  }
+  const quoteUrl = env.QUOTE_URL?.trim() || "https://stooq.com/q/l/";
+  if (!/^https?:\/\/[^\s?#]+$/.test(quoteUrl)) {
+    problems.push(`QUOTE_URL must be an http(s) URL without a query, got "${quoteUrl}"`);
+  }
+
   const corsOrigins = (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
   for (const origin of corsOrigins) {
     if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
@@ -196,6 +216,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
       10_000_000,
     ),
     presenceMaxRoomMembers: int("PRESENCE_MAX_ROOM_MEMBERS", 1_000, 0, 10_000_000),
+    amqpUrl,
+    amqpPrefix,
+    quoteUrl,
+    quoteTimeoutMs: int("QUOTE_TIMEOUT_MS", 5_000, 100, 120_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -51,6 +51,10 @@ Deno.test("loadConfig() uses the documented defaults for an empty environment", 
       shutdownTimeoutSeconds: 10,
       maxConnections: defaultMaxConnections(readOpenFileLimit()),
       presenceMaxRoomMembers: 1_000,
+      amqpUrl: undefined,
+      amqpPrefix: "chat",
+      quoteUrl: "https://stooq.com/q/l/",
+      quoteTimeoutMs: 5_000,
     } satisfies Omit<Config, "jwtSecret" | "instanceId">,
   );
   assert.match(jwtSecret, /^[0-9a-f]{64}$/);
@@ -106,6 +110,10 @@ Deno.test("loadConfig() parses every variable", () => {
     MONGO_POOL_SIZE: "50",
     MAX_CONNECTIONS: "25000",
     PRESENCE_MAX_ROOM_MEMBERS: "250",
+    AMQP_URL: "amqp://chat:secret@mq.internal:5672/chat",
+    AMQP_PREFIX: "chat-prod",
+    QUOTE_URL: "http://quotes.internal/q/l/",
+    QUOTE_TIMEOUT_MS: "2500",
   });
   assert.deepEqual(
     config,
@@ -134,6 +142,10 @@ Deno.test("loadConfig() parses every variable", () => {
       shutdownTimeoutSeconds: 20,
       maxConnections: 25_000,
       presenceMaxRoomMembers: 250,
+      amqpUrl: "amqp://chat:secret@mq.internal:5672/chat",
+      amqpPrefix: "chat-prod",
+      quoteUrl: "http://quotes.internal/q/l/",
+      quoteTimeoutMs: 2_500,
     } satisfies Config,
   );
 });
@@ -356,6 +368,18 @@ Deno.test("loadConfig() reads TRUST_PROXY as a boolean", async (t) => {
       assert.deepEqual(problemsOf({ TRUST_PROXY: raw }), [`TRUST_PROXY must be true or false, got "${raw}"`]);
     });
   }
+});
+
+Deno.test("loadConfig() refuses a malformed AMQP_URL, AMQP_PREFIX and QUOTE_URL", () => {
+  assert.throws(
+    () => loadConfig({ AMQP_URL: "localhost:5672", AMQP_PREFIX: "a b", QUOTE_URL: "https://q.example/?s=x" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 3);
+      assert.match(error.problems.join("\n"), /AMQP_URL.*\n.*AMQP_PREFIX.*\n.*QUOTE_URL/);
+      return true;
+    },
+  );
 });
 
 Deno.test("loadConfig() refuses a malformed REDIS_URL and INSTANCE_ID", () => {

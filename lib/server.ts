@@ -7,6 +7,8 @@ import { AuthService } from "./auth/service.ts";
 import { type RateLimiter, TokenBucketLimiter } from "./auth/rate_limit.ts";
 import type { Bus } from "./bus/bus.ts";
 import { MemoryPresence, type Presence } from "./chat/presence.ts";
+import type { CommandQueue } from "./commands/queue.ts";
+import type { CommandRegistry } from "./commands/registry.ts";
 import { ChatService } from "./chat/service.ts";
 import { socketHandler } from "./chat/socket_handler.ts";
 import type { Config } from "./config.ts";
@@ -32,6 +34,11 @@ export interface ChatServerOptions {
   messageLimiter?: RateLimiter;
   /** Shared per-IP register/login limit (Redis); in-process by default. */
   authLimiter?: RateLimiter;
+  /**
+   * Chat commands: their registry and a started queue. The server consumes bot answers from it; the bots
+   * (in-process or separate) consume the jobs. Without it `/text` is ordinary text.
+   */
+  commands?: { registry: CommandRegistry; queue: CommandQueue };
 }
 
 /** The project folder: `routes/`, `islands/`, `static/` live there. */
@@ -75,9 +82,11 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     log,
     maxMessageChars: config.maxMessageChars,
     presenceMaxRoomMembers: config.presenceMaxRoomMembers,
+    commands: options.commands,
   });
   const connections = new ConnectionSlots({ max: config.maxConnections, log: log.with({ component: "ws" }) });
   await hub.start(socketHandler(chat, log));
+  await options.commands?.queue.consumeAnswers((answer) => chat.postAnswer(answer));
   await presence.start?.((userIds) => {
     chat.usersLost(userIds).catch((error) => log.error("Cannot report lost users offline", { error }));
   });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, idempotently: quick when all is there.
-# Later services (RabbitMQ) are added here as the issues need them.
+# RabbitMQ is the one service it also starts (the command queue tests share one broker, each run with its own
+# queue prefix); the other servers are started and stopped by the tests themselves.
 # Also taskset (util-linux) and Node's npm, which the benchmark harness uses.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # Scale-out tests run real Redis servers and nginx (the tests start and stop their own).
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+# The command queue tests (lib/commands/) use a running RabbitMQ on 127.0.0.1:5672 (started below).
+command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -20,6 +23,29 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "services.sh: installing ${need_apt[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# RabbitMQ: started once and left running (tests use TEST_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672;
+# guest may log in from loopback only). Quick when it already accepts connections on 5672.
+RABBITMQ_TIMEOUT_SECONDS=90
+amqp_port_open() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! amqp_port_open; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "services.sh: RabbitMQ is not running on 127.0.0.1:5672; run as root or start it" >&2
+    exit 1
+  fi
+  echo "services.sh: starting RabbitMQ" >&2
+  # -detached forks the node and returns at once (as the rabbitmq user); await_startup then waits for it.
+  PATH="$PATH:/usr/sbin" rabbitmq-server -detached >/dev/null 2>&1 || true
+  deadline=$((SECONDS + RABBITMQ_TIMEOUT_SECONDS))
+  until PATH="$PATH:/usr/sbin" timeout 30 rabbitmqctl await_startup >/dev/null 2>&1 && amqp_port_open; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "services.sh: RabbitMQ did not start within ${RABBITMQ_TIMEOUT_SECONDS} s;" \
+        "see /var/log/rabbitmq/ (startup_err, rabbit@*.log)" >&2
+      exit 1
+    fi
+    sleep 1
+  done
 fi
 
 # FerretDB v1 (a MongoDB-wire server on SQLite) for the MongoDB store tests, built from its Go module.

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { deleteMessagesUpTo, openTestStore, seedMessages } from "./helpers/database.ts";
 import { spawnServer } from "./helpers/process.ts";
+import { startQuoteServer } from "./helpers/quote_server.ts";
 import { api, newUser } from "./helpers/server.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -303,6 +304,44 @@ Deno.test("after the server is killed and restarted the page reconnects and show
       await context.close();
     } finally {
       await server.stop();
+    }
+  }));
+
+Deno.test("a /stock command typed in the UI shows the bot's answer; an unknown one says why", () =>
+  withBrowser(async (browser, dir) => {
+    const quotes = await startQuoteServer();
+    quotes.set("AAPL.US", { kind: "quote", close: 229.87 });
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db`, QUOTE_URL: quotes.url });
+    try {
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "trader");
+      await page.fill("#room-name", "Markets");
+      await Promise.all([
+        page.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        page.click("#create-room-form button[type=submit]"),
+      ]);
+      await connected(page);
+      await send(page, "/stock=AAPL.US");
+      const answer = page.locator("#messages li.is-bot");
+      await answer.waitFor();
+      assert.equal(await answer.locator(".msg-text").textContent(), "AAPL.US quote is $229.87 per share");
+      assert.equal(await answer.locator(".msg-user").textContent(), "stockbot");
+      // The command itself is neither shown as sent nor stored: only the answer is in the room.
+      await page.waitForFunction(() => document.querySelectorAll("#messages li.pending").length === 0);
+      assert.deepEqual(await texts(page), ["AAPL.US quote is $229.87 per share"]);
+
+      await send(page, "/weather=Paris");
+      const failed = page.locator("#messages li.pending.failed");
+      await failed.waitFor();
+      assert.match(
+        (await failed.textContent())!,
+        /Not sent: Unknown command "\/weather"\. Known commands: \/stock=CODE/,
+      );
+      await shot(page, "room-stock-command");
+      await context.close();
+    } finally {
+      await server.stop();
+      await quotes.close();
     }
   }));
 

@@ -96,13 +96,12 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
         '"client_id" must be 1-64 characters of A-Z, a-z, 0-9, _ or -',
       );
     }
-    const { message, created } = await chat.sendMessage(
-      c.var.user,
-      c.req.param("id"),
-      body.content,
-      clientId ?? undefined,
-    );
-    return c.json(message, created ? 201 : 200);
+    const result = await chat.post(c.var.user, c.req.param("id"), body.content, clientId ?? undefined);
+    // A command is queued for its bot, not stored: 202 with its job.
+    if (result.kind === "command") {
+      return c.json({ command: result.command, job_id: result.job_id, room_id: result.room_id }, 202);
+    }
+    return c.json(result.message, result.created ? 201 : 200);
   });
 
   return app;

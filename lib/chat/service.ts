@@ -1,11 +1,21 @@
 import type { RateLimiter } from "../auth/rate_limit.ts";
+import type { CommandAnswer, CommandQueue } from "../commands/queue.ts";
+import { CommandError, type CommandRegistry, unescape } from "../commands/registry.ts";
 import { HttpError } from "../http_error.ts";
 import type { Client, Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { PresenceFrame } from "../hub/protocol.ts";
-import { isId } from "../ids.ts";
+import { isId, newId } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import type { AppendResult, HistoryPage, HistoryQuery, Message, Room, Store } from "../storage/store.ts";
+import {
+  type AppendResult,
+  ConflictError,
+  type HistoryPage,
+  type HistoryQuery,
+  type Message,
+  type Room,
+  type Store,
+} from "../storage/store.ts";
 import type { Presence } from "./presence.ts";
 import { type PublicUser, publicUser, type RoomView, roomView } from "./views.ts";
 
@@ -22,7 +32,17 @@ export interface ChatServiceOptions {
    * rooms always get them; 0 leaves only direct rooms. Default 1000.
    */
   presenceMaxRoomMembers?: number;
+  /**
+   * Chat commands (`/stock=AAPL.US`): the registry that parses them and the queue their jobs go to. Without
+   * them a message starting with `/` is ordinary text.
+   */
+  commands?: { registry: CommandRegistry; queue: CommandQueue };
 }
+
+/** What `post()` did: stored a message, or queued a command's job for its bot. */
+export type PostResult =
+  | ({ kind: "message" } & AppendResult)
+  | { kind: "command"; command: string; job_id: string; room_id: string };
 
 /** Refused for going over a rate limit; `retryAfterMs` tells when to try again. */
 export class RateLimitedError extends HttpError {
@@ -52,6 +72,9 @@ export class ChatService {
   readonly #log: Logger;
   readonly #maxChars: number;
   readonly #presenceMaxMembers: number;
+  readonly #commands: ChatServiceOptions["commands"];
+  /** Bot user ids by bot name, created on first answer. */
+  readonly #botIds = new Map<string, Promise<string>>();
   /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
   readonly #counted = new WeakSet<Client>();
 
@@ -63,6 +86,7 @@ export class ChatService {
     this.#log = options.log;
     this.#maxChars = options.maxMessageChars;
     this.#presenceMaxMembers = options.presenceMaxRoomMembers ?? 1_000;
+    this.#commands = options.commands;
   }
 
   // ---- rooms ----
@@ -209,6 +233,114 @@ export class ChatService {
     });
     if (result.created) await this.#broadcast(result.message);
     return result;
+  }
+
+  /**
+   * What a user typed in a room: a chat command (`/stock=AAPL.US`) is checked and queued for its bot, never
+   * stored; anything else (also `//text`, which posts `/text`) is stored and broadcast by `sendMessage`. An
+   * unknown or malformed command is refused at once (400 with the known commands); a queue that cannot take
+   * the job is a retryable 503. A retried command (same `client_id`) gets the same job id, so its answer is
+   * stored once.
+   */
+  async post(actor: Identity, roomId: string, content: string, clientId?: string): Promise<PostResult> {
+    const commands = this.#commands;
+    let resolved: ReturnType<CommandRegistry["resolve"]> = null;
+    if (commands !== undefined) {
+      try {
+        resolved = commands.registry.resolve(content);
+      } catch (error) {
+        if (error instanceof CommandError) throw new HttpError(400, error.code, error.message);
+        throw error;
+      }
+      if (resolved === null) content = unescape(content);
+    }
+    if (commands === undefined || resolved === null) {
+      return { kind: "message", ...await this.sendMessage(actor, roomId, content, clientId) };
+    }
+    const { room, member } = await this.#visibleRoom(actor, roomId);
+    if (!member) {
+      throw new HttpError(
+        403,
+        "not_a_member",
+        `Cannot send to room "${room.name}": not a member; join it first`,
+      );
+    }
+    await this.#takeToken(actor);
+    const job = {
+      id: clientId === undefined ? newId() : await jobId(room.id, actor.userId, clientId),
+      command: resolved.spec.name,
+      arg: resolved.arg,
+      room_id: room.id,
+      user_id: actor.userId,
+      username: actor.username,
+      requested_at: new Date().toISOString(),
+    };
+    try {
+      await commands.queue.publishJob(job);
+    } catch (error) {
+      this.#log.error("Cannot queue a command", { room_id: room.id, command: job.command, error });
+      throw new HttpError(
+        503,
+        "commands_unavailable",
+        "Commands are unavailable right now; try again shortly",
+      );
+    }
+    return { kind: "command", command: job.command, job_id: job.id, room_id: room.id };
+  }
+
+  /**
+   * A bot's answer: stored as a `bot` message from the bot's user (created on first use) and broadcast like any
+   * other. Keyed by the job id, so an answer delivered twice is stored and broadcast once. An answer for a
+   * room that no longer exists is dropped; a store failure throws, so the queue delivers the answer again.
+   */
+  async postAnswer(answer: CommandAnswer): Promise<void> {
+    const room = isId(answer.room_id) ? await this.#store.rooms.byId(answer.room_id) : null;
+    if (room === null) {
+      this.#log.warn("Dropping a bot answer for a missing room", {
+        room_id: answer.room_id,
+        job_id: answer.job_id,
+      });
+      return;
+    }
+    const botId = await this.#botUser(answer.bot);
+    const result = await this.#store.messages.append({
+      room_id: room.id,
+      user_id: botId,
+      username: answer.bot,
+      content: answer.content.slice(0, this.#maxChars),
+      type: "bot",
+      client_id: `job-${answer.job_id}`,
+    });
+    if (result.created) await this.#broadcast(result.message);
+  }
+
+  /** The user id of bot `name` (a user that cannot log in), created on first use; safe under races. */
+  #botUser(name: string): Promise<string> {
+    let id = this.#botIds.get(name);
+    if (id === undefined) {
+      id = this.#findOrCreateBot(name);
+      this.#botIds.set(name, id);
+      id.catch(() => this.#botIds.delete(name));
+    }
+    return id;
+  }
+
+  async #findOrCreateBot(name: string): Promise<string> {
+    const email = `${name}@bots.invalid`;
+    const existing = await this.#store.users.byEmail(email);
+    if (existing !== null) return existing.id;
+    // "!" is no bcrypt hash: no password ever matches it. When a person already has the name, the bot's
+    // account gets a suffix; its messages still show the bot's name, with type "bot".
+    for (const username of [name, `${name}.${newId().slice(-6)}`]) {
+      try {
+        return (await this.#store.users.create({ username, email, password_hash: "!" })).id;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        const user = await this.#store.users.byEmail(email);
+        if (user !== null) return user.id;
+      }
+    }
+    throw new Error(`Cannot create the user of bot "${name}"`);
   }
 
   async history(actor: Identity, roomId: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -501,4 +633,13 @@ function codePoints(text: string): number {
   let count = 0;
   for (const _ of text) count++;
   return count;
+}
+
+/** A command's job id from its sender's `client_id`: a retried command is the same job (24 hex characters). */
+async function jobId(roomId: string, userId: string, clientId: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(`${roomId}|${userId}|${clientId}`),
+  );
+  return [...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

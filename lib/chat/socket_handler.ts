@@ -42,12 +42,18 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
       try {
         switch (frame.type) {
           case "message": {
-            const { message } = await service.sendMessage(
-              actor,
-              frame.room_id,
-              frame.content,
-              frame.client_id,
-            );
+            const result = await service.post(actor, frame.room_id, frame.content, frame.client_id);
+            if (result.kind === "command") {
+              client.sendFrame({
+                type: "ack",
+                client_id: frame.client_id ?? null,
+                room_id: result.room_id,
+                command: result.command,
+                job_id: result.job_id,
+              });
+              return;
+            }
+            const { message } = result;
             client.sendFrame({
               type: "ack",
               client_id: frame.client_id ?? null,

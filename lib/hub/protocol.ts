@@ -58,6 +58,14 @@ export interface AckFrame {
   seq: number;
   room_id: string;
 }
+/** A chat command (`/stock=AAPL.US`) was queued for its bot: nothing is stored; the answer comes as `bot`. */
+export interface CommandAckFrame {
+  type: "ack";
+  client_id: string | null;
+  room_id: string;
+  command: string;
+  job_id: string;
+}
 export interface ErrorFrame {
   type: "error";
   code: string;
@@ -107,6 +115,7 @@ export interface ResumedFrame {
 export type ServerFrame =
   | ChatMessage
   | AckFrame
+  | CommandAckFrame
   | ErrorFrame
   | PresenceFrame
   | TypingNotice

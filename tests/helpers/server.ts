@@ -2,6 +2,9 @@
 import { MemoryBus } from "../../lib/bus/memory.ts";
 import { type Config, loadConfig } from "../../lib/config.ts";
 import { nullLogger } from "../../lib/log.ts";
+import { MemoryQueue } from "../../lib/commands/memory_queue.ts";
+import { defaultRegistry } from "../../lib/commands/registry.ts";
+import { stockBot } from "../../lib/commands/stock.ts";
 import { type ChatServer, createChatServer } from "../../lib/server.ts";
 import type { Store } from "../../lib/storage/store.ts";
 import { openTestStore, testDatabaseUrl } from "./database.ts";
@@ -43,16 +46,36 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  /** Serve the web UI (default false). */
+  web?: boolean;
+  /** Chat commands with the in-process queue and stock bot, asking `QUOTE_URL` (default false). */
+  commands?: boolean;
+}
+
 /** The whole app on a real SQLite file in a temp folder, called without a port (`app.request()`). */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { web?: boolean } = {},
+  options: TestAppOptions = {},
 ): Promise<TestApp> {
   const dir = await Deno.makeTempDir({ prefix: "chat-test-" });
   const config = loadConfig({ ...TEST_ENV, DATABASE_URL: testDatabaseUrl(dir), ...env });
   const store = await openTestStore(config.databaseUrl);
   const bus = new MemoryBus();
-  const chat = await createChatServer({ config, log: nullLogger, store, bus, web: options.web ?? false });
+  // Chat commands as main.ts sets them up without AMQP_URL: an in-process queue and stock bot (QUOTE_URL).
+  const queue = options.commands ? new MemoryQueue() : undefined;
+  if (queue !== undefined) {
+    await queue.start();
+    await stockBot(queue, { baseUrl: config.quoteUrl, timeoutMs: config.quoteTimeoutMs, log: nullLogger });
+  }
+  const chat = await createChatServer({
+    config,
+    log: nullLogger,
+    store,
+    bus,
+    web: options.web ?? false,
+    commands: queue === undefined ? undefined : { registry: defaultRegistry(), queue },
+  });
   return {
     config,
     chat,
@@ -69,6 +92,7 @@ export async function createTestApp(
       ),
     async close() {
       await chat.drain();
+      await queue?.close();
       await bus.close();
       await store.close();
       await Deno.remove(dir, { recursive: true });
@@ -76,8 +100,11 @@ export async function createTestApp(
   };
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const app = await createTestApp(env);
+export async function startServer(
+  env: Record<string, string> = {},
+  options: TestAppOptions = {},
+): Promise<TestServer> {
+  const app = await createTestApp(env, options);
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
