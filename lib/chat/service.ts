@@ -214,15 +214,7 @@ export class ChatService {
     clientId?: string,
   ): Promise<AppendResult> {
     this.#checkContent(content);
-    const { room, member } = await this.#visibleRoom(actor, roomId);
-    if (!member) {
-      throw new HttpError(
-        403,
-        "not_a_member",
-        `Cannot send to room "${room.name}": not a member; join it first`,
-      );
-    }
-    await this.#takeToken(actor);
+    const room = await this.#roomToSendTo(actor, roomId);
     const result = await this.#store.messages.append({
       room_id: room.id,
       user_id: actor.userId,
@@ -257,15 +249,7 @@ export class ChatService {
     if (commands === undefined || resolved === null) {
       return { kind: "message", ...await this.sendMessage(actor, roomId, content, clientId) };
     }
-    const { room, member } = await this.#visibleRoom(actor, roomId);
-    if (!member) {
-      throw new HttpError(
-        403,
-        "not_a_member",
-        `Cannot send to room "${room.name}": not a member; join it first`,
-      );
-    }
-    await this.#takeToken(actor);
+    const room = await this.#roomToSendTo(actor, roomId);
     const job = {
       id: clientId === undefined ? newId() : await jobId(room.id, actor.userId, clientId),
       command: resolved.spec.name,
@@ -603,6 +587,20 @@ export class ChatService {
     }
     const counts = await this.#store.rooms.memberCounts(roomIds);
     return roomIds.filter((roomId) => (counts.get(roomId) ?? 0) <= max);
+  }
+
+  /** The room `actor` posts to: visible, a member of it, and within the rate limit (one token taken). */
+  async #roomToSendTo(actor: Identity, roomId: string): Promise<Room> {
+    const { room, member } = await this.#visibleRoom(actor, roomId);
+    if (!member) {
+      throw new HttpError(
+        403,
+        "not_a_member",
+        `Cannot send to room "${room.name}": not a member; join it first`,
+      );
+    }
+    await this.#takeToken(actor);
+    return room;
   }
 
   async #takeToken(actor: Identity): Promise<void> {
