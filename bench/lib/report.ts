@@ -339,6 +339,15 @@ function targetsTable(results: Results): string {
   return table(["target", "measured (ours)", "verdict"], rows);
 }
 
+/** Chart labels. */
+const SHORT: Record<TargetKey, string> = {
+  ours: "ours",
+  socketio: "Socket.IO",
+  ws: "Node ws",
+  deno: "Deno naive",
+  bun: "Bun",
+};
+
 /** An SVG bar chart: S3 latency percentiles and deliveries per CPU-second per server. */
 export function chart(results: Results): string {
   const ref = referenceRate(results);
@@ -394,7 +403,7 @@ export function chart(results: Results): string {
     text(
       pad + i * group + group / 2,
       bottom + 16,
-      name(k).split(" (")[0],
+      SHORT[k],
       'text-anchor="middle" font-size="11"',
     );
   });
@@ -415,7 +424,7 @@ export function chart(results: Results): string {
     'text-anchor="middle"',
   );
   keys.forEach((k, i) => {
-    const h = eff[i] / maxEff * (bottom - top);
+    const h = eff[i] / maxEff * (bottom - top - 16);
     const x = x0 + i * group + group / 6;
     parts.push(
       `<rect x="${x}" y="${bottom - h}" width="${group * 2 / 3}" height="${h}" fill="${
@@ -431,7 +440,7 @@ export function chart(results: Results): string {
     text(
       x0 + i * group + group / 2,
       bottom + 16,
-      name(k).split(" (")[0],
+      SHORT[k],
       'text-anchor="middle" font-size="11"',
     );
   });
