@@ -157,7 +157,9 @@ export async function main(): Promise<number> {
     await adapters.ready;
     commands = await openCommands(config, log);
     server = await createChatServer({
-      config,
+      // A compiled binary cannot bundle islands at start-up: it serves the ones prebuilt into it (`_fresh/`),
+      // which the web layer loads in production mode. Nothing else reads `appEnv`.
+      config: Deno.build.standalone ? { ...config, appEnv: "production" } : config,
       log,
       store,
       bus: adapters.bus,
@@ -206,4 +208,66 @@ export async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+/** The health check's timeout: well under Docker's default HEALTHCHECK timeout (30 s) and compose's (5 s). */
+const HEALTHCHECK_TIMEOUT_MS = 3_000;
+
+/**
+ * `main.ts healthcheck`: exits 0 when this container's server answers 200 on `/api/health`, otherwise 1 (the
+ * image's HEALTHCHECK, which needs no curl). The server is asked on 127.0.0.1 and `PORT` (default 8080), or on
+ * `HOST` when it names one address. `healthcheck --amqp` instead checks that the broker in `AMQP_URL` accepts
+ * TCP connections (the bot has no HTTP port).
+ */
+export async function healthcheck(
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = HEALTHCHECK_TIMEOUT_MS,
+): Promise<number> {
+  const sink = jsonLineHandler();
+  try {
+    if (args[0] === "--amqp") {
+      const url = new URL(env.AMQP_URL?.trim() || "amqp://localhost");
+      const port = Number(url.port || (url.protocol === "amqps:" ? 5671 : 5672));
+      const conn = await Deno.connect({
+        hostname: url.hostname,
+        port,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      conn.close();
+      return 0;
+    }
+    const host = env.HOST?.trim() || "0.0.0.0";
+    const address = ["0.0.0.0", "::", "[::]"].includes(host) ? "127.0.0.1" : host;
+    const url = `http://${address.includes(":") ? `[${address}]` : address}:${env.PORT?.trim() || "8080"}` +
+      "/api/health";
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = await res.text();
+    if (res.status === 200) return 0;
+    sink("error", "Health check failed", { url, status: res.status, body: body.slice(0, 200) });
+    return 1;
+  } catch (error) {
+    sink("error", "Health check failed", { error: error instanceof Error ? error.message : String(error) });
+    return 1;
+  }
+}
+
+/**
+ * The one entry point of the compiled binary and the container image: no argument starts the server,
+ * `bot` the stock bot (bot.ts), `healthcheck` the health check.
+ */
+export async function run(args: string[]): Promise<number> {
+  switch (args[0]) {
+    case undefined:
+      return await main();
+    case "bot":
+      return await (await import("./bot.ts")).main();
+    case "healthcheck":
+      return await healthcheck(args.slice(1), Deno.env.toObject());
+    default:
+      jsonLineHandler()("error", "Unknown command; expected no argument, bot or healthcheck", {
+        command: args[0],
+      });
+      return 2;
+  }
+}
+
+if (import.meta.main) Deno.exit(await run(Deno.args));

@@ -53,6 +53,40 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Every environment variable `loadConfig` reads, in the README's order. `.env.example`, `docker-compose.yml` and
+ * tests/deploy_test.ts are checked against it (and it against what `loadConfig` really reads).
+ */
+export const CONFIG_VARIABLES = [
+  "PORT",
+  "HOST",
+  "DATABASE_URL",
+  "MONGO_POOL_SIZE",
+  "REDIS_URL",
+  "INSTANCE_ID",
+  "JWT_SECRET",
+  "JWT_TTL_SECONDS",
+  "APP_ENV",
+  "BCRYPT_COST",
+  "MAX_MESSAGE_CHARS",
+  "RATE_LIMIT_PER_SEC",
+  "RATE_LIMIT_BURST",
+  "AUTH_RATE_LIMIT_PER_MIN",
+  "AUTH_RATE_LIMIT_BURST",
+  "CORS_ORIGINS",
+  "TRUST_PROXY",
+  "HEARTBEAT_SECONDS",
+  "WS_MAX_BUFFERED_BYTES",
+  "MAX_CONNECTIONS",
+  "PRESENCE_MAX_ROOM_MEMBERS",
+  "AMQP_URL",
+  "AMQP_PREFIX",
+  "QUOTE_URL",
+  "QUOTE_TIMEOUT_MS",
+  "SHUTDOWN_TIMEOUT_SECONDS",
+  "LOG_LEVEL",
+] as const;
+
 /** The open-file limit assumed when `/proc/self/limits` cannot be read. */
 export const FALLBACK_OPEN_FILE_LIMIT = 10_000;
 

@@ -14,6 +14,7 @@ import { socketHandler } from "./chat/socket_handler.ts";
 import type { Config } from "./config.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Logger } from "./log.ts";
+import { countRefusals, Metrics } from "./metrics/metrics.ts";
 import type { Store } from "./storage/store.ts";
 import { ConnectionSlots } from "./transport/connection_slots.ts";
 import { createFreshApp } from "./fresh/mod.ts";
@@ -52,6 +53,8 @@ export interface ChatServer {
   chat: ChatService;
   tokens: TokenService;
   auth: AuthService;
+  /** The Prometheus metrics served at `GET /metrics`. */
+  metrics: Metrics;
   /** Refuses new sockets, closes the open ones with 1001 and waits for their queued work. */
   drain(): Promise<void>;
 }
@@ -63,8 +66,13 @@ export interface ChatServer {
 export async function createChatServer(options: ChatServerOptions): Promise<ChatServer> {
   const { config, log, store, bus, web = true } = options;
   let shuttingDown = false;
-  const messageLimiter = options.messageLimiter ?? localMessageLimiter(config);
-  const authLimiter = options.authLimiter ?? localAuthLimiter(config);
+  const metrics = new Metrics();
+  const messageLimiter = countRefusals(
+    options.messageLimiter ?? localMessageLimiter(config),
+    metrics,
+    "message",
+  );
+  const authLimiter = countRefusals(options.authLimiter ?? localAuthLimiter(config), metrics, "auth");
   const presence: Presence = options.presence ?? new MemoryPresence();
   const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.jwtTtlSeconds });
   const auth = new AuthService({ store, tokens, passwords: new Passwords(config.bcryptCost) });
@@ -73,6 +81,9 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     bus,
     log: log.with({ component: "hub" }),
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    // A reconnecting client sends `resume` first: until then its live frames wait, so none it has is repeated.
+    resumeGraceMs: 1_000,
+    metrics,
   });
   const chat = new ChatService({
     store,
@@ -83,8 +94,14 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     maxMessageChars: config.maxMessageChars,
     presenceMaxRoomMembers: config.presenceMaxRoomMembers,
     commands: options.commands,
+    metrics,
   });
-  const connections = new ConnectionSlots({ max: config.maxConnections, log: log.with({ component: "ws" }) });
+  const connections = new ConnectionSlots({
+    max: config.maxConnections,
+    log: log.with({ component: "ws" }),
+    onRefused: () => metrics.connectionRefused(),
+  });
+  metrics.watch({ connections, hub, store, bus, presence, commands: options.commands?.queue });
   await hub.start(socketHandler(chat, log));
   await options.commands?.queue.consumeAnswers((answer) => chat.postAnswer(answer));
   await presence.start?.((userIds) => {
@@ -114,6 +131,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     tokens,
     auth,
     authLimiter,
+    metrics,
     isShuttingDown: () => shuttingDown,
   });
   return {
@@ -123,6 +141,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     chat,
     tokens,
     auth,
+    metrics,
     async drain() {
       shuttingDown = true;
       await hub.shutdown();

@@ -81,3 +81,22 @@ if [ ! -d "$bench/node_modules/ws" ] || [ ! -d "$bench/node_modules/socket.io" ]
   echo "services.sh: installing bench/node_modules (npm ci)" >&2
   (cd "$bench" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Schemathesis (tests/schemathesis_test.ts fuzzes the REST API against /api/openapi.json), from PyPI into a
+# git-ignored virtualenv in the repository root. Quick when that version is already there.
+SCHEMATHESIS_VERSION=4.32.5
+venv="$(dirname "$0")/../.venv-schemathesis"
+if [ "$("$venv/bin/st" --version 2>/dev/null)" != "st, version $SCHEMATHESIS_VERSION" ]; then
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "services.sh: python3 with venv is needed for Schemathesis; run as root or install python3-venv" >&2
+      exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
+  echo "services.sh: installing Schemathesis $SCHEMATHESIS_VERSION into .venv-schemathesis" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi

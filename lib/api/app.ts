@@ -6,6 +6,9 @@ import { StoreUnavailableError } from "../storage/errors.ts";
 import { authRoutes } from "./auth.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
 import { originAllowed, requestLog, requireAuth } from "./middleware.ts";
+import { apiDocsHandler, openApiHandler } from "./openapi.ts";
+import { httpMetrics } from "../metrics/http.ts";
+import { metricsResponse } from "../metrics/metrics.ts";
 import { dmRoutes, roomRoutes } from "./rooms.ts";
 import { userRoutes } from "./users.ts";
 import { wsHandler } from "./ws.ts";
@@ -26,6 +29,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   const allowed = deps.config.corsOrigins;
 
   app.use("*", requestLog(deps.log));
+  const metrics = deps.metrics;
+  if (metrics !== undefined) app.use("*", httpMetrics(metrics));
   app.use(
     "/api/*",
     cors({
@@ -59,7 +64,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.route("/api/users", userRoutes(deps));
   app.route("/api/rooms", roomRoutes(deps));
   app.route("/api/dms", dmRoutes(deps));
+  app.get("/api/openapi.json", openApiHandler(deps.config));
+  app.get("/api/docs", apiDocsHandler(deps.config));
   app.get("/ws", wsHandler(deps));
+  // Prometheus text format, outside /api; for the scraper: keep it off the public network.
+  if (metrics !== undefined) app.get("/metrics", () => metricsResponse(metrics));
   const web = deps.web;
   if (web !== undefined) {
     app.all(

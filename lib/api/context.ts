@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import type { Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../storage/store.ts";
 import type { ConnectionSlots } from "../transport/connection_slots.ts";
 
@@ -24,6 +25,8 @@ export interface ApiDeps {
   auth: AuthService;
   /** Per-IP limit on register and login. */
   authLimiter: RateLimiter;
+  /** Served at `GET /metrics` and fed by the HTTP middleware; no metrics without it. */
+  metrics?: Metrics;
   /** The web UI (pages, islands, static files): everything outside `/api` and `/ws`. */
   web?: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
   /** True once shutdown began: new sockets are refused with 503. */

@@ -15,5 +15,7 @@ export interface Bus {
   publish(channel: string, payload: string): Promise<void>;
   /** `ok`, or `degraded` while the bus cannot reach its broker. */
   health(): "ok" | "degraded";
+  /** Milliseconds the last health probe took from publish to receipt (metrics); absent in process. */
+  probeRoundTripMs?(): number | undefined;
   close(): Promise<void>;
 }

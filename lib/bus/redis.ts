@@ -81,6 +81,8 @@ export class RedisBus implements Bus {
   #probeOk = false;
   #probeSeq = 0;
   #probeRequested = false;
+  /** Publish-to-receipt time of the last probe that came back (ms). */
+  #probeRttMs: number | undefined;
   #probing: Promise<void> | undefined;
   #pendingProbe: { token: string; settle: (delivered: boolean) => void } | undefined;
   #interval: ReturnType<typeof setInterval> | undefined;
@@ -176,6 +178,10 @@ export class RedisBus implements Bus {
 
   health(): "ok" | "degraded" {
     return this.#state === "ok" ? "ok" : "degraded";
+  }
+
+  probeRoundTripMs(): number | undefined {
+    return this.#probeRttMs;
   }
 
   /** Quits both connections and stops the probe; idempotent. */
@@ -318,6 +324,7 @@ export class RedisBus implements Bus {
     const { promise: delivered, resolve } = Promise.withResolvers<boolean>();
     const timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
     this.#pendingProbe = { token, settle: resolve };
+    const sentAt = performance.now();
     try {
       let receivers: number;
       try {
@@ -332,6 +339,7 @@ export class RedisBus implements Bus {
       const ok = receivers > 0 && await delivered;
       if (epoch !== this.#subEpoch || this.#closed) return; // A new connection probes itself.
       if (ok) {
+        this.#probeRttMs = performance.now() - sentAt;
         this.#probeOk = true;
         this.#update();
       } else {

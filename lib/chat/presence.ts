@@ -12,6 +12,8 @@ export interface Presence {
   /** Starts background work; `onLost` gets users who went offline because another instance died. */
   start?(onLost: (userIds: string[]) => void): Promise<void>;
   stop?(): void;
+  /** `degraded` while shared state (Redis) cannot be reached (metrics); absent in process. */
+  health?(): "ok" | "degraded";
 }
 
 export class MemoryPresence implements Presence {

@@ -118,6 +118,10 @@ export class RedisPresence implements Presence {
     this.#timer = undefined;
   }
 
+  health(): "ok" | "degraded" {
+    return this.#redis.status === "ready" ? "ok" : "degraded";
+  }
+
   async connected(userId: string): Promise<boolean> {
     return await this.#change(userId, 1) === 1;
   }

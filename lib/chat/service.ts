@@ -7,6 +7,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { PresenceFrame } from "../hub/protocol.ts";
 import { isId, newId } from "../ids.ts";
 import type { Logger } from "../log.ts";
+import type { MessageSource, Metrics, ResumeOutcome } from "../metrics/metrics.ts";
 import {
   type AppendResult,
   ConflictError,
@@ -37,6 +38,8 @@ export interface ChatServiceOptions {
    * them a message starting with `/` is ordinary text.
    */
   commands?: { registry: CommandRegistry; queue: CommandQueue };
+  /** Counts messages received and stored, and resumes. */
+  metrics?: Metrics;
 }
 
 /** What `post()` did: stored a message, or queued a command's job for its bot. */
@@ -73,6 +76,7 @@ export class ChatService {
   readonly #maxChars: number;
   readonly #presenceMaxMembers: number;
   readonly #commands: ChatServiceOptions["commands"];
+  readonly #metrics: Metrics | undefined;
   /** Bot user ids by bot name, created on first answer. */
   readonly #botIds = new Map<string, Promise<string>>();
   /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
@@ -87,6 +91,7 @@ export class ChatService {
     this.#maxChars = options.maxMessageChars;
     this.#presenceMaxMembers = options.presenceMaxRoomMembers ?? 1_000;
     this.#commands = options.commands;
+    this.#metrics = options.metrics;
   }
 
   // ---- rooms ----
@@ -232,9 +237,15 @@ export class ChatService {
    * stored; anything else (also `//text`, which posts `/text`) is stored and broadcast by `sendMessage`. An
    * unknown or malformed command is refused at once (400 with the known commands); a queue that cannot take
    * the job is a retryable 503. A retried command (same `client_id`) gets the same job id, so its answer is
-   * stored once.
+   * stored once. `source` (REST unless told) labels the metrics of stored messages.
    */
-  async post(actor: Identity, roomId: string, content: string, clientId?: string): Promise<PostResult> {
+  async post(
+    actor: Identity,
+    roomId: string,
+    content: string,
+    clientId?: string,
+    source: MessageSource = "rest",
+  ): Promise<PostResult> {
     const commands = this.#commands;
     let resolved: ReturnType<CommandRegistry["resolve"]> = null;
     if (commands !== undefined) {
@@ -247,7 +258,9 @@ export class ChatService {
       if (resolved === null) content = unescape(content);
     }
     if (commands === undefined || resolved === null) {
-      return { kind: "message", ...await this.sendMessage(actor, roomId, content, clientId) };
+      const result = await this.sendMessage(actor, roomId, content, clientId);
+      if (result.created) this.#metrics?.messageReceived(source);
+      return { kind: "message", ...result };
     }
     const room = await this.#roomToSendTo(actor, roomId);
     const job = {
@@ -406,6 +419,7 @@ export class ChatService {
     for (const [roomId, lastSeq] of Object.entries(rooms)) {
       if (client.closed) break;
       if (!client.rooms.has(roomId)) {
+        this.#metrics?.resumed("failed");
         failed.push({
           roomId,
           error: isId(roomId)
@@ -417,9 +431,10 @@ export class ChatService {
       const progress = { after: lastSeq };
       client.hold(roomId);
       try {
-        await this.#backfill(client, roomId, progress);
+        this.#metrics?.resumed(await this.#backfill(client, roomId, progress));
         done[roomId] = progress.after;
       } catch (error) {
+        this.#metrics?.resumed("failed");
         failed.push({ roomId, error });
       } finally {
         // Held frames after what the backfill sent (also when it failed part way) go out now, once.
@@ -429,24 +444,32 @@ export class ChatService {
     return { done, failed };
   }
 
-  async #backfill(client: Client, roomId: string, progress: { after: number }): Promise<void> {
+  /** Where the backfill came from (for metrics): the recent window, the store, or the store after a reset. */
+  async #backfill(
+    client: Client,
+    roomId: string,
+    progress: { after: number },
+  ): Promise<Exclude<ResumeOutcome, "failed">> {
     const latest = (await this.#store.rooms.byId(roomId))?.last_seq ?? 0;
+    let outcome: Exclude<ResumeOutcome, "failed"> = "window";
     for (let first = true;; first = false) {
       const recent = this.#hub.recentAfter(roomId, progress.after);
       // The window may lag the store (a publish still on its way, or lost): use it only when it reaches the end.
       const fromWindow = recent !== null && (recent.at(-1)?.seq ?? progress.after) >= latest;
+      if (!fromWindow && outcome === "window") outcome = "store";
       const page = fromWindow ? recent : (await this.#store.messages.history(roomId, {
         after_seq: progress.after,
         limit: RESUME_PAGE,
       })).messages.map((m) => ({ seq: m.seq, frame: JSON.stringify(m) }));
       if (first && page.length > 0 && page[0].seq > progress.after + 1) {
         client.sendFrame({ type: "reset", room_id: roomId, from_seq: page[0].seq });
+        outcome = "reset";
       }
       for (const { seq, frame } of page) {
         if (!client.sentLive(roomId, seq)) client.send(frame);
         progress.after = seq;
       }
-      if (fromWindow || page.length < RESUME_PAGE || client.closed) return;
+      if (fromWindow || page.length < RESUME_PAGE || client.closed) return outcome;
       await client.drained(RESUME_DRAIN_BYTES);
     }
   }
@@ -520,8 +543,10 @@ export class ChatService {
 
   /** Publishes a stored message. It is stored, so a failed publish is logged, not thrown: resume repairs it. */
   async #broadcast(message: Message): Promise<void> {
+    this.#metrics?.messageStored(message.type);
     try {
-      await this.#hub.publishToRoom(message.room_id, JSON.stringify(message), { s: message.seq });
+      const meta = { s: message.seq, t: Date.now() };
+      await this.#hub.publishToRoom(message.room_id, JSON.stringify(message), meta);
     } catch (error) {
       this.#log.error("Cannot publish a stored message", {
         room_id: message.room_id,

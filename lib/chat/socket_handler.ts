@@ -42,7 +42,7 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
       try {
         switch (frame.type) {
           case "message": {
-            const result = await service.post(actor, frame.room_id, frame.content, frame.client_id);
+            const result = await service.post(actor, frame.room_id, frame.content, frame.client_id, "ws");
             if (result.kind === "command") {
               client.sendFrame({
                 type: "ack",

@@ -69,4 +69,6 @@ export interface CommandQueue {
   deadJobs(): Promise<CommandJob[]>;
   /** Stops consuming and disconnects; unacked deliveries go back to the queue. */
   close(): Promise<void>;
+  /** Whether the broker connection is up (metrics); absent in process. */
+  readonly connected?: boolean;
 }

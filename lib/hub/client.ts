@@ -48,20 +48,22 @@ export class Client {
 
   /**
    * Sends a stored room frame arriving live (in seq order): held while the room is being resumed, otherwise
-   * sent and remembered, so a resume does not send it again.
+   * sent and remembered, so a resume does not send it again. False when dropped as a repeat.
    */
-  sendStored(roomId: string, seq: number, frame: string): void {
-    const held = this.#held.get(roomId);
+  sendStored(roomId: string, seq: number, frame: string): boolean {
+    let held = this.#held.get(roomId);
+    if (held === undefined && this.#startHold) this.#held.set(roomId, held = []);
     if (held !== undefined) {
       held.push({ seq, frame });
-      return;
+      return true;
     }
     const live = this.#live.get(roomId);
     // Live frames come in seq order, so one at or below the last sent (live or by a backfill) is a repeat.
-    if (live !== undefined && seq <= live.last) return;
+    if (live !== undefined && seq <= live.last) return false;
     if (live === undefined) this.#live.set(roomId, { first: seq, last: seq });
     else live.last = seq;
     this.send(frame);
+    return true;
   }
 
   /** Whether a stored frame of `roomId` with `seq` was already sent live on this socket. */
@@ -70,8 +72,40 @@ export class Client {
     return live !== undefined && seq >= live.first && seq <= live.last;
   }
 
+  /**
+   * Until the socket's first frame is handled, its live stored frames are held: when that frame is a `resume`,
+   * frames the client already has (it may be ahead of this instance's stream, having had them from another
+   * instance) are dropped by the resume instead of being sent again. Off when the hub gives no grace period.
+   */
+  #startHold = false;
+  #startTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Holds every room's stored frames until `endStartHold()` or `graceMs` pass (a client that sends nothing). */
+  startHold(graceMs: number): void {
+    this.#startHold = true;
+    this.#startTimer = setTimeout(() => this.endStartHold(), graceMs);
+  }
+
+  get startHolding(): boolean {
+    return this.#startHold;
+  }
+
+  /** Ends the start hold: the rooms no resume is holding get their held frames, in order, once. */
+  endStartHold(): void {
+    if (!this.#startHold) return;
+    this.#startHold = false;
+    clearTimeout(this.#startTimer);
+    for (const roomId of [...this.#held.keys()]) {
+      if (!this.#resuming.has(roomId)) this.release(roomId, 0);
+    }
+  }
+
+  /** Rooms a resume is holding (their release is the resume's). */
+  readonly #resuming = new Set<string>();
+
   /** Starts holding the room's live stored frames (a resume begins). */
   hold(roomId: string): void {
+    this.#resuming.add(roomId);
     if (!this.#held.has(roomId)) this.#held.set(roomId, []);
   }
 
@@ -82,6 +116,7 @@ export class Client {
   release(roomId: string, afterSeq: number): void {
     const held = this.#held.get(roomId) ?? [];
     this.#held.delete(roomId);
+    this.#resuming.delete(roomId);
     const live = this.#live.get(roomId);
     if (live !== undefined) live.last = Math.max(live.last, afterSeq);
     else if (afterSeq > 0) this.#live.set(roomId, { first: afterSeq, last: afterSeq });
@@ -117,6 +152,7 @@ export class Client {
   }
 
   markClosed(): void {
+    clearTimeout(this.#startTimer);
     this.#closed = true;
   }
 }

@@ -12,6 +12,8 @@ export interface EnvelopeMeta {
   p?: string[];
   /** A stored message's room `seq`: receiving hubs deliver these in order, once, filling gaps from the store. */
   s?: number;
+  /** When a stored message was published (ms since the epoch): receiving hubs observe the delivery latency. */
+  t?: number;
   /** User-channel control: subscribe (`sub`) or unsubscribe (`unsub`) the user's sockets to room `r`. */
   c?: "sub" | "unsub";
   r?: string;

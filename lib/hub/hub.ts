@@ -1,5 +1,6 @@
 import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import { Client, type Identity } from "./client.ts";
 import { decodeEnvelope, encodeEnvelope, type EnvelopeMeta, roomChannel, userChannel } from "./envelope.ts";
 import {
@@ -35,6 +36,13 @@ export interface HubOptions {
   maxGapRepair?: number;
   /** Stored frames kept per room for resumes (at least 256); longer gaps are read from the store. */
   recentSize?: number;
+  /** Counts deliveries, their latency and gap repairs. */
+  metrics?: Metrics;
+  /**
+   * How long a new socket's stored room frames wait for its first frame (0: they do not wait). When that frame
+   * is a `resume`, frames the client already has are not sent again: see `Client.startHold()`.
+   */
+  resumeGraceMs?: number;
 }
 
 export interface HubStats {
@@ -73,6 +81,7 @@ export class Hub {
   readonly #gapWaitMs: number;
   readonly #maxGapRepair: number;
   readonly #recentSize: number;
+  readonly #metrics: Metrics | undefined;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
   readonly #users = new Map<string, Entry>();
@@ -88,7 +97,11 @@ export class Hub {
     this.#gapWaitMs = options.gapWaitMs ?? 100;
     this.#maxGapRepair = options.maxGapRepair ?? 500;
     this.#recentSize = options.recentSize ?? 256;
+    this.#metrics = options.metrics;
+    this.#resumeGraceMs = options.resumeGraceMs ?? 0;
   }
+
+  readonly #resumeGraceMs: number;
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
   async start(handler: HubHandler): Promise<void> {
@@ -115,6 +128,7 @@ export class Hub {
       this.#maxBuffered,
     );
     this.#clients.add(client);
+    if (this.#resumeGraceMs > 0) client.startHold(this.#resumeGraceMs);
     this.#log.debug("Socket opened", { conn_id: client.id, user_id: identity.userId });
     client.enqueue(async () => {
       // Gone before set-up began (closed or shut down at once): joining now would leak the user channel.
@@ -178,7 +192,12 @@ export class Hub {
     const task = frame.type === "ping"
       ? () => Promise.resolve(client.sendFrame({ type: "pong" }))
       : () => this.#app.frame(client, frame);
-    client.enqueue(task).catch((error) => {
+    // The first frame ends the start hold: a resume once it has been handled, anything else at once.
+    const endsHold = client.startHolding;
+    if (endsHold && frame.type !== "resume") client.endStartHold();
+    const run = client.enqueue(task);
+    if (endsHold && frame.type === "resume") run.finally(() => client.endStartHold()).catch(() => {});
+    run.catch((error) => {
       this.#log.error("Frame handler failed", { conn_id: client.id, user_id: client.userId, error });
       client.sendFrame({
         type: "error",
@@ -302,12 +321,14 @@ export class Hub {
       // Trimmed in batches, not on every message: the window holds between recentSize and twice that.
       if (entry.recent.length >= 2 * this.#recentSize) entry.recent.splice(0, this.#recentSize);
     }
+    let stored = 0;
     for (const client of entry.clients) {
       if (meta.x === client.userId) continue;
       if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
-      if (meta.s !== undefined) client.sendStored(roomId, meta.s, frame);
+      if (meta.s !== undefined) stored += client.sendStored(roomId, meta.s, frame) ? 1 : 0;
       else client.send(frame);
     }
+    if (meta.s !== undefined) this.#metrics?.fannedOut(stored, meta.t);
   }
 
   /**
@@ -345,6 +366,7 @@ export class Hub {
         waitMs: this.#gapWaitMs,
         maxRepair: this.#maxGapRepair,
         onError: (error) => this.#log.warn("Cannot fill a gap from the store", { room_id: roomId, error }),
+        onRepair: (outcome) => this.#metrics?.gapRepaired(outcome),
       });
       entry.order.push(meta.s, frame, meta);
     } else if (channel.startsWith("user:")) {

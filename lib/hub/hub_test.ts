@@ -907,6 +907,67 @@ Deno.test("`Hub` treats a frame filled from the store like one off the bus: held
   await hub.shutdown();
 });
 
+Deno.test("`Hub` keeps delivering when the bus fills a gap while the store is being read for it", async () => {
+  const { hub, handler } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+  const seqsAt = () => a.transport.frames.map((f) => (f as ChatMessage).seq);
+  // The store read for the gap answers only when the test says so, and finds nothing.
+  const { promise: storeAnswered, resolve: answer } = Promise.withResolvers<void>();
+  handler.missing = async (roomId, afterSeq, beforeSeq) => {
+    handler.record(`missing ${roomId} ${afterSeq} ${beforeSeq}`);
+    await storeAnswered;
+    return [];
+  };
+  await hub.publishToRoom("r1", text(1), { s: 1 });
+  await hub.publishToRoom("r1", text(3), { s: 3 });
+  await handler.until(() => handler.only("missing").length === 1, "a gap repair");
+  await hub.publishToRoom("r1", text(2), { s: 2 }); // the late frame arrives during the store read
+  await a.transport.waitForFrames(3);
+  answer();
+  await nextMacrotask();
+  await hub.publishToRoom("r1", text(4), { s: 4 });
+  await a.transport.waitForFrames(4);
+  assert.deepEqual(seqsAt(), [1, 2, 3, 4]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` with a resume grace holds a new socket's stored frames until its first frame", async () => {
+  const broker = new MemoryBroker();
+  const handler = new RecordingHandler();
+  const hub = new Hub({ bus: new MemoryBus(broker), log: nullLogger, resumeGraceMs: 60_000 });
+  await hub.start(handler);
+  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+  const seqsOf = (s: Socket) =>
+    s.transport.frames.filter((f) => f.type === "text").map((f) => (f as ChatMessage).seq);
+
+  // A client that already has 1 and 2 (from another instance) resumes: only 3 reaches it, once.
+  const resumer = await open(hub, "alice", ["r1"]);
+  const waiter = await open(hub, "bob", ["r1"]);
+  for (const seq of [1, 2, 3]) await hub.publishToRoom("r1", text(seq), { s: seq });
+  await delivered(broker);
+  assert.deepEqual(seqsOf(resumer), [], "held until the first frame");
+  handler.onFrame = (client) => {
+    client.hold("r1");
+    client.release("r1", 2); // what ChatService.resume() does after a backfill that ends at 2
+    return Promise.resolve();
+  };
+  hub.receive(resumer.client, JSON.stringify({ type: "resume", rooms: { r1: 2 } }));
+  await resumer.client.idle();
+  await nextMacrotask();
+  assert.deepEqual(seqsOf(resumer), [3]);
+
+  // Any other first frame lets the held frames go at once, in order.
+  hub.receive(waiter.client, PING);
+  await waiter.client.idle();
+  assert.deepEqual(seqsOf(waiter), [1, 2, 3]);
+  await hub.publishToRoom("r1", text(4), { s: 4 });
+  await delivered(broker);
+  assert.deepEqual(seqsOf(resumer), [3, 4]);
+  assert.deepEqual(seqsOf(waiter), [1, 2, 3, 4]);
+  await hub.shutdown();
+});
+
 Deno.test("`Hub` skips a gap the store cannot fill; clients see the jump and catch up", async () => {
   const { hub } = await instance();
   const a = await open(hub, "alice", ["r1"]);

@@ -18,6 +18,8 @@ export interface SeqOrderOptions {
   /** Longest gap filled from the store; past it the stream jumps ahead and clients catch up themselves. */
   maxRepair: number;
   onError(error: unknown): void;
+  /** After each repair: every missing frame found, part of the gap skipped, or the store failed (metrics). */
+  onRepair?(outcome: "filled" | "skipped" | "failed"): void;
 }
 
 /**
@@ -76,6 +78,7 @@ export class SeqOrder {
     this.#repairing = true;
     const next = this.#next!;
     const firstEarly = Math.min(...this.#early.keys());
+    let failed = false;
     try {
       const found = await this.#options.missing(next - 1, firstEarly, this.#options.maxRepair);
       for (const { seq, frame } of found) {
@@ -85,13 +88,19 @@ export class SeqOrder {
         }
       }
     } catch (error) {
+      failed = true;
       this.#options.onError(error);
     }
     this.#repairing = false;
     if (this.#closed) return;
+    const filled = this.#early.size === 0 || this.#early.has(this.#next!);
+    this.#options.onRepair?.(failed ? "failed" : filled ? "filled" : "skipped");
     // Whatever is still missing (too long a gap, or the store failed) is skipped: clients see the jump in seq
     // and catch up from the store themselves.
-    if (!this.#early.has(this.#next!)) this.#next = Math.max(this.#next!, Math.min(...this.#early.keys()));
+    // Nothing waiting (the bus brought the gap while the store was read): the stream just goes on.
+    if (this.#early.size > 0 && !this.#early.has(this.#next!)) {
+      this.#next = Math.max(this.#next!, Math.min(...this.#early.keys()));
+    }
     this.#drain();
   }
 }

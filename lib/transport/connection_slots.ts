@@ -8,6 +8,8 @@ export interface ConnectionSlotsOptions {
   logEveryMs?: number;
   /** The clock, for tests. */
   now?: () => number;
+  /** Called on every refusal (metrics). */
+  onRefused?: () => void;
 }
 
 /**
@@ -21,6 +23,7 @@ export class ConnectionSlots {
   readonly #log: Logger;
   readonly #logEveryMs: number;
   readonly #now: () => number;
+  readonly #onRefused: (() => void) | undefined;
   #open = 0;
   #lastLog = -Infinity;
   /** Refusals since the last log line. */
@@ -31,6 +34,7 @@ export class ConnectionSlots {
     this.#log = options.log;
     this.#logEveryMs = options.logEveryMs ?? 10_000;
     this.#now = options.now ?? Date.now;
+    this.#onRefused = options.onRefused;
   }
 
   /** Sockets counted now (open, opening, or closing). */
@@ -62,6 +66,7 @@ export class ConnectionSlots {
 
   /** Counts a refused upgrade; logs a warning when none was logged in the last `logEveryMs`. */
   refused(): void {
+    this.#onRefused?.();
     this.#refused++;
     const now = this.#now();
     if (now - this.#lastLog < this.#logEveryMs) return;

@@ -1,0 +1,1159 @@
+/**
+ * The OpenAPI 3.1 description of the REST API (`GET /api/openapi.json`) and a readable page rendered from it
+ * (`GET /api/docs`). The document is written by hand from the routes in this folder and the validation they
+ * call; `tests/openapi_test.ts` checks that it lists exactly the routes the app serves, and
+ * `tests/schemathesis_test.ts` fuzzes the running server against it.
+ */
+import type { Handler } from "hono";
+import type { Config } from "../config.ts";
+import type { AppEnv } from "./context.ts";
+
+// ---- a typed subset of OpenAPI 3.1 ----
+
+type JsonType = "object" | "array" | "string" | "integer" | "number" | "boolean" | "null";
+
+/** A JSON Schema (2020-12), as much of it as this document uses. */
+export interface Schema {
+  $ref?: string;
+  type?: JsonType | JsonType[];
+  title?: string;
+  description?: string;
+  enum?: readonly (string | number | boolean | null)[];
+  const?: string | number | boolean | null;
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean | Schema;
+  allOf?: Schema[];
+  anyOf?: Schema[];
+  default?: unknown;
+  examples?: unknown[];
+}
+
+export interface Parameter {
+  name: string;
+  in: "path" | "query" | "header" | "cookie";
+  required?: boolean;
+  description?: string;
+  schema: Schema;
+}
+
+export interface MediaType {
+  schema: Schema;
+  example?: unknown;
+}
+
+export interface Header {
+  description?: string;
+  required?: boolean;
+  schema: Schema;
+}
+
+export interface Link {
+  operationId: string;
+  parameters?: Record<string, string>;
+  /** The body for the linked operation; `$response…` expressions in it are replaced. */
+  requestBody?: Record<string, string>;
+  description?: string;
+}
+
+export interface ResponseObject {
+  description: string;
+  headers?: Record<string, Header>;
+  content?: Record<string, MediaType>;
+  links?: Record<string, Link>;
+}
+
+export interface RequestBody {
+  required: boolean;
+  description?: string;
+  content: Record<string, MediaType>;
+}
+
+export interface Operation {
+  operationId: string;
+  tags: string[];
+  summary: string;
+  description?: string;
+  /** `[]` for a public operation; the document's default (a token) otherwise. */
+  security?: Record<string, string[]>[];
+  parameters?: Parameter[];
+  requestBody?: RequestBody;
+  responses: Record<string, ResponseObject>;
+}
+
+export const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
+export type HttpMethod = typeof HTTP_METHODS[number];
+export type PathItem = Partial<Record<HttpMethod, Operation>>;
+
+export interface SecurityScheme {
+  type: "http" | "apiKey";
+  scheme?: string;
+  bearerFormat?: string;
+  in?: "header" | "query" | "cookie";
+  name?: string;
+  description?: string;
+}
+
+export interface OpenApiDocument {
+  openapi: string;
+  info: {
+    title: string;
+    version: string;
+    description: string;
+    license?: { name: string; identifier: string };
+  };
+  servers?: { url: string; description?: string }[];
+  tags: { name: string; description: string }[];
+  security: Record<string, string[]>[];
+  paths: Record<string, PathItem>;
+  components: {
+    schemas: Record<string, Schema>;
+    securitySchemes: Record<string, SecurityScheme>;
+  };
+  /** The WebSocket endpoint, which OpenAPI cannot describe: where it is and where its protocol is documented. */
+  "x-websocket": { path: string; description: string };
+}
+
+// ---- building blocks ----
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema, example?: unknown): Record<string, MediaType> => ({
+  "application/json": example === undefined ? { schema } : { schema, example },
+});
+const ok = (description: string, schema: Schema, links?: Record<string, Link>): ResponseObject => ({
+  description,
+  content: json(schema),
+  ...(links ? { links } : {}),
+});
+
+/** An error response whose `error.code` is one of `codes`. */
+function error(description: string, codes: string[], headers?: Record<string, Header>): ResponseObject {
+  return {
+    description: `${description} (\`${codes.join("`, `")}\`)`,
+    ...(headers ? { headers } : {}),
+    content: json({
+      allOf: [ref("Error"), {
+        type: "object",
+        properties: { error: { type: "object", properties: { code: { enum: codes } } } },
+      }],
+    }),
+  };
+}
+
+const retryAfter = (required: boolean): Record<string, Header> => ({
+  "Retry-After": { description: "Seconds to wait before trying again", required, schema: { type: "string" } },
+});
+
+/** 400 for a body that is not a JSON object, plus the operation's own field codes. */
+const badBody = (...codes: string[]) =>
+  error("The body is not a JSON object, or a field is invalid", ["invalid_json", "invalid_body", ...codes]);
+const unauthorized = error("No valid access token", ["missing_token", "invalid_token", "token_expired"]);
+const originRefused = ["origin_not_allowed"];
+const tooLarge = (limit: string) => error(`The body is larger than ${limit}`, ["payload_too_large"]);
+const unsupportedType = error("The body is not sent as `application/json`", ["unsupported_media_type"]);
+const rateLimited = error(
+  "Over the per-user message rate; see `Retry-After`",
+  ["rate_limited"],
+  retryAfter(true),
+);
+const storeDown = (...extra: string[]) =>
+  error("The database (or the command queue) is unavailable; try again shortly", [
+    "store_unavailable",
+    ...extra,
+  ], retryAfter(false));
+/**
+ * A 404 of an operation with path parameters. `not_found` is the answer for a path that matches no route: a
+ * parameter of `.` or `..` is a dot segment, which URL parsing removes.
+ */
+const notFound = (description: string, ...codes: string[]) =>
+  error(`${description}; or the path matches no route`, [...codes, "not_found"]);
+const roomNotFound = notFound(
+  "No such room, or a private room the caller is not a member of",
+  "room_not_found",
+);
+
+/** Body size limits (see `app.ts` and `users.ts`). */
+const SMALL_LIMIT = "64 KiB";
+
+const idSchema: Schema = {
+  type: "string",
+  pattern: "^[0-9a-f]{24}$",
+  description: "24 lowercase hex characters",
+  examples: ["6745f0c2a1b2c3d4e5000001"],
+};
+const timestamp: Schema = { type: "string", format: "date-time", description: "ISO 8601, UTC" };
+const MAX_SEQ_QUERY = 999_999_999_999_999; // a query value is at most 15 digits (`integerQuery`)
+
+const roomId: Parameter = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "The room's id",
+  schema: { type: "string", minLength: 1 },
+};
+
+/** Links from a response carrying a room (`$response.body#/id`) to the operations on that room. */
+function roomLinks(pointer = "#/id"): Record<string, Link> {
+  const p = { id: `$response.body${pointer}` };
+  return {
+    GetRoom: { operationId: "getRoom", parameters: p },
+    JoinRoom: { operationId: "joinRoom", parameters: p },
+    ListMembers: { operationId: "listMembers", parameters: p },
+    GetMessages: { operationId: "getMessages", parameters: p },
+    PostMessage: { operationId: "postMessage", parameters: p },
+    MarkRead: { operationId: "markRead", parameters: p },
+    LeaveRoom: { operationId: "leaveRoom", parameters: p },
+  };
+}
+
+/** JavaScript's `\s` as a character class body, so the pattern means the same in every regex dialect. */
+const JS_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff";
+
+// ---- schemas ----
+
+const userProperties: Record<string, Schema> = {
+  id: idSchema,
+  username: { type: "string" },
+  display_name: { type: ["string", "null"], description: "Shown instead of the username when set" },
+  avatar_url: { type: ["string", "null"], description: "An https URL or a `data:image/…;base64` URL" },
+  created_at: timestamp,
+  online: { type: "boolean", description: "Has at least one open WebSocket" },
+  last_seen: { type: ["string", "null"], format: "date-time", description: "When the last socket closed" },
+};
+
+const roomProperties: Record<string, Schema> = {
+  id: idSchema,
+  name: { type: "string" },
+  description: { type: "string" },
+  creator_id: idSchema,
+  members: { type: "array", items: idSchema, description: "Member ids in join order" },
+  member_count: { type: "integer", minimum: 0 },
+  is_private: { type: "boolean" },
+  is_direct: { type: "boolean", description: "The direct room of two users (always private)" },
+  created_at: timestamp,
+  last_seq: { type: "integer", minimum: 0, description: "The highest `seq` stored in the room (0: empty)" },
+};
+
+const object = (properties: Record<string, Schema>, required = Object.keys(properties), extra?: Schema) => ({
+  type: "object" as const,
+  required,
+  additionalProperties: false,
+  properties,
+  ...extra,
+});
+
+function schemas(maxMessageChars: number): Record<string, Schema> {
+  return {
+    Error: {
+      type: "object",
+      description: "Every error: a stable snake_case `code` and a human sentence.",
+      required: ["error"],
+      additionalProperties: false,
+      properties: {
+        error: object({
+          code: { type: "string", pattern: "^[a-z][a-z_]*$", examples: ["room_not_found"] },
+          message: { type: "string" },
+        }),
+      },
+    },
+    Account: object({
+      id: idSchema,
+      username: { type: "string" },
+      email: { type: "string" },
+      created_at: timestamp,
+    }),
+    LoginResult: object({
+      token: { type: "string", description: "An HS256 JWT; send it as `Authorization: Bearer <token>`" },
+      user: object({ id: idSchema, username: { type: "string" }, email: { type: "string" } }),
+    }),
+    PublicUser: object(userProperties, undefined, {
+      description: "What anyone signed in may see of a user.",
+    }),
+    User: object({ ...userProperties, email: { type: "string" } }, undefined, {
+      description: "The caller's own profile.",
+    }),
+    Room: object(roomProperties),
+    RoomListing: object({
+      ...roomProperties,
+      last_read_seq: {
+        type: ["integer", "null"],
+        minimum: 0,
+        description: "The caller's read marker; null in rooms the caller is not a member of",
+      },
+    }),
+    Message: object({
+      id: idSchema,
+      room_id: idSchema,
+      seq: { type: "integer", minimum: 1, description: "Gap-free per room, from 1" },
+      user_id: idSchema,
+      username: { type: "string" },
+      content: { type: "string", maxLength: maxMessageChars },
+      type: {
+        enum: ["text", "system", "bot"],
+        description: "`text` from a user, `system` a join/leave notice, `bot` a command's answer",
+      },
+      timestamp,
+      client_id: { type: "string", description: "The sender's idempotency key, when it sent one" },
+    }, ["id", "room_id", "seq", "user_id", "username", "content", "type", "timestamp"]),
+    MessagePage: object({
+      messages: { type: "array", items: ref("Message"), description: "Oldest first" },
+      total: { type: "integer", minimum: 0, description: "Messages stored in the room" },
+      offset: { type: "integer", minimum: 0, description: "The offset asked for (0 with a seq cursor)" },
+      limit: { type: "integer", minimum: 1, maximum: 100 },
+    }),
+    CommandAccepted: object(
+      {
+        command: { type: "string", examples: ["stock"] },
+        job_id: idSchema,
+        room_id: idSchema,
+      },
+      undefined,
+      {
+        description: "A chat command queued for its bot; the answer arrives later as a `bot` message.",
+      },
+    ),
+    ReadMarker: object({ room_id: idSchema, last_read_seq: { type: "integer", minimum: 0 } }),
+    Health: object({
+      status: { enum: ["ok", "degraded", "error", "shutting_down"] },
+      checks: {
+        type: "object",
+        additionalProperties: false,
+        properties: { store: { enum: ["ok", "error"] }, bus: { enum: ["ok", "degraded"] } },
+        description: "Empty while shutting down",
+      },
+    }),
+  };
+}
+
+// ---- the document ----
+
+const DESCRIPTION =
+  `A real-time chat server: accounts, public and private rooms, direct messages, and persisted
+history with one gap-free \`seq\` per room.
+
+- All bodies are JSON (\`Content-Type: application/json\`; anything else is 415). Bodies are limited to
+  ${SMALL_LIMIT} (400 KiB for \`PATCH /api/users/me\`).
+- Every error is \`{"error":{"code":"snake_case_code","message":"A human sentence"}}\` with the matching status.
+- Authenticated operations take \`Authorization: Bearer <token>\` (the token from \`POST /api/auth/login\`) or
+  the web UI's \`chat_session\` cookie. A cookie-authenticated request that changes state must come from the
+  same origin (or \`CORS_ORIGINS\`), else 403 \`origin_not_allowed\`.
+- A private room is 404 to non-members, exactly like a missing room.
+
+**Live delivery** is over a WebSocket at \`GET /ws?token=<token>\`, which OpenAPI does not describe (see
+\`x-websocket\` and the README's WebSocket section).`;
+
+/**
+ * The OpenAPI 3.1 document. `maxMessageChars` is the server's `MAX_MESSAGE_CHARS` (the one limit that is
+ * configurable).
+ */
+export function openApiDocument(options: { maxMessageChars?: number } = {}): OpenApiDocument {
+  const maxMessageChars = options.maxMessageChars ?? 4000;
+  return {
+    openapi: "3.1.0",
+    info: { title: "Chat server API", version: "1.0.0", description: DESCRIPTION },
+    tags: [
+      { name: "meta", description: "Health and this documentation" },
+      { name: "auth", description: "Accounts and tokens; limited per client IP" },
+      { name: "users", description: "Profiles and user search" },
+      { name: "rooms", description: "Rooms and their members" },
+      { name: "messages", description: "History, sending, read markers" },
+      { name: "dms", description: "Direct conversations" },
+    ],
+    security: [{ bearerAuth: [] }, { cookieAuth: [] }],
+    paths: {
+      "/api/health": {
+        get: {
+          operationId: "health",
+          tags: ["meta"],
+          summary: "Health of the process and its store",
+          description: "`degraded` when the bus (Redis) is unreachable but the store works.",
+          security: [],
+          responses: {
+            "200": ok("The store answers (`ok` or `degraded`)", ref("Health")),
+            "503": ok("The store does not answer (`error`) or the server is shutting down", ref("Health")),
+          },
+        },
+      },
+      "/api/openapi.json": {
+        get: {
+          operationId: "getOpenApi",
+          tags: ["meta"],
+          summary: "This OpenAPI 3.1 document",
+          security: [],
+          responses: {
+            "200": ok("The document", {
+              type: "object",
+              required: ["openapi", "info", "paths"],
+              properties: { openapi: { type: "string", pattern: "^3\\.1\\.\\d+$" } },
+            }),
+          },
+        },
+      },
+      "/api/docs": {
+        get: {
+          operationId: "getDocs",
+          tags: ["meta"],
+          summary: "This documentation as an HTML page",
+          security: [],
+          responses: {
+            "200": { description: "The page", content: { "text/html": { schema: { type: "string" } } } },
+          },
+        },
+      },
+      "/api/auth/register": {
+        post: {
+          operationId: "register",
+          tags: ["auth"],
+          summary: "Create an account",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["username", "email", "password"],
+              properties: {
+                username: {
+                  type: "string",
+                  minLength: 3,
+                  maxLength: 32,
+                  pattern: "^[A-Za-z0-9_.-]{3,32}$",
+                  description: "Letters, digits, `_`, `.` and `-`; unique ignoring case",
+                },
+                email: {
+                  type: "string",
+                  minLength: 3,
+                  maxLength: 254,
+                  pattern: `^[^@${JS_SPACE}]{1,64}@[^@.${JS_SPACE}]+(\\.[^@.${JS_SPACE}]+)+$`,
+                  description: "local@domain.tld without spaces; unique ignoring case",
+                },
+                password: {
+                  type: "string",
+                  minLength: 2,
+                  maxLength: 72,
+                  description: "8 to 72 bytes of UTF-8 (bcrypt's limit)",
+                },
+              },
+            }, { username: "alice", email: "alice@example.com", password: "SecurePass123!" }),
+          },
+          responses: {
+            "201": ok("Created", ref("Account"), {
+              GetUser: { operationId: "getUser", parameters: { id: "$response.body#/id" } },
+              OpenDirectRoom: {
+                operationId: "openDirectRoom",
+                requestBody: { user_id: "$response.body#/id" },
+              },
+            }),
+            "400": badBody("invalid_username", "invalid_email", "invalid_password"),
+            "409": error("The username or email is already registered", ["username_taken", "email_taken"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/login": {
+        post: {
+          operationId: "login",
+          tags: ["auth"],
+          summary: "Exchange email and password for an access token",
+          description: "An unknown email and a wrong password get the same 401, after the same bcrypt work.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["email", "password"],
+              properties: { email: { type: "string" }, password: { type: "string" } },
+            }, { email: "alice@example.com", password: "SecurePass123!" }),
+          },
+          responses: {
+            "200": ok("Signed in", ref("LoginResult")),
+            "400": badBody("invalid_credentials_format"),
+            "401": error("Wrong email or password", ["invalid_credentials"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me": {
+        get: {
+          operationId: "getMe",
+          tags: ["users"],
+          summary: "The caller's profile",
+          responses: {
+            "200": ok("The profile", ref("User")),
+            "401": unauthorized,
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "503": storeDown(),
+          },
+        },
+        patch: {
+          operationId: "updateMe",
+          tags: ["users"],
+          summary: "Change display name and avatar",
+          description: "An absent field is unchanged; `null` clears it.",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              properties: {
+                display_name: {
+                  type: ["string", "null"],
+                  minLength: 1,
+                  maxLength: 64,
+                  description: "Not blank",
+                },
+                avatar_url: {
+                  type: ["string", "null"],
+                  maxLength: 400 * 1024,
+                  description:
+                    "An https URL of at most 2048 characters, or a `data:image/(png|jpeg|gif|webp);base64,…` " +
+                    "URL of at most 256 KB decoded",
+                },
+              },
+            }, { display_name: "Alice" }),
+          },
+          responses: {
+            "200": ok("The updated profile", ref("User")),
+            "400": badBody("invalid_display_name", "invalid_avatar_url"),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "413": tooLarge("400 KiB"),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users": {
+        get: {
+          operationId: "searchUsers",
+          tags: ["users"],
+          summary: "Find users by username prefix",
+          description: "At most 20, ordered by username; an empty or absent `q` finds nobody.",
+          parameters: [{
+            name: "q",
+            in: "query",
+            description: "Username prefix, case-insensitive, at most 32 UTF-16 code units",
+            schema: { type: "string", maxLength: 32 },
+          }],
+          responses: {
+            "200": ok("Matching users", object({ users: { type: "array", items: ref("PublicUser") } })),
+            "400": error("`q` is too long", ["invalid_query"]),
+            "401": unauthorized,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/{id}": {
+        get: {
+          operationId: "getUser",
+          tags: ["users"],
+          summary: "A user's public profile",
+          parameters: [{
+            name: "id",
+            in: "path",
+            required: true,
+            description: "The user's id (`me` is the caller: `GET /api/users/me`)",
+            schema: { type: "string", minLength: 1 },
+          }],
+          responses: {
+            "200": ok("The profile (the caller's own, with `email`, for `me`)", {
+              anyOf: [ref("PublicUser"), ref("User")],
+            }),
+            "401": unauthorized,
+            "404": notFound("No such user", "user_not_found"),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms": {
+        get: {
+          operationId: "listRooms",
+          tags: ["rooms"],
+          summary: "Public rooms and the private rooms the caller belongs to",
+          description: "Unread messages in a room: `last_seq - last_read_seq`.",
+          responses: {
+            "200": ok(
+              "The rooms, oldest first",
+              object({ rooms: { type: "array", items: ref("RoomListing") } }),
+            ),
+            "401": unauthorized,
+            "503": storeDown(),
+          },
+        },
+        post: {
+          operationId: "createRoom",
+          tags: ["rooms"],
+          summary: "Create a room; the caller is its creator and first member",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["name"],
+              properties: {
+                name: { type: "string", minLength: 1, maxLength: 100, description: "Not blank" },
+                description: { type: "string", maxLength: 1000, default: "" },
+                is_private: { type: ["boolean", "null"], default: false, description: "null means false" },
+              },
+            }, { name: "General Discussion", description: "", is_private: false }),
+          },
+          responses: {
+            "201": ok("Created", ref("Room"), {
+              ...roomLinks(),
+              RemoveCreator: {
+                operationId: "removeMember",
+                parameters: { id: "$response.body#/id", userId: "$response.body#/creator_id" },
+              },
+            }),
+            "400": badBody("invalid_name", "invalid_description", "invalid_is_private"),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms/{id}": {
+        get: {
+          operationId: "getRoom",
+          tags: ["rooms"],
+          summary: "A room",
+          parameters: [roomId],
+          responses: {
+            "200": ok("The room", ref("Room")),
+            "401": unauthorized,
+            "404": roomNotFound,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms/{id}/join": {
+        post: {
+          operationId: "joinRoom",
+          tags: ["rooms"],
+          summary: "Join a public room (idempotent)",
+          description: "A private room is joined only by being added by its creator.",
+          parameters: [roomId],
+          responses: {
+            "200": ok("The room, with the caller as a member", ref("Room")),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": roomNotFound,
+            "429": rateLimited,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms/{id}/leave": {
+        post: {
+          operationId: "leaveRoom",
+          tags: ["rooms"],
+          summary: "Leave a room",
+          parameters: [roomId],
+          responses: {
+            "204": { description: "Left" },
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": roomNotFound,
+            "409": error("A direct room cannot be left; or the caller is not a member", [
+              "direct_room",
+              "not_a_member",
+            ]),
+            "429": rateLimited,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms/{id}/members": {
+        get: {
+          operationId: "listMembers",
+          tags: ["rooms"],
+          summary: "A room's members with `online` and `last_seen`",
+          parameters: [roomId],
+          responses: {
+            "200": ok(
+              "Members in join order",
+              object({ members: { type: "array", items: ref("PublicUser") } }),
+            ),
+            "401": unauthorized,
+            "404": roomNotFound,
+            "503": storeDown(),
+          },
+        },
+        post: {
+          operationId: "addMember",
+          tags: ["rooms"],
+          summary: "The room's creator adds a user (idempotent)",
+          parameters: [roomId],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["user_id"],
+              properties: { user_id: { type: "string", minLength: 1, maxLength: 64 } },
+            }),
+          },
+          responses: {
+            "200": ok("The room", ref("Room")),
+            "400": badBody("invalid_user_id"),
+            "401": unauthorized,
+            "403": error("The caller is not the room's creator; or a cross-origin cookie request", [
+              "forbidden",
+              ...originRefused,
+            ]),
+            "404": notFound(
+              "No such room (or not visible), or no such user",
+              "room_not_found",
+              "user_not_found",
+            ),
+            "409": error("A direct room always has its two members", ["direct_room"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": rateLimited,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms/{id}/members/{userId}": {
+        delete: {
+          operationId: "removeMember",
+          tags: ["rooms"],
+          summary: "The room's creator removes a member",
+          description:
+            "A creator who removes themselves from a private room no longer sees it: 404 after the " +
+            "removal.",
+          parameters: [roomId, {
+            name: "userId",
+            in: "path",
+            required: true,
+            description: "The member's user id",
+            schema: { type: "string", minLength: 1 },
+          }],
+          responses: {
+            "200": ok("The room", ref("Room")),
+            "401": unauthorized,
+            "403": error("The caller is not the room's creator; or a cross-origin cookie request", [
+              "forbidden",
+              ...originRefused,
+            ]),
+            "404": notFound(
+              "No such room (or not visible), or the user is not a member",
+              "room_not_found",
+              "member_not_found",
+            ),
+            "409": error("A direct room always has its two members", ["direct_room"]),
+            "429": rateLimited,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/rooms/{id}/messages": {
+        get: {
+          operationId: "getMessages",
+          tags: ["messages"],
+          summary: "A page of history, oldest first",
+          description:
+            "Use at most one of `offset`, `before_seq` and `after_seq`; `offset` 0 (the default) is " +
+            "the newest page. Any other query parameter, or one given twice, is 400.",
+          parameters: [
+            roomId,
+            {
+              name: "limit",
+              in: "query",
+              description: "Page size",
+              schema: { type: "integer", minimum: 1, maximum: 100, default: 50 },
+            },
+            {
+              name: "offset",
+              in: "query",
+              description: "Messages to skip from the newest",
+              schema: { type: "integer", minimum: 0, maximum: MAX_SEQ_QUERY },
+            },
+            {
+              name: "before_seq",
+              in: "query",
+              description: "The newest `limit` messages with a smaller seq",
+              schema: { type: "integer", minimum: 1, maximum: MAX_SEQ_QUERY },
+            },
+            {
+              name: "after_seq",
+              in: "query",
+              description: "The oldest `limit` messages with a larger seq",
+              schema: { type: "integer", minimum: 0, maximum: MAX_SEQ_QUERY },
+            },
+          ],
+          responses: {
+            "200": ok("The page", ref("MessagePage")),
+            "400": error("A query parameter is unknown, repeated, out of range, or combined", [
+              "invalid_query",
+            ]),
+            "401": unauthorized,
+            "404": roomNotFound,
+            "503": storeDown(),
+          },
+        },
+        post: {
+          operationId: "postMessage",
+          tags: ["messages"],
+          summary: "Send a message (or a chat command)",
+          description:
+            "The caller must be a member. A `client_id` makes the send idempotent: a retry answers " +
+            "200 with the original. Content starting with `/` is a command (`/stock=AAPL.US`): it is queued, " +
+            "not stored, and answered 202; the bot's answer arrives later as a `bot` message. `//text` posts " +
+            "`/text`.",
+          parameters: [roomId],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["content"],
+              properties: {
+                content: {
+                  type: "string",
+                  minLength: 1,
+                  maxLength: maxMessageChars,
+                  description: "Not blank, no NUL, well-formed Unicode",
+                },
+                client_id: {
+                  type: ["string", "null"],
+                  pattern: "^[A-Za-z0-9_-]{1,64}$",
+                  description: "Idempotency key, unique per sender and room",
+                },
+              },
+            }, { content: "Hello, everyone!", client_id: "9b2f0c1e-8a8e-4a5e-9d7b-1f2e3d4c5b6a" }),
+          },
+          responses: {
+            "200": ok("A repeated `client_id`: the message stored the first time", ref("Message")),
+            "201": ok("Stored and delivered", ref("Message"), {
+              GetMessages: { operationId: "getMessages", parameters: { id: "$response.body#/room_id" } },
+            }),
+            "202": ok("A chat command, queued for its bot", ref("CommandAccepted")),
+            "400": badBody(
+              "invalid_content",
+              "invalid_client_id",
+              "content_empty",
+              "content_too_long",
+              "unknown_command",
+              "invalid_command",
+            ),
+            "401": unauthorized,
+            "403": error("The caller is not a member; or a cross-origin cookie request", [
+              "not_a_member",
+              ...originRefused,
+            ]),
+            "404": roomNotFound,
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": rateLimited,
+            "503": storeDown("commands_unavailable"),
+          },
+        },
+      },
+      "/api/rooms/{id}/read": {
+        post: {
+          operationId: "markRead",
+          tags: ["messages"],
+          summary: "Move the caller's read marker forward",
+          description: "The marker never moves back and never past the room's `last_seq`.",
+          parameters: [roomId],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["seq"],
+              properties: { seq: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
+            }, { seq: 42 }),
+          },
+          responses: {
+            "200": ok("The stored marker", ref("ReadMarker")),
+            "400": badBody("invalid_seq"),
+            "401": unauthorized,
+            "403": error("The caller is not a member; or a cross-origin cookie request", [
+              "not_a_member",
+              ...originRefused,
+            ]),
+            "404": roomNotFound,
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/dms": {
+        post: {
+          operationId: "openDirectRoom",
+          tags: ["dms"],
+          summary: "The one direct room of the caller and another user",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["user_id"],
+              properties: { user_id: { type: "string", minLength: 1, maxLength: 64 } },
+            }),
+          },
+          responses: {
+            "200": ok("It already existed", ref("Room"), roomLinks()),
+            "201": ok("Created", ref("Room"), roomLinks()),
+            "400": badBody("invalid_user_id", "invalid_user"),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("No such user", ["user_not_found"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+    },
+    components: {
+      schemas: schemas(maxMessageChars),
+      securitySchemes: {
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description: "The token from `POST /api/auth/login`",
+        },
+        cookieAuth: {
+          type: "apiKey",
+          in: "cookie",
+          name: "chat_session",
+          description: "The web UI's HttpOnly session cookie (holds the same JWT)",
+        },
+      },
+    },
+    "x-websocket": {
+      path: "/ws",
+      description: "GET /ws?token=<token>[&room_id=<id>] upgrades to a WebSocket carrying JSON frames " +
+        "(message, join, leave, typing, ping, resume from the client; messages, acks, presence, errors from " +
+        "the server). 401 without a valid token, 403 for a foreign Origin, 503 `server_full` at " +
+        "MAX_CONNECTIONS. See the README's WebSocket section.",
+    },
+  };
+}
+
+/** The document for the default configuration. */
+export const openApi: OpenApiDocument = openApiDocument();
+
+// ---- serving ----
+
+const CACHE = "public, max-age=300";
+
+/** `GET /api/openapi.json`: the document for this server's configuration, built once. */
+export function openApiHandler(config: Pick<Config, "maxMessageChars">): Handler<AppEnv> {
+  const body = JSON.stringify(openApiDocument({ maxMessageChars: config.maxMessageChars }));
+  return () =>
+    new Response(body, {
+      headers: { "content-type": "application/json", "cache-control": CACHE },
+    });
+}
+
+/** `GET /api/docs`: the document as a static HTML page (no script; styles allowed by hash only). */
+export function apiDocsHandler(config: Pick<Config, "maxMessageChars">): Handler<AppEnv> {
+  const html = renderDocs(openApiDocument({ maxMessageChars: config.maxMessageChars }));
+  let csp: Promise<string> | undefined;
+  return async () => {
+    csp ??= styleHash(STYLE).then((hash) =>
+      `default-src 'none'; style-src '${hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+    );
+    return new Response(html, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": CACHE,
+        "content-security-policy": await csp,
+        "x-content-type-options": "nosniff",
+      },
+    });
+  };
+}
+
+async function styleHash(css: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(css)));
+  return `sha256-${btoa(String.fromCharCode(...digest))}`;
+}
+
+// ---- the docs page ----
+
+const STYLE = `
+body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:72rem;padding:1rem 1.5rem;color:#1d2433}
+h1{margin-bottom:.25rem}h2{border-bottom:2px solid #d8dee9;padding-bottom:.25rem;margin-top:2.5rem}
+code,.path{font-family:ui-monospace,monospace;font-size:.92em}
+nav ul{columns:2;padding-left:1.2rem}nav li{break-inside:avoid}nav li ul{columns:1}
+section.op{border:1px solid #d8dee9;border-radius:6px;margin:1rem 0;padding:.5rem 1rem}
+.op h3{margin:.25rem 0;font-size:1.05rem}
+.m{display:inline-block;min-width:4.2rem;text-align:center;border-radius:4px;color:#fff;font-weight:600;
+padding:0 .4rem;margin-right:.5rem;font-family:ui-monospace,monospace}
+.get{background:#2f6fb3}.post{background:#2d8a4e}.patch{background:#a86a00}.delete{background:#b3362f}
+table{border-collapse:collapse;width:100%;margin:.25rem 0 .75rem}
+th,td{text-align:left;vertical-align:top;border-top:1px solid #e5e9f0;padding:.25rem .5rem}
+th{font-weight:600;background:#f4f6f9}.muted{color:#5c677d}.lock{font-size:.85em;color:#5c677d}
+pre{white-space:pre-wrap}`;
+
+const escapeHtml = (text: unknown): string =>
+  String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** Inline Markdown of the descriptions: only `code` spans and **bold**, after escaping. */
+const md = (text: string): string =>
+  escapeHtml(text).replace(/`([^`]+)`/g, "<code>$1</code>").replace(
+    /\*\*([^*]+)\*\*/g,
+    "<strong>$1</strong>",
+  );
+
+const refName = (ref: string) => ref.slice(ref.lastIndexOf("/") + 1);
+
+/** A short human label for a schema: its type and constraints; a $ref links to the schema's section. */
+function typeLabel(schema: Schema): string {
+  if (schema.$ref) {
+    return `<a href="#schema-${escapeHtml(refName(schema.$ref))}">${escapeHtml(refName(schema.$ref))}</a>`;
+  }
+  // An error response is `allOf: [Error, {its codes}]`: the codes are in the description, the type is Error.
+  if (schema.allOf) return schema.allOf.filter((s) => s.$ref).map(typeLabel).join(" &amp; ") || "object";
+  if (schema.anyOf) return schema.anyOf.map(typeLabel).join(" | ");
+  const parts: string[] = [];
+  if (schema.enum) {
+    parts.push(schema.enum.map((v) => `<code>${escapeHtml(JSON.stringify(v))}</code>`).join(" | "));
+  }
+  const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
+  for (const type of types) {
+    parts.push(type === "array" && schema.items ? `array of ${typeLabel(schema.items)}` : escapeHtml(type));
+  }
+  const label = parts.join(" | ") || "any";
+  const notes: string[] = [];
+  if (schema.format) notes.push(escapeHtml(schema.format));
+  if (schema.minLength !== undefined || schema.maxLength !== undefined) {
+    notes.push(`${schema.minLength ?? 0}–${schema.maxLength ?? "∞"} chars`);
+  }
+  if (schema.minimum !== undefined || schema.maximum !== undefined) {
+    notes.push(`${schema.minimum ?? "−∞"}–${schema.maximum ?? "∞"}`);
+  }
+  if (schema.pattern) notes.push(`pattern <code>${escapeHtml(schema.pattern)}</code>`);
+  if (schema.default !== undefined) {
+    notes.push(`default <code>${escapeHtml(JSON.stringify(schema.default))}</code>`);
+  }
+  return notes.length ? `${label} <span class="muted">(${notes.join(", ")})</span>` : label;
+}
+
+function fieldsTable(schema: Schema): string {
+  const properties = Object.entries(schema.properties ?? {});
+  if (properties.length === 0) return `<p>${typeLabel(schema)}</p>`;
+  const required = new Set(schema.required ?? []);
+  const rows = properties.map(([name, field]) =>
+    `<tr><td><code>${escapeHtml(name)}</code></td><td>${typeLabel(field)}</td>` +
+    `<td>${required.has(name) ? "yes" : "no"}</td><td>${md(field.description ?? "")}</td></tr>`
+  );
+  return `<table><tr><th>field</th><th>type</th><th>required</th><th>notes</th></tr>${rows.join("")}</table>`;
+}
+
+function renderOperation(method: string, path: string, op: Operation, doc: OpenApiDocument): string {
+  const id = `op-${op.operationId}`;
+  const secured = (op.security ?? doc.security).length > 0;
+  const out = [
+    `<section class="op" id="${escapeHtml(id)}"><h3><span class="m ${escapeHtml(method)}">` +
+    `${escapeHtml(method.toUpperCase())}</span><span class="path">${escapeHtml(path)}</span></h3>`,
+    `<p>${md(op.summary)}${secured ? ' <span class="lock">(token required)</span>' : ""}</p>`,
+  ];
+  if (op.description) out.push(`<p>${md(op.description)}</p>`);
+  if (op.parameters?.length) {
+    const rows = op.parameters.map((p) =>
+      `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}</td><td>${
+        typeLabel(p.schema)
+      }</td>` +
+      `<td>${p.required ? "yes" : "no"}</td><td>${md(p.description ?? "")}</td></tr>`
+    );
+    out.push(
+      `<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>type</th><th>required</th><th>notes</th></tr>` +
+        `${rows.join("")}</table>`,
+    );
+  }
+  if (op.requestBody) {
+    const [type, media] = Object.entries(op.requestBody.content)[0];
+    out.push(
+      `<h4>Request body <span class="muted">(${escapeHtml(type)})</span></h4>${fieldsTable(media.schema)}`,
+    );
+    if (media.example !== undefined) {
+      out.push(`<pre><code>${escapeHtml(JSON.stringify(media.example))}</code></pre>`);
+    }
+  }
+  const rows = Object.entries(op.responses).map(([status, response]) => {
+    const media = response.content ? Object.entries(response.content)[0] : undefined;
+    const body = media
+      ? `${typeLabel(media[1].schema)} <span class="muted">${escapeHtml(media[0])}</span>`
+      : "";
+    return `<tr><td><code>${escapeHtml(status)}</code></td><td>${
+      md(response.description)
+    }</td><td>${body}</td></tr>`;
+  });
+  out.push(
+    `<h4>Responses</h4><table><tr><th>status</th><th>meaning</th><th>body</th></tr>${rows.join("")}</table>`,
+  );
+  out.push("</section>");
+  return out.join("\n");
+}
+
+/** The whole page: operations grouped by tag, then the schemas. Every value from the document is escaped. */
+export function renderDocs(doc: OpenApiDocument): string {
+  const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+    HTTP_METHODS.flatMap((method) => (item[method] ? [{ method, path, op: item[method]! }] : []))
+  );
+  const toc: string[] = [];
+  const sections: string[] = [];
+  for (const tag of doc.tags) {
+    const ops = operations.filter((o) => o.op.tags[0] === tag.name);
+    if (ops.length === 0) continue;
+    toc.push(
+      `<li><a href="#tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</a>: ${md(tag.description)}<ul>` +
+        ops.map((o) =>
+          `<li><a href="#op-${escapeHtml(o.op.operationId)}"><code>${escapeHtml(o.method.toUpperCase())} ` +
+          `${escapeHtml(o.path)}</code></a></li>`
+        ).join("") + "</ul></li>",
+    );
+    sections.push(
+      `<h2 id="tag-${escapeHtml(tag.name)}">${escapeHtml(tag.name)}</h2><p>${md(tag.description)}</p>` +
+        ops.map((o) => renderOperation(o.method, o.path, o.op, doc)).join("\n"),
+    );
+  }
+  const schemaSections = Object.entries(doc.components.schemas).map(([name, schema]) =>
+    `<h3 id="schema-${escapeHtml(name)}">${escapeHtml(name)}</h3>` +
+    (schema.description ? `<p>${md(schema.description)}</p>` : "") + fieldsTable(schema)
+  );
+  const description = doc.info.description.split(/\n\n+/).map((block) =>
+    block.startsWith("- ")
+      ? `<ul>${block.split(/\n- /).map((item) => `<li>${md(item.replace(/^- /, ""))}</li>`).join("")}</ul>`
+      : `<p>${md(block)}</p>`
+  ).join("\n");
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(doc.info.title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>${escapeHtml(doc.info.title)} <span class="muted">${escapeHtml(doc.info.version)}</span></h1>
+<p class="muted">OpenAPI ${escapeHtml(doc.openapi)}: <a href="/api/openapi.json">/api/openapi.json</a></p>
+${description}
+<nav><h2>Operations</h2><ul>${toc.join("")}</ul></nav>
+${sections.join("\n")}
+<h2 id="websocket">WebSocket</h2><p><code>${escapeHtml(doc["x-websocket"].path)}</code>: ${
+    md(doc["x-websocket"].description)
+  }</p>
+<h2 id="schemas">Schemas</h2>
+${schemaSections.join("\n")}
+</body>
+</html>
+`;
+}

@@ -1,0 +1,156 @@
+/**
+ * Fuzzes the REST API against its own OpenAPI document with Schemathesis (PyPI, in `.venv-schemathesis/`,
+ * installed by scripts/services.sh at the version pinned there). A real server process is started with
+ * generous rate limits; Schemathesis reads /api/openapi.json and runs its examples, coverage, fuzzing and
+ * stateful (links) phases with a signed-in user's token. It must find no 5xx and no response that the
+ * document does not describe (status, content type, headers, schema), and every request that violates the
+ * document must be refused.
+ *
+ * Not checked, on purpose: `positive_data_acceptance` (a schema-valid request may still be refused by a rule
+ * JSON Schema cannot say: a taken username, a blank message, two history cursors at once);
+ * `unsupported_method` and `allow_header_conformance` (an unknown method is 404 `not_found` here, as any
+ * unknown route; there is no 405); `ensure_resource_availability` (it reads a 404 `user_not_found` after a room
+ * was created as the room missing).
+ *
+ * `SCHEMATHESIS_MAX_EXAMPLES` (default 50) and `SCHEMATHESIS_SEED` (default fixed; `random` for a new one)
+ * tune a run, e.g. `SCHEMATHESIS_MAX_EXAMPLES=500 SCHEMATHESIS_SEED=random deno test -A tests/schemathesis_test.ts`.
+ */
+// deno-lint-ignore-file no-console
+import assert from "node:assert/strict";
+import { testDatabaseUrl } from "./helpers/database.ts";
+import { spawnServer } from "./helpers/process.ts";
+import { newUser } from "./helpers/server.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const VENV = `${ROOT}.venv-schemathesis`;
+const ST = `${VENV}/bin/st`;
+/** The whole Schemathesis run is stopped after this long (it takes about 10 s at 50 examples). */
+const RUN_TIMEOUT_MS = 150_000;
+
+const CHECKS = [
+  "not_a_server_error",
+  "status_code_conformance",
+  "content_type_conformance",
+  "response_headers_conformance",
+  "response_schema_conformance",
+  "negative_data_rejection",
+  "missing_required_header",
+  "ignored_auth",
+  "use_after_free",
+];
+
+/** Statuses that count as refusing schema-violating data (413 and 415 included: the body limits). */
+const CONFIG = `[checks]
+negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "409", "413", "415", "429"]
+`;
+
+/** The version scripts/services.sh installs: `SCHEMATHESIS_VERSION=…` there is the one pin. */
+async function pinnedVersion(): Promise<string> {
+  const script = await Deno.readTextFile(`${ROOT}scripts/services.sh`);
+  const match = /^SCHEMATHESIS_VERSION=(\S+)$/m.exec(script);
+  assert.ok(match, "scripts/services.sh pins SCHEMATHESIS_VERSION");
+  return match[1];
+}
+
+async function output(cmd: string, args: string[], options: Deno.CommandOptions = {}) {
+  const result = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", ...options }).output();
+  const decoder = new TextDecoder();
+  return { code: result.code, text: decoder.decode(result.stdout) + decoder.decode(result.stderr) };
+}
+
+async function installedVersion(): Promise<string | null> {
+  try {
+    const { code, text } = await output(ST, ["--version"]);
+    return code === 0 ? /version (\S+)/.exec(text)?.[1] ?? null : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The `st` executable at the pinned version. Under CI it must already be there (scripts/services.sh runs
+ * first): the test fails otherwise, never skips. On a developer machine it is installed here when missing.
+ */
+async function schemathesis(): Promise<string> {
+  const version = await pinnedVersion();
+  const installed = await installedVersion();
+  if (installed === version) return ST;
+  const problem = installed === null ? "is not installed" : `is ${installed}, not ${version}`;
+  if (Deno.env.get("CI") === "true") {
+    assert.fail(`Schemathesis in .venv-schemathesis ${problem}; scripts/services.sh installs it`);
+  }
+  console.log(`Schemathesis ${problem}: installing ${version} into .venv-schemathesis (once)`);
+  await Deno.remove(VENV, { recursive: true }).catch(() => {});
+  for (
+    const [cmd, args] of [
+      ["python3", ["-m", "venv", VENV]],
+      [`${VENV}/bin/pip`, ["install", "-q", "--disable-pip-version-check", `schemathesis==${version}`]],
+    ] as const
+  ) {
+    const { code, text } = await output(cmd, [...args]);
+    assert.equal(code, 0, `${cmd} ${args.join(" ")} failed:\n${text}`);
+  }
+  assert.equal(await installedVersion(), version);
+  return ST;
+}
+
+Deno.test("Schemathesis finds no 5xx and no answer that contradicts /api/openapi.json", async () => {
+  const st = await schemathesis();
+  const dir = await Deno.makeTempDir({ prefix: "chat-schemathesis-" });
+  const server = await spawnServer({
+    DATABASE_URL: testDatabaseUrl(dir),
+    RATE_LIMIT_PER_SEC: "100000",
+    RATE_LIMIT_BURST: "100000",
+    AUTH_RATE_LIMIT_PER_MIN: "1000000",
+    AUTH_RATE_LIMIT_BURST: "100000",
+    BCRYPT_COST: "4",
+    // The in-process stock bot answers commands (202) from a closed local port: nothing leaves the machine.
+    QUOTE_URL: "http://127.0.0.1:9/q/l/",
+    QUOTE_TIMEOUT_MS: "200",
+  });
+  try {
+    const user = await newUser(server.url, "fuzz");
+    await Deno.writeTextFile(`${dir}/schemathesis.toml`, CONFIG);
+    const seed = Deno.env.get("SCHEMATHESIS_SEED") ?? "20261123";
+    const args = [
+      "--config-file",
+      `${dir}/schemathesis.toml`,
+      "run",
+      `${server.url}/api/openapi.json`,
+      "--checks",
+      CHECKS.join(","),
+      "--header",
+      `Authorization: Bearer ${user.token}`,
+      "--max-examples",
+      Deno.env.get("SCHEMATHESIS_MAX_EXAMPLES") ?? "50",
+      ...(seed === "random" ? [] : ["--seed", seed]),
+      "--request-timeout",
+      "10",
+      "--generation-database",
+      "none",
+      "--generation-with-security-parameters",
+      "false",
+      "--output-truncate",
+      "true",
+      "--no-color",
+    ];
+    const started = performance.now();
+    // Run in the temp folder: Schemathesis and Hypothesis write their caches and reports to the working folder.
+    const { code, text } = await output(st, args, {
+      cwd: dir,
+      env: { NO_COLOR: "1", PYTHONDONTWRITEBYTECODE: "1" },
+      signal: AbortSignal.timeout(RUN_TIMEOUT_MS),
+    });
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    if (code !== 0) console.log(text);
+    assert.equal(code, 0, `Schemathesis failed (exit ${code}) after ${seconds} s; its report is above`);
+    const summary = /(\d+) generated, (\d+) passed/.exec(text);
+    assert.ok(summary && Number(summary[1]) > 500, `Schemathesis ran too few cases:\n${text.slice(-2000)}`);
+    console.log(`Schemathesis: ${summary[0]} in ${seconds} s`);
+    const errors = server.logs.filter((entry) => entry.level === "error");
+    assert.deepEqual(errors, [], "the server logged no error while fuzzed");
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
