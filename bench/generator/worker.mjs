@@ -14,17 +14,11 @@
 import { createInterface } from "node:readline";
 import * as hdr from "hdr-histogram-js";
 import { WebSocket } from "ws";
+import { newHistogram } from "./histogram.mjs";
 
 const WORKER = process.env.WORKER_ID ?? "0";
 /** Source address of every connection (127.0.0.x), so that no source address needs more than ~28k ports. */
 const LOCAL_ADDRESS = process.env.LOCAL_ADDRESS || undefined;
-
-const newHistogram = () =>
-  hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
 
 const now = () => performance.timeOrigin + performance.now();
 

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import * as hdr from "hdr-histogram-js";
+import { newHistogram } from "../generator/histogram.mjs";
 import { cpuOf } from "./procs.ts";
 
 const WORKER = fileURLToPath(
@@ -282,13 +283,6 @@ export class Generator {
     await Promise.all(this.#workers.map((w) => w.exit()));
   }
 }
-
-export const newHistogram = (): hdr.Histogram =>
-  hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
 
 /** Latency percentiles in ms from a histogram of microseconds. */
 export function percentiles(

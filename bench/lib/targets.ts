@@ -177,44 +177,27 @@ function startOne(
         },
         readyUrl: `http://127.0.0.1:${port}/api/health`,
       });
-    case "socketio":
+    default:
+      // The peers: their command line, the same health URL, and REDIS_URL for those that scale out.
       return startProc({
         ...common,
-        cmd: ["node", join(BENCH, "peers", "socketio_server.mjs")],
+        cmd: PEER_COMMANDS[target.key](),
         env: {
           ...env,
-          ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
+          ...(target.scalesOut && options.redisUrl !== undefined ? { REDIS_URL: options.redisUrl } : {}),
         },
-        readyUrl: `http://127.0.0.1:${port}/health`,
-      });
-    case "ws":
-      return startProc({
-        ...common,
-        cmd: ["node", join(BENCH, "peers", "ws_server.mjs")],
-        env,
-        readyUrl: `http://127.0.0.1:${port}/health`,
-      });
-    case "deno":
-      return startProc({
-        ...common,
-        cmd: [
-          Deno.execPath(),
-          "run",
-          "-A",
-          join(BENCH, "peers", "naive_deno.ts"),
-        ],
-        env,
-        readyUrl: `http://127.0.0.1:${port}/health`,
-      });
-    case "bun":
-      return startProc({
-        ...common,
-        cmd: [bunBinary(), join(BENCH, "peers", "bun_server.mjs")],
-        env,
         readyUrl: `http://127.0.0.1:${port}/health`,
       });
   }
 }
+
+/** How each peer server starts. */
+const PEER_COMMANDS: Record<Exclude<TargetKey, "ours">, () => string[]> = {
+  socketio: () => ["node", join(BENCH, "peers", "socketio_server.mjs")],
+  ws: () => ["node", join(BENCH, "peers", "ws_server.mjs")],
+  deno: () => [Deno.execPath(), "run", "-A", join(BENCH, "peers", "naive_deno.ts")],
+  bun: () => [bunBinary(), join(BENCH, "peers", "bun_server.mjs")],
+};
 
 /** Starts a Redis server pinned to `cpus` (no persistence). */
 export async function startRedis(

@@ -50,6 +50,7 @@ import {
   ANSWER_RETRY_DELAY_MS,
   checkCommand,
   CLOSE_GRACE_MS,
+  Delays,
   jobFields,
   settleWithin,
 } from "./memory_queue.ts";
@@ -157,7 +158,7 @@ export class AmqpQueue implements CommandQueue {
   readonly #commands = new Set<string>();
   readonly #subscriptions: Subscription[] = [];
   readonly #tasks = new Set<Promise<void>>();
-  readonly #sleeps = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: (elapsed: boolean) => void }>();
+  readonly #delays = new Delays();
 
   constructor(options: AmqpQueueOptions) {
     this.#url = withHeartbeat(options.url);
@@ -273,11 +274,7 @@ export class AmqpQueue implements CommandQueue {
   async close(): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    for (const sleep of this.#sleeps) {
-      clearTimeout(sleep.timer);
-      sleep.resolve(false);
-    }
-    this.#sleeps.clear();
+    this.#delays.cancelAll();
     await this.#reconnecting;
     await settleWithin([...this.#tasks], CLOSE_GRACE_MS);
     const session = this.#session;
@@ -419,7 +416,7 @@ export class AmqpQueue implements CommandQueue {
         error,
       });
       // Closing during the delay leaves the job unacked: RabbitMQ gives it back as it was.
-      if (!(await this.#sleep(delayMs))) return;
+      if (!(await this.#delays.sleep(delayMs))) return;
       // With its connection gone the delivery is back in the queue already: a copy would run it twice.
       if (session.lost) return;
       try {
@@ -467,7 +464,7 @@ export class AmqpQueue implements CommandQueue {
         delay_ms: ANSWER_RETRY_DELAY_MS,
         error,
       });
-      if (await this.#sleep(ANSWER_RETRY_DELAY_MS)) this.#settle(channel, message, "requeue");
+      if (await this.#delays.sleep(ANSWER_RETRY_DELAY_MS)) this.#settle(channel, message, "requeue");
       return;
     }
     this.#settle(channel, message, "ack");
@@ -475,7 +472,7 @@ export class AmqpQueue implements CommandQueue {
 
   /** After a short delay, requeues `message` (nothing to do when its channel is gone: it is requeued already). */
   async #giveBack(channel: Channel, message: ConsumeMessage): Promise<void> {
-    if (await this.#sleep(GIVE_BACK_DELAY_MS)) this.#settle(channel, message, "requeue");
+    if (await this.#delays.sleep(GIVE_BACK_DELAY_MS)) this.#settle(channel, message, "requeue");
   }
 
   /** Acks, dead-letters (`nack`) or requeues `message`; a closed channel already gave it back, so that is fine. */
@@ -554,7 +551,7 @@ export class AmqpQueue implements CommandQueue {
 
   async #reconnect(): Promise<void> {
     for (let attempt = 1; this.#state === "open"; attempt++) {
-      if (!(await this.#sleep(backoff(attempt)))) return;
+      if (!(await this.#delays.sleep(backoff(attempt)))) return;
       let session: Session;
       try {
         session = await this.#open();
@@ -608,21 +605,6 @@ export class AmqpQueue implements CommandQueue {
       );
     }
     return this.#session;
-  }
-
-  /** Resolves true after `ms`, or false at once when the queue closes first. */
-  #sleep(ms: number): Promise<boolean> {
-    if (this.#state === "closed") return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const sleep = {
-        timer: setTimeout(() => {
-          this.#sleeps.delete(sleep);
-          resolve(true);
-        }, Math.max(0, ms)),
-        resolve,
-      };
-      this.#sleeps.add(sleep);
-    });
   }
 }
 

@@ -251,7 +251,7 @@ export class MemoryQueue implements CommandQueue {
   readonly #consumers = new Set<BrokerConsumer<CommandJob> | BrokerConsumer<CommandAnswer>>();
   /** Handlings in progress (handler, then publish and ack, or the retry delay). */
   readonly #tasks = new Set<Promise<void>>();
-  readonly #sleeps = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: (elapsed: boolean) => void }>();
+  readonly #delays = new Delays();
   #closed = false;
 
   constructor(broker: MemoryBroker = new MemoryBroker(), options: { log?: Logger } = {}) {
@@ -319,11 +319,7 @@ export class MemoryQueue implements CommandQueue {
     if (this.#closed) return;
     this.#closed = true;
     for (const consumer of this.#consumers) consumer.stop();
-    for (const sleep of this.#sleeps) {
-      clearTimeout(sleep.timer);
-      sleep.resolve(false);
-    }
-    this.#sleeps.clear();
+    this.#delays.cancelAll();
     await settleWithin([...this.#tasks], CLOSE_GRACE_MS);
     for (const consumer of this.#consumers) consumer.cancel();
     this.#consumers.clear();
@@ -350,7 +346,7 @@ export class MemoryQueue implements CommandQueue {
           error,
         });
         // Closing during the delay leaves the job unacked: close() gives it back as it was.
-        if (!(await this.#sleep(delayMs))) return;
+        if (!(await this.#delays.sleep(delayMs))) return;
         this.#broker.publishJob(job, attempts + 1);
         consumer.ack(message);
         return;
@@ -377,7 +373,7 @@ export class MemoryQueue implements CommandQueue {
         delay_ms: ANSWER_RETRY_DELAY_MS,
         error,
       });
-      if (await this.#sleep(ANSWER_RETRY_DELAY_MS)) consumer.nack(message, true);
+      if (await this.#delays.sleep(ANSWER_RETRY_DELAY_MS)) consumer.nack(message, true);
       return;
     }
     consumer.ack(message);
@@ -387,21 +383,6 @@ export class MemoryQueue implements CommandQueue {
     this.#tasks.add(task);
     task.catch((error) => this.#log.error("Command queue handling failed", { error }))
       .finally(() => this.#tasks.delete(task));
-  }
-
-  /** Resolves true after `ms`, or false at once when the queue closes first. */
-  #sleep(ms: number): Promise<boolean> {
-    if (this.#closed) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const sleep = {
-        timer: setTimeout(() => {
-          this.#sleeps.delete(sleep);
-          resolve(true);
-        }, Math.max(0, ms)),
-        resolve,
-      };
-      this.#sleeps.add(sleep);
-    });
   }
 
   #assertOpen(): void {
@@ -433,5 +414,40 @@ export async function settleWithin(tasks: Promise<unknown>[], ms: number): Promi
     await Promise.race([Promise.allSettled(tasks), timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Delays that `cancelAll()` ends at once, so that a closing queue cuts its retry and backoff waits short and
+ * leaves no timer behind. `sleep()` resolves true when the time passed, false when cancelled (also when
+ * called after `cancelAll()`).
+ */
+export class Delays {
+  readonly #pending = new Set<
+    { timer: ReturnType<typeof setTimeout>; resolve: (elapsed: boolean) => void }
+  >();
+  #cancelled = false;
+
+  sleep(ms: number): Promise<boolean> {
+    if (this.#cancelled) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const delay = {
+        timer: setTimeout(() => {
+          this.#pending.delete(delay);
+          resolve(true);
+        }, Math.max(0, ms)),
+        resolve,
+      };
+      this.#pending.add(delay);
+    });
+  }
+
+  cancelAll(): void {
+    this.#cancelled = true;
+    for (const delay of this.#pending) {
+      clearTimeout(delay.timer);
+      delay.resolve(false);
+    }
+    this.#pending.clear();
   }
 }

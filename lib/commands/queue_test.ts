@@ -10,6 +10,7 @@ import {
   startDropProxy,
 } from "../../tests/helpers/rabbitmq.ts";
 import { freePort } from "../../tests/helpers/redis.ts";
+import { waitUntil } from "../../tests/helpers/server.ts";
 import { type LogFields, Logger, type LogLevel, nullLogger } from "../log.ts";
 import { amqpNames, AmqpQueue, AmqpUnavailableError } from "./amqp_queue.ts";
 import { MemoryBroker, MemoryQueue } from "./memory_queue.ts";
@@ -49,14 +50,6 @@ queueContract("AmqpQueue", async () => {
 
 /** How long a case waits for a reconnect or a delivery before failing. */
 const WAIT_MS = 15_000;
-
-async function waitUntil(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${WAIT_MS} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 interface LogEntry {
   level: LogLevel;
@@ -106,7 +99,7 @@ async function amqpPair(urls: { chat?: string; bot?: string } = {}) {
     async roundTrip(arg: string) {
       const job = makeJob("echo", arg);
       await chat.publishJob(job);
-      await waitUntil(() => answers.some((a) => a.job_id === job.id), `the answer to ${arg}`);
+      await waitUntil(() => answers.some((a) => a.job_id === job.id), `the answer to ${arg}`, WAIT_MS);
     },
     async cleanup() {
       await chat.close();
@@ -177,7 +170,7 @@ Deno.test("AmqpQueue: reconnects after a network cut, refusing publishes meanwhi
 
     proxy.down = true;
     assert.equal(proxy.drop(), 2, "both connections go through the proxy");
-    await waitUntil(() => !pair.chat.connected && !pair.bot.connected, "both queues to see the cut");
+    await waitUntil(() => !pair.chat.connected && !pair.bot.connected, "both queues to see the cut", WAIT_MS);
     await assert.rejects(pair.chat.publishJob(makeJob("echo", "during")), (error: Error) => {
       assert.ok(error instanceof AmqpUnavailableError);
       assert.match(error.message, /not connected to RabbitMQ/);
@@ -185,7 +178,7 @@ Deno.test("AmqpQueue: reconnects after a network cut, refusing publishes meanwhi
     });
 
     proxy.down = false;
-    await waitUntil(() => pair.chat.connected && pair.bot.connected, "both queues to reconnect");
+    await waitUntil(() => pair.chat.connected && pair.bot.connected, "both queues to reconnect", WAIT_MS);
     await pair.roundTrip("after");
     assert.ok(
       pair.chatLog.some((e) => e.level === "warn" && e.message.includes("Lost the RabbitMQ connection")),
@@ -204,7 +197,7 @@ Deno.test("AmqpQueue: reconnects after RabbitMQ force-closes its connection (as 
     await pair.roundTrip("before");
     const reconnected = () => pair.botLog.filter((e) => e.message === "Reconnected to RabbitMQ").length;
     assert.equal(await forceCloseConnections(pair.bot.connectionName), 1);
-    await waitUntil(() => reconnected() === 1 && pair.bot.connected, "the bot to reconnect");
+    await waitUntil(() => reconnected() === 1 && pair.bot.connected, "the bot to reconnect", WAIT_MS);
     await pair.roundTrip("after");
     const lost = pair.botLog.find((e) => e.message.includes("Lost the RabbitMQ connection"));
     assert.match(String(lost?.fields.error), /CONNECTION.FORCED/);
@@ -238,9 +231,13 @@ Deno.test("AmqpQueue: a job in flight when the bot's connection drops is handled
     await pair.chat.publishJob(job);
     await firstCall;
     proxy.drop();
-    await waitUntil(() => !pair.bot.connected, "the bot to see the cut");
+    await waitUntil(() => !pair.bot.connected, "the bot to see the cut", WAIT_MS);
     releaseFirst();
-    await waitUntil(() => pair.answers.some((a) => a.job_id === job.id), "the answer after the redelivery");
+    await waitUntil(
+      () => pair.answers.some((a) => a.job_id === job.id),
+      "the answer after the redelivery",
+      WAIT_MS,
+    );
     assert.deepEqual(calls, [job.id, job.id], "run again after the redelivery");
     await pair.roundTrip("sentinel");
     assert.equal(pair.answers.filter((a) => a.job_id === job.id).length, 1, "answered once");
@@ -274,7 +271,7 @@ Deno.test("MemoryQueue: a job published with no bot waits in the broker until on
       handled.push(job.arg);
       return Promise.resolve(answerTo(job));
     });
-    await waitUntil(() => broker.waitingAnswers === 2, "two answers");
+    await waitUntil(() => broker.waitingAnswers === 2, "two answers", WAIT_MS);
     assert.deepEqual(handled, ["one", "two"]);
     assert.equal(broker.waitingJobs("echo"), 0);
   } finally {
@@ -299,7 +296,7 @@ Deno.test("MemoryQueue: prefetch lets a bot run that many jobs at once", async (
       return answerTo(job);
     }, { prefetch: 3 });
     for (let i = 0; i < 6; i++) await queue.publishJob(makeJob("echo", `p${i}`));
-    await waitUntil(() => done.length === 6, "six jobs");
+    await waitUntil(() => done.length === 6, "six jobs", WAIT_MS);
     assert.equal(maxActive, 3);
   } finally {
     await queue.close();
@@ -317,14 +314,14 @@ Deno.test("MemoryQueue: close() cuts a retry delay short and gives the job back 
       return Promise.reject(new Error("fails"));
     }, { retryDelayMs: () => 60_000 });
     await first.publishJob(makeJob("echo", "retried"));
-    await waitUntil(() => failures === 1, "the first failure");
+    await waitUntil(() => failures === 1, "the first failure", WAIT_MS);
     await first.close(); // would leak a 60 s timer if the delay were not cut short
     const handled: string[] = [];
     await second.consumeJobs("echo", (job) => {
       handled.push(job.arg);
       return Promise.resolve(answerTo(job));
     });
-    await waitUntil(() => handled.length === 1, "the job at the next bot");
+    await waitUntil(() => handled.length === 1, "the job at the next bot", WAIT_MS);
     assert.deepEqual(handled, ["retried"]);
   } finally {
     await first.close();

@@ -17,8 +17,17 @@ export class Client {
   readonly rooms = new Set<string>();
   /** Per room, the first and last seq of the stored frames sent live (in seq order), to resume without repeats. */
   readonly #live = new Map<string, { first: number; last: number }>();
-  /** Rooms being resumed: live stored frames wait here until the backfill is done. */
+  /** Rooms being resumed (and, during the start hold, every room): live stored frames wait here. */
   readonly #held = new Map<string, { seq: number; frame: string }[]>();
+  /**
+   * Until the socket's first frame is handled, its live stored frames are held: when that frame is a `resume`,
+   * frames the client already has (it may be ahead of this instance's stream, having had them from another
+   * instance) are dropped by the resume instead of being sent again. Off when the hub gives no grace period.
+   */
+  #startHold = false;
+  #startTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Rooms a resume is holding (their release is the resume's). */
+  readonly #resuming = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #closed = false;
@@ -72,14 +81,6 @@ export class Client {
     return live !== undefined && seq >= live.first && seq <= live.last;
   }
 
-  /**
-   * Until the socket's first frame is handled, its live stored frames are held: when that frame is a `resume`,
-   * frames the client already has (it may be ahead of this instance's stream, having had them from another
-   * instance) are dropped by the resume instead of being sent again. Off when the hub gives no grace period.
-   */
-  #startHold = false;
-  #startTimer: ReturnType<typeof setTimeout> | undefined;
-
   /** Holds every room's stored frames until `endStartHold()` or `graceMs` pass (a client that sends nothing). */
   startHold(graceMs: number): void {
     this.#startHold = true;
@@ -99,9 +100,6 @@ export class Client {
       if (!this.#resuming.has(roomId)) this.release(roomId, 0);
     }
   }
-
-  /** Rooms a resume is holding (their release is the resume's). */
-  readonly #resuming = new Set<string>();
 
   /** Starts holding the room's live stored frames (a resume begins). */
   hold(roomId: string): void {

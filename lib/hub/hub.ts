@@ -82,6 +82,7 @@ export class Hub {
   readonly #maxGapRepair: number;
   readonly #recentSize: number;
   readonly #metrics: Metrics | undefined;
+  readonly #resumeGraceMs: number;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
   readonly #users = new Map<string, Entry>();
@@ -100,8 +101,6 @@ export class Hub {
     this.#metrics = options.metrics;
     this.#resumeGraceMs = options.resumeGraceMs ?? 0;
   }
-
-  readonly #resumeGraceMs: number;
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
   async start(handler: HubHandler): Promise<void> {
