@@ -11,6 +11,7 @@ import type { CommandQueue } from "./commands/queue.ts";
 import type { CommandRegistry } from "./commands/registry.ts";
 import { ChatService } from "./chat/service.ts";
 import { socketHandler } from "./chat/socket_handler.ts";
+import { storeHistory } from "./chat/history.ts";
 import type { Config } from "./config.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Logger } from "./log.ts";
@@ -79,6 +80,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
 
   const hub = new Hub({
     bus,
+    history: storeHistory(store),
     log: log.with({ component: "hub" }),
     maxBufferedBytes: config.wsMaxBufferedBytes,
     // A reconnecting client sends `resume` first: until then its live frames wait, so none it has is repeated.
@@ -102,7 +104,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onRefused: () => metrics.connectionRefused(),
   });
   metrics.watch({ connections, hub, store, bus, presence, commands: options.commands?.queue });
-  await hub.start(socketHandler(chat, log));
+  await hub.start(socketHandler(chat, hub, log));
   await options.commands?.queue.consumeAnswers((answer) => chat.postAnswer(answer));
   await presence.start?.((userIds) => {
     chat.usersLost(userIds).catch((error) => log.error("Cannot report lost users offline", { error }));

@@ -7,7 +7,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { PresenceFrame } from "../hub/protocol.ts";
 import { isId, newId } from "../ids.ts";
 import type { Logger } from "../log.ts";
-import type { MessageSource, Metrics, ResumeOutcome } from "../metrics/metrics.ts";
+import type { MessageSource, Metrics } from "../metrics/metrics.ts";
 import {
   type AppendResult,
   ConflictError,
@@ -55,11 +55,6 @@ export class RateLimitedError extends HttpError {
     });
   }
 }
-
-/** Messages per page of a resume backfill read from the store. */
-const RESUME_PAGE = 500;
-/** A backfill waits for the socket's backlog to fall under this before the next page. */
-const RESUME_DRAIN_BYTES = 256 * 1024;
 
 const roomNotFound = () => new HttpError(404, "room_not_found", "Room not found");
 
@@ -400,87 +395,6 @@ export class ChatService {
   async #wentOffline(actor: Identity): Promise<void> {
     await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
     await this.#publishPresence(actor, "offline", await this.#store.rooms.roomIdsOf(actor.userId));
-  }
-
-  /**
-   * Sends `client` every message after each room's last seq, in order, then lets it continue live with no gap
-   * and no repeat at the seam: live frames of the room are held while the backfill runs (from this instance's
-   * recent window when it reaches the store's last seq, from the store otherwise, page by page as the socket
-   * drains), then the held ones after the backfill are sent. Frames the socket already got live are skipped.
-   * When the oldest stored message is past the gap (retention), a `reset` frame says where history resumes.
-   * Returns the last seq sent per completed room and the rooms that failed (the caller answers both).
-   */
-  async resume(
-    client: Client,
-    rooms: Record<string, number>,
-  ): Promise<{ done: Record<string, number>; failed: { roomId: string; error: unknown }[] }> {
-    const done: Record<string, number> = {};
-    const failed: { roomId: string; error: unknown }[] = [];
-    for (const [roomId, lastSeq] of Object.entries(rooms)) {
-      if (client.closed) break;
-      if (!client.rooms.has(roomId)) {
-        this.#metrics?.resumed("failed");
-        failed.push({
-          roomId,
-          error: isId(roomId)
-            ? new HttpError(403, "not_a_member", "Cannot resume a room you are not in")
-            : roomNotFound(),
-        });
-        continue;
-      }
-      const progress = { after: lastSeq };
-      client.hold(roomId);
-      try {
-        this.#metrics?.resumed(await this.#backfill(client, roomId, progress));
-        done[roomId] = progress.after;
-      } catch (error) {
-        this.#metrics?.resumed("failed");
-        failed.push({ roomId, error });
-      } finally {
-        // Held frames after what the backfill sent (also when it failed part way) go out now, once.
-        client.release(roomId, progress.after);
-      }
-    }
-    return { done, failed };
-  }
-
-  /** Where the backfill came from (for metrics): the recent window, the store, or the store after a reset. */
-  async #backfill(
-    client: Client,
-    roomId: string,
-    progress: { after: number },
-  ): Promise<Exclude<ResumeOutcome, "failed">> {
-    const latest = (await this.#store.rooms.byId(roomId))?.last_seq ?? 0;
-    let outcome: Exclude<ResumeOutcome, "failed"> = "window";
-    for (let first = true;; first = false) {
-      const recent = this.#hub.recentAfter(roomId, progress.after);
-      // The window may lag the store (a publish still on its way, or lost): use it only when it reaches the end.
-      const fromWindow = recent !== null && (recent.at(-1)?.seq ?? progress.after) >= latest;
-      if (!fromWindow && outcome === "window") outcome = "store";
-      const page = fromWindow ? recent : (await this.#store.messages.history(roomId, {
-        after_seq: progress.after,
-        limit: RESUME_PAGE,
-      })).messages.map((m) => ({ seq: m.seq, frame: JSON.stringify(m) }));
-      if (first && page.length > 0 && page[0].seq > progress.after + 1) {
-        client.sendFrame({ type: "reset", room_id: roomId, from_seq: page[0].seq });
-        outcome = "reset";
-      }
-      for (const { seq, frame } of page) {
-        if (!client.sentLive(roomId, seq)) client.send(frame);
-        progress.after = seq;
-      }
-      if (fromWindow || page.length < RESUME_PAGE || client.closed) return outcome;
-      await client.drained(RESUME_DRAIN_BYTES);
-    }
-  }
-
-  /** Stored messages of a room with `afterSeq < seq < beforeSeq` as frames: what the bus lost. */
-  async missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number) {
-    const page = await this.#store.messages.history(roomId, { after_seq: afterSeq, limit });
-    return page.messages.filter((m) => m.seq < beforeSeq).map((m) => ({
-      seq: m.seq,
-      frame: JSON.stringify(m),
-    }));
   }
 
   async isOnline(userId: string): Promise<boolean> {

@@ -1,6 +1,8 @@
 import { HttpError } from "../http_error.ts";
 import type { Client } from "../hub/client.ts";
-import type { HubHandler } from "../hub/hub.ts";
+import type { Hub, HubHandler } from "../hub/hub.ts";
+import { NotSubscribedError } from "../hub/recovery.ts";
+import { isId } from "../ids.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
 import { StoreUnavailableError } from "../storage/errors.ts";
@@ -13,7 +15,12 @@ const TYPING_INTERVAL_MS = 1_000;
  * Connects the hub's sockets to the chat service: one method per frame type; every refusal becomes an error
  * frame that names the code and, for sends, the `client_id`.
  */
-export function socketHandler(service: ChatService, log: Logger, now: () => number = Date.now): HubHandler {
+export function socketHandler(
+  service: ChatService,
+  hub: Hub,
+  log: Logger,
+  now: () => number = Date.now,
+): HubHandler {
   const lastTyping = new WeakMap<Client, Map<string, number>>();
 
   return {
@@ -31,10 +38,6 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
 
     disconnect(client) {
       return service.disconnected(client);
-    },
-
-    missing(roomId, afterSeq, beforeSeq, limit) {
-      return service.missing(roomId, afterSeq, beforeSeq, limit);
     },
 
     async frame(client, frame: Exclude<ClientFrame, PingFrame>) {
@@ -73,9 +76,14 @@ export function socketHandler(service: ChatService, log: Logger, now: () => numb
             client.sendFrame({ type: "left", room_id: frame.room_id });
             return;
           case "resume": {
-            const { done, failed } = await service.resume(client, frame.rooms);
+            const { done, failed } = await hub.resume(client, frame.rooms);
             for (const { roomId, error } of failed) {
-              client.sendFrame(errorFrame(error, log, { room_id: roomId }));
+              const refusal = !(error instanceof NotSubscribedError)
+                ? error
+                : isId(roomId)
+                ? new HttpError(403, "not_a_member", "Cannot resume a room you are not in")
+                : new HttpError(404, "room_not_found", "Room not found");
+              client.sendFrame(errorFrame(refusal, log, { room_id: roomId }));
             }
             client.sendFrame({ type: "resumed", rooms: done });
             return;

@@ -1,4 +1,5 @@
 import type { ServerFrame } from "./protocol.ts";
+import { SentSeqs } from "./sent_seqs.ts";
 import type { Transport } from "./transport.ts";
 
 /** Who a socket belongs to. */
@@ -15,8 +16,11 @@ export interface Identity {
  */
 export class Client {
   readonly rooms = new Set<string>();
-  /** Per room, the first and last seq of the stored frames sent live (in seq order), to resume without repeats. */
-  readonly #live = new Map<string, { first: number; last: number }>();
+  /**
+   * Per room: exactly which stored seqs this socket was sent (live or by a backfill), and the highest `last_seq`
+   * a resume declared (the client holds everything up to it, possibly from another socket).
+   */
+  readonly #stored = new Map<string, { sent: SentSeqs; has: number }>();
   /** Rooms being resumed (and, during the start hold, every room): live stored frames wait here. */
   readonly #held = new Map<string, { seq: number; frame: string }[]>();
   /**
@@ -56,8 +60,8 @@ export class Client {
   }
 
   /**
-   * Sends a stored room frame arriving live (in seq order): held while the room is being resumed, otherwise
-   * sent and remembered, so a resume does not send it again. False when dropped as a repeat.
+   * Sends a stored room frame arriving live: held while the room is being resumed; otherwise sent unless this
+   * socket was sent it already or the client said it has it. False when dropped as a repeat.
    */
   sendStored(roomId: string, seq: number, frame: string): boolean {
     let held = this.#held.get(roomId);
@@ -66,19 +70,23 @@ export class Client {
       held.push({ seq, frame });
       return true;
     }
-    const live = this.#live.get(roomId);
-    // Live frames come in seq order, so one at or below the last sent (live or by a backfill) is a repeat.
-    if (live !== undefined && seq <= live.last) return false;
-    if (live === undefined) this.#live.set(roomId, { first: seq, last: seq });
-    else live.last = seq;
+    const stored = this.#storedOf(roomId);
+    if (seq <= stored.has || !stored.sent.add(seq)) return false;
     this.send(frame);
     return true;
   }
 
-  /** Whether a stored frame of `roomId` with `seq` was already sent live on this socket. */
-  sentLive(roomId: string, seq: number): boolean {
-    const live = this.#live.get(roomId);
-    return live !== undefined && seq >= live.first && seq <= live.last;
+  /** Sends a stored frame a resume asked for, unless this socket was sent it already. */
+  sendBackfilled(roomId: string, seq: number, frame: string): boolean {
+    if (!this.#storedOf(roomId).sent.add(seq)) return false;
+    this.send(frame);
+    return true;
+  }
+
+  /** Forgets what was sent in a room the socket no longer receives. */
+  forgetRoom(roomId: string): void {
+    this.#stored.delete(roomId);
+    this.#held.delete(roomId);
   }
 
   /** Holds every room's stored frames until `endStartHold()` or `graceMs` pass (a client that sends nothing). */
@@ -97,27 +105,23 @@ export class Client {
     this.#startHold = false;
     clearTimeout(this.#startTimer);
     for (const roomId of [...this.#held.keys()]) {
-      if (!this.#resuming.has(roomId)) this.release(roomId, 0);
+      if (!this.#resuming.has(roomId)) this.release(roomId);
     }
   }
 
-  /** Starts holding the room's live stored frames (a resume begins). */
-  hold(roomId: string): void {
+  /** A resume of the room from `lastSeq` begins: its live stored frames are held until `release()`. */
+  hold(roomId: string, lastSeq: number): void {
     this.#resuming.add(roomId);
     if (!this.#held.has(roomId)) this.#held.set(roomId, []);
+    const stored = this.#storedOf(roomId);
+    stored.has = Math.max(stored.has, lastSeq);
   }
 
-  /**
-   * Ends a resume whose backfill sent everything up to `afterSeq`: from now on frames at or below it are
-   * repeats (the bus may still bring some the store already gave); the held ones after it go out in order.
-   */
-  release(roomId: string, afterSeq: number): void {
+  /** Ends a resume (or the start hold): the held frames this socket was not sent go out in order, once. */
+  release(roomId: string): void {
     const held = this.#held.get(roomId) ?? [];
     this.#held.delete(roomId);
     this.#resuming.delete(roomId);
-    const live = this.#live.get(roomId);
-    if (live !== undefined) live.last = Math.max(live.last, afterSeq);
-    else if (afterSeq > 0) this.#live.set(roomId, { first: afterSeq, last: afterSeq });
     held.sort((a, b) => a.seq - b.seq);
     for (const { seq, frame } of held) this.sendStored(roomId, seq, frame);
   }
@@ -147,6 +151,12 @@ export class Client {
   /** Settles once every enqueued task has. */
   idle(): Promise<void> {
     return this.#queue;
+  }
+
+  #storedOf(roomId: string): { sent: SentSeqs; has: number } {
+    let stored = this.#stored.get(roomId);
+    if (stored === undefined) this.#stored.set(roomId, stored = { sent: new SentSeqs(), has: 0 });
+    return stored;
   }
 
   markClosed(): void {

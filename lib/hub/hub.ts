@@ -1,6 +1,5 @@
 import type { Bus } from "../bus/bus.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics/metrics.ts";
 import { Client, type Identity } from "./client.ts";
 import { decodeEnvelope, encodeEnvelope, type EnvelopeMeta, roomChannel, userChannel } from "./envelope.ts";
 import {
@@ -10,6 +9,7 @@ import {
   parseClientFrame,
   type PingFrame,
 } from "./protocol.ts";
+import { type History, RecentWindow, resume, type ResumeOutcome, type ResumeResult } from "./recovery.ts";
 import { type SeqFrame, SeqOrder } from "./seq_order.ts";
 import { CloseCode, type Transport } from "./transport.ts";
 
@@ -21,12 +21,20 @@ export interface HubHandler {
   frame(client: Client, frame: Exclude<ClientFrame, PingFrame>): Promise<void>;
   /** After a socket is gone from every room. */
   disconnect(client: Client): Promise<void>;
-  /** Stored frames of a room with `afterSeq < seq < beforeSeq`, ascending, at most `limit`: fills bus gaps. */
-  missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number): Promise<SeqFrame[]>;
+}
+
+/** What the hub counts (the application's metrics, seen through this small interface). */
+export interface HubMetrics {
+  /** `count` sockets were sent one stored frame; `publishedAt` (ms) is when it was published, if known. */
+  fannedOut(count: number, publishedAt: number | undefined): void;
+  gapRepaired(outcome: "filled" | "skipped" | "failed"): void;
+  resumed(outcome: ResumeOutcome | "failed"): void;
 }
 
 export interface HubOptions {
   bus: Bus;
+  /** Stored frames, read to fill bus gaps and resumes. */
+  history: History;
   log: Logger;
   /** A socket whose unsent backlog passes this many bytes is closed with 4008. Default 1 MiB. */
   maxBufferedBytes?: number;
@@ -36,8 +44,8 @@ export interface HubOptions {
   maxGapRepair?: number;
   /** Stored frames kept per room for resumes (at least 256); longer gaps are read from the store. */
   recentSize?: number;
-  /** Counts deliveries, their latency and gap repairs. */
-  metrics?: Metrics;
+  /** Counts deliveries, their latency, gap repairs and resumes. */
+  metrics?: HubMetrics;
   /**
    * How long a new socket's stored room frames wait for its first frame (0: they do not wait). When that frame
    * is a `resume`, frames the client already has are not sent again: see `Client.startHold()`.
@@ -63,8 +71,8 @@ interface Entry {
   ready: Promise<void>;
   /** A room's stored frames in seq order (made on the first one). */
   order?: SeqOrder;
-  /** The last stored frames delivered here, oldest first: the resume window. */
-  recent?: SeqFrame[];
+  /** The last stored frames delivered here: the resume window (made on the first one). */
+  recent?: RecentWindow;
 }
 
 /**
@@ -75,13 +83,14 @@ interface Entry {
  */
 export class Hub {
   readonly #bus: Bus;
+  readonly #history: History;
   readonly #log: Logger;
   #handler: HubHandler | undefined;
   readonly #maxBuffered: number;
   readonly #gapWaitMs: number;
   readonly #maxGapRepair: number;
   readonly #recentSize: number;
-  readonly #metrics: Metrics | undefined;
+  readonly #metrics: HubMetrics | undefined;
   readonly #resumeGraceMs: number;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
@@ -93,6 +102,7 @@ export class Hub {
 
   constructor(options: HubOptions) {
     this.#bus = options.bus;
+    this.#history = options.history;
     this.#log = options.log;
     this.#maxBuffered = options.maxBufferedBytes ?? 1_048_576;
     this.#gapWaitMs = options.gapWaitMs ?? 100;
@@ -221,6 +231,7 @@ export class Hub {
 
   unsubscribe(client: Client, roomId: string): void {
     if (!client.rooms.delete(roomId)) return;
+    client.forgetRoom(roomId);
     this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
   }
 
@@ -314,12 +325,7 @@ export class Hub {
   #fanOut(roomId: string, frame: string, meta: EnvelopeMeta): void {
     const entry = this.#rooms.get(roomId);
     if (entry === undefined) return;
-    if (meta.s !== undefined) {
-      entry.recent ??= [];
-      entry.recent.push({ seq: meta.s, frame });
-      // Trimmed in batches, not on every message: the window holds between recentSize and twice that.
-      if (entry.recent.length >= 2 * this.#recentSize) entry.recent.splice(0, this.#recentSize);
-    }
+    if (meta.s !== undefined) (entry.recent ??= new RecentWindow(this.#recentSize)).push(meta.s, frame);
     let stored = 0;
     for (const client of entry.clients) {
       if (meta.x === client.userId) continue;
@@ -335,12 +341,25 @@ export class Hub {
    * back that far without a hole; otherwise null (read the store).
    */
   recentAfter(roomId: string, afterSeq: number): SeqFrame[] | null {
-    const recent = this.#rooms.get(roomId)?.recent;
-    if (recent === undefined || recent.length === 0 || recent[0].seq > afterSeq + 1) return null;
-    const start = recent.findIndex((f) => f.seq > afterSeq);
-    const frames = start < 0 ? [] : recent.slice(start);
-    for (let i = 1; i < frames.length; i++) if (frames[i].seq !== frames[i - 1].seq + 1) return null;
-    return frames;
+    return this.#rooms.get(roomId)?.recent?.after(afterSeq) ?? null;
+  }
+
+  /**
+   * Catches `client` up in each room from the `last_seq` given: every stored frame after it that this socket
+   * was not sent, in order, once (see `recovery.ts`). The caller answers `resumed` and the failures.
+   */
+  resume(client: Client, rooms: Record<string, number>): Promise<ResumeResult> {
+    return resume(client, rooms, {
+      history: this.#history,
+      recent: (roomId, afterSeq) => this.recentAfter(roomId, afterSeq),
+      onResumed: (outcome) => this.#metrics?.resumed(outcome),
+    });
+  }
+
+  /** Stored frames of a room with `afterSeq < seq < beforeSeq`: what the bus did not bring. */
+  async #missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number): Promise<SeqFrame[]> {
+    const frames = await this.#history.after(roomId, afterSeq, limit);
+    return frames.filter((f) => f.seq < beforeSeq);
   }
 
   #deliver(channel: string, payload: string): void {
@@ -361,7 +380,7 @@ export class Hub {
       }
       entry.order ??= new SeqOrder({
         deliver: (f, m) => this.#fanOut(roomId, f, m),
-        missing: (after, before, limit) => this.#app.missing(roomId, after, before, limit),
+        missing: (after, before, limit) => this.#missing(roomId, after, before, limit),
         waitMs: this.#gapWaitMs,
         maxRepair: this.#maxGapRepair,
         onError: (error) => this.#log.warn("Cannot fill a gap from the store", { room_id: roomId, error }),

@@ -3,10 +3,11 @@ import type { Bus, BusHandler } from "../bus/bus.ts";
 import { MemoryBroker, MemoryBus } from "../bus/memory.ts";
 import { nullLogger } from "../log.ts";
 import type { Client } from "./client.ts";
+import { FakeHistory } from "./fake_history.ts";
 import { FakeTransport, within } from "./fake_transport.ts";
 import { Hub, type HubHandler, MAX_PENDING_FRAMES } from "./hub.ts";
+import { NotSubscribedError } from "./recovery.ts";
 import type { ChatMessage, ClientFrame, MessageFrame, PingFrame } from "./protocol.ts";
-import type { SeqFrame } from "./seq_order.ts";
 
 // ------------------------------------------------------------------------------------------------ helpers
 
@@ -111,15 +112,6 @@ class RecordingHandler extends Watched implements HubHandler {
     return Promise.resolve();
   }
 
-  /** What the "store" holds per room, for gap repair. */
-  readonly stored = new Map<string, SeqFrame[]>();
-
-  missing(roomId: string, afterSeq: number, beforeSeq: number, limit: number): Promise<SeqFrame[]> {
-    this.record(`missing ${roomId} ${afterSeq} ${beforeSeq}`);
-    const frames = (this.stored.get(roomId) ?? []).filter((f) => f.seq > afterSeq && f.seq < beforeSeq);
-    return Promise.resolve(frames.slice(0, limit));
-  }
-
   record(event: string): void {
     this.events.push(event);
     this.notify();
@@ -136,6 +128,7 @@ interface Instance {
   spy: SpyBus;
   hub: Hub;
   handler: RecordingHandler;
+  history: FakeHistory;
 }
 
 /** A started hub on a spied `MemoryBus`; pass the same `broker` to run several "instances" of the server. */
@@ -145,9 +138,10 @@ async function instance(
   const broker = options.broker ?? new MemoryBroker();
   const spy = new SpyBus(new MemoryBus(broker));
   const handler = new RecordingHandler();
-  const hub = new Hub({ bus: spy, log: nullLogger, maxBufferedBytes: options.maxBufferedBytes });
+  const history = new FakeHistory();
+  const hub = new Hub({ bus: spy, history, log: nullLogger, maxBufferedBytes: options.maxBufferedBytes });
   await hub.start(handler);
-  return { broker, spy, hub, handler };
+  return { broker, spy, hub, handler, history };
 }
 
 interface Socket {
@@ -859,99 +853,102 @@ Deno.test("`Hub.receive()` closes a socket with 1008 once MAX_PENDING_FRAMES wai
   await hub.shutdown();
 });
 
-Deno.test("`Hub` delivers stored frames in seq order, once, and fills a gap from the store", async () => {
-  const { hub, handler } = await instance();
-  const a = await open(hub, "alice", ["r1"]);
-  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
-  const seqsAt = () => a.transport.frames.map((f) => (f as ChatMessage).seq);
+/** The text of stored chat message `seq` of `roomId`. */
+const stored = (seq: number, roomId = "r1") => chat(roomId, `s${seq}`).replace('"seq":1', `"seq":${seq}`);
+const storedFrames = (...seqs: number[]) => seqs.map((seq) => ({ seq, frame: stored(seq) }));
+/** The seqs of the stored frames a socket was sent, in order. */
+const seqsOf = (s: Socket) =>
+  s.transport.frames.filter((f) => f.type === "text").map((f) => (f as ChatMessage).seq);
 
-  await hub.publishToRoom("r1", text(1), { s: 1 });
-  await hub.publishToRoom("r1", text(3), { s: 3 }); // 2 is still on its way from another instance
-  await hub.publishToRoom("r1", text(2), { s: 2 });
-  await hub.publishToRoom("r1", text(2), { s: 2 }); // a repeat
+/** Makes the handler answer `resume` frames as the chat's socket handler does: `hub.resume()`, then `resumed`. */
+function answerResumes(hub: Hub, handler: RecordingHandler): void {
+  handler.onFrame = async (client, frame) => {
+    if (frame.type !== "resume") return;
+    const { done } = await hub.resume(client, frame.rooms);
+    client.sendFrame({ type: "resumed", rooms: done });
+  };
+}
+
+/** Publishes stored frames `seqs` of r1, as an instance does after storing them. */
+async function publishStored(hub: Hub, ...seqs: number[]): Promise<void> {
+  for (const seq of seqs) await hub.publishToRoom("r1", stored(seq), { s: seq });
+}
+
+Deno.test("`Hub` delivers stored frames in seq order, once, and fills a gap from the store", async () => {
+  const { hub, history } = await instance();
+  const a = await open(hub, "alice", ["r1"]);
+
+  await publishStored(hub, 1, 3); // 2 is still on its way from another instance
+  await publishStored(hub, 2, 2); // and then a repeat
   await a.transport.waitForFrames(3);
-  assert.deepEqual(seqsAt(), [1, 2, 3]);
+  assert.deepEqual(seqsOf(a), [1, 2, 3]);
 
   // 4 and 5 never come over the bus (lost in an outage); 6 does. The store fills 4 and 5.
-  handler.stored.set("r1", [4, 5].map((seq) => ({ seq, frame: text(seq) })));
-  await hub.publishToRoom("r1", text(6), { s: 6 });
+  history.store("r1", storedFrames(4, 5));
+  await publishStored(hub, 6);
   await a.transport.waitForFrames(6);
-  assert.deepEqual(seqsAt(), [1, 2, 3, 4, 5, 6]);
-  assert.deepEqual(handler.only("missing"), ["missing r1 3 6"]);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(history.only("after"), ["after r1 3"]);
   await hub.shutdown();
 });
 
 Deno.test("`Hub` treats a frame filled from the store like one off the bus: held during a resume, sent once", async () => {
-  const { hub, handler } = await instance();
+  const { hub, history } = await instance();
   const a = await open(hub, "alice", ["r1"]);
-  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
-  const seqsAt = () => a.transport.frames.map((f) => (f as ChatMessage).seq);
-  await hub.publishToRoom("r1", text(1), { s: 1 });
+  await publishStored(hub, 1);
   await a.transport.waitForFrames(1);
 
-  // A resume begins; 2 never comes over the bus, 3 does, and the store fills 2 while the socket holds.
-  a.client.hold("r1");
-  handler.stored.set("r1", [{ seq: 2, frame: text(2) }]);
-  await hub.publishToRoom("r1", text(3), { s: 3 });
-  await handler.until(() => handler.only("missing").length === 1, "a gap repair");
+  // A resume from 1 begins; 2 never comes over the bus, 3 does, and the store fills 2 while the socket holds.
+  a.client.hold("r1", 1);
+  history.store("r1", storedFrames(2));
+  await publishStored(hub, 3);
+  await history.until(() => history.only("after").length === 1, "a gap repair");
   await nextMacrotask(); // the repair's store read has answered and the frames have gone through
-  assert.deepEqual(seqsAt(), [1], "nothing is sent while the room is held");
+  assert.deepEqual(seqsOf(a), [1], "nothing is sent while the room is held");
   assert.deepEqual(hub.recentAfter("r1", 0)!.map((f) => f.seq), [1, 2, 3]);
 
   // The resume's backfill sent 2 itself: only 3 goes out at release, and 2 is never sent again.
-  a.client.send(text(2));
-  a.client.release("r1", 2);
+  a.client.sendBackfilled("r1", 2, stored(2));
+  a.client.release("r1");
   await a.transport.waitForFrames(3);
   await nextMacrotask();
-  assert.deepEqual(seqsAt(), [1, 2, 3]);
+  assert.deepEqual(seqsOf(a), [1, 2, 3]);
   await hub.shutdown();
 });
 
 Deno.test("`Hub` keeps delivering when the bus fills a gap while the store is being read for it", async () => {
-  const { hub, handler } = await instance();
+  const { hub, history } = await instance();
   const a = await open(hub, "alice", ["r1"]);
-  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
-  const seqsAt = () => a.transport.frames.map((f) => (f as ChatMessage).seq);
   // The store read for the gap answers only when the test says so, and finds nothing.
   const { promise: storeAnswered, resolve: answer } = Promise.withResolvers<void>();
-  handler.missing = async (roomId, afterSeq, beforeSeq) => {
-    handler.record(`missing ${roomId} ${afterSeq} ${beforeSeq}`);
-    await storeAnswered;
-    return [];
-  };
-  await hub.publishToRoom("r1", text(1), { s: 1 });
-  await hub.publishToRoom("r1", text(3), { s: 3 });
-  await handler.until(() => handler.only("missing").length === 1, "a gap repair");
-  await hub.publishToRoom("r1", text(2), { s: 2 }); // the late frame arrives during the store read
+  history.gate = storeAnswered;
+  await publishStored(hub, 1, 3);
+  await history.until(() => history.only("after").length === 1, "a gap repair");
+  await publishStored(hub, 2); // the late frame arrives during the store read
   await a.transport.waitForFrames(3);
   answer();
   await nextMacrotask();
-  await hub.publishToRoom("r1", text(4), { s: 4 });
+  await publishStored(hub, 4);
   await a.transport.waitForFrames(4);
-  assert.deepEqual(seqsAt(), [1, 2, 3, 4]);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4]);
   await hub.shutdown();
 });
 
 Deno.test("`Hub` with a resume grace holds a new socket's stored frames until its first frame", async () => {
   const broker = new MemoryBroker();
   const handler = new RecordingHandler();
-  const hub = new Hub({ bus: new MemoryBus(broker), log: nullLogger, resumeGraceMs: 60_000 });
+  const history = new FakeHistory();
+  const hub = new Hub({ bus: new MemoryBus(broker), history, log: nullLogger, resumeGraceMs: 60_000 });
   await hub.start(handler);
-  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
-  const seqsOf = (s: Socket) =>
-    s.transport.frames.filter((f) => f.type === "text").map((f) => (f as ChatMessage).seq);
+  answerResumes(hub, handler);
 
   // A client that already has 1 and 2 (from another instance) resumes: only 3 reaches it, once.
   const resumer = await open(hub, "alice", ["r1"]);
   const waiter = await open(hub, "bob", ["r1"]);
-  for (const seq of [1, 2, 3]) await hub.publishToRoom("r1", text(seq), { s: seq });
+  history.store("r1", storedFrames(1, 2, 3));
+  await publishStored(hub, 1, 2, 3);
   await delivered(broker);
   assert.deepEqual(seqsOf(resumer), [], "held until the first frame");
-  handler.onFrame = (client) => {
-    client.hold("r1");
-    client.release("r1", 2); // what ChatService.resume() does after a backfill that ends at 2
-    return Promise.resolve();
-  };
   hub.receive(resumer.client, JSON.stringify({ type: "resume", rooms: { r1: 2 } }));
   await resumer.client.idle();
   await nextMacrotask();
@@ -961,7 +958,8 @@ Deno.test("`Hub` with a resume grace holds a new socket's stored frames until it
   hub.receive(waiter.client, PING);
   await waiter.client.idle();
   assert.deepEqual(seqsOf(waiter), [1, 2, 3]);
-  await hub.publishToRoom("r1", text(4), { s: 4 });
+  history.store("r1", storedFrames(4));
+  await publishStored(hub, 4);
   await delivered(broker);
   assert.deepEqual(seqsOf(resumer), [3, 4]);
   assert.deepEqual(seqsOf(waiter), [1, 2, 3, 4]);
@@ -971,22 +969,19 @@ Deno.test("`Hub` with a resume grace holds a new socket's stored frames until it
 Deno.test("`Hub` skips a gap the store cannot fill; clients see the jump and catch up", async () => {
   const { hub } = await instance();
   const a = await open(hub, "alice", ["r1"]);
-  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
-  await hub.publishToRoom("r1", text(1), { s: 1 });
-  await hub.publishToRoom("r1", text(9), { s: 9 });
+  await publishStored(hub, 1, 9);
   await a.transport.waitForFrames(2);
-  assert.deepEqual(a.transport.frames.map((f) => (f as ChatMessage).seq), [1, 9]);
+  assert.deepEqual(seqsOf(a), [1, 9]);
   await hub.shutdown();
 });
 
 Deno.test("`Hub.recentAfter()` serves a resume from the recent window only when it covers the gap", async () => {
   const broker = new MemoryBroker();
   const bus = new SpyBus(new MemoryBus(broker));
-  const hub = new Hub({ bus, log: nullLogger, recentSize: 50 });
+  const hub = new Hub({ bus, history: new FakeHistory(), log: nullLogger, recentSize: 50 });
   await hub.start(new RecordingHandler());
   const a = await open(hub, "alice", ["r1"]);
-  const text = (seq: number) => chat("r1", `s${seq}`).replace('"seq":1', `"seq":${seq}`);
-  for (let seq = 1; seq <= 120; seq++) await hub.publishToRoom("r1", text(seq), { s: seq });
+  for (let seq = 1; seq <= 120; seq++) await publishStored(hub, seq);
   await a.transport.waitForFrames(120);
   assert.equal(hub.recentAfter("r1", 10), null, "the window holds 51..120 only");
   assert.deepEqual(
@@ -995,5 +990,70 @@ Deno.test("`Hub.recentAfter()` serves a resume from the recent window only when 
   );
   assert.deepEqual(hub.recentAfter("r1", 120), []);
   assert.equal(hub.recentAfter("elsewhere", 0), null);
+  await hub.shutdown();
+});
+
+// ------------------------------------------------------------------------------------------------ resume
+
+Deno.test("`Hub` resume on an open socket after the room's stream jumped fills the whole gap, once", async () => {
+  // Issue 12: a client moves to this instance during a Redis outage and catches up to 5. Messages 6..9 are
+  // stored and never published; when Redis is back this hub starts the room at 10, so the socket gets 10 live,
+  // sees the jump and resumes from 5 on the same socket. It must get 6..9, then `resumed`, and 10 only once.
+  const { hub, handler, history } = await instance();
+  answerResumes(hub, handler);
+  history.store("r1", storedFrames(1, 2, 3, 4, 5));
+  const a = await open(hub, "alice", ["r1"]);
+  hub.receive(a.client, JSON.stringify({ type: "resume", rooms: { r1: 3 } }));
+  await a.transport.waitForFrames(3);
+  assert.deepEqual(seqsOf(a), [4, 5]);
+  assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 5 } });
+
+  history.store("r1", storedFrames(6, 7, 8, 9, 10, 11));
+  await publishStored(hub, 10); // the first frame this hub sees: its stream of r1 starts here
+  await a.transport.waitForFrames(4);
+  assert.deepEqual(seqsOf(a), [4, 5, 10], "the jump, as the client sees it");
+
+  hub.receive(a.client, JSON.stringify({ type: "resume", rooms: { r1: 5 } }));
+  await a.transport.waitForFrames(10);
+  assert.deepEqual(seqsOf(a), [4, 5, 10, 6, 7, 8, 9, 11]);
+  assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 11 } });
+
+  // Live again, and the bus bringing 11 late repeats nothing.
+  await publishStored(hub, 11, 12);
+  await a.transport.waitForFrames(11);
+  await nextMacrotask();
+  assert.deepEqual(seqsOf(a), [4, 5, 10, 6, 7, 8, 9, 11, 12]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` resume sends exactly what this socket was not sent, whatever the resume point", async () => {
+  const { hub, handler, history } = await instance();
+  answerResumes(hub, handler);
+  const a = await open(hub, "alice", ["r1"]);
+  history.store("r1", storedFrames(1, 2, 3, 4, 5, 6, 7, 8));
+  await publishStored(hub, 1, 2);
+  await publishStored(hub, 6); // a gap the store fills: 3..5
+  await a.transport.waitForFrames(6);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5, 6]);
+
+  // A resume from below what the socket has: nothing it was sent comes again; 7 and 8 (never published) do.
+  hub.receive(a.client, JSON.stringify({ type: "resume", rooms: { r1: 2 } }));
+  await a.transport.waitForFrames(9);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 8 } });
+  await hub.shutdown();
+});
+
+Deno.test("`Hub.resume()` of a room the socket does not receive fails that room only", async () => {
+  const { hub, history } = await instance();
+  history.store("r1", storedFrames(1, 2));
+  const a = await open(hub, "alice", ["r1"]);
+  const result = await hub.resume(a.client, { other: 0, r1: 1 });
+  assert.deepEqual(result.done, { r1: 2 });
+  assert.deepEqual(result.failed.map((f) => [f.roomId, f.error instanceof NotSubscribedError]), [[
+    "other",
+    true,
+  ]]);
+  assert.deepEqual(seqsOf(a), [2]);
   await hub.shutdown();
 });
