@@ -10,9 +10,9 @@ import { type Frame, TestSocket } from "./helpers/socket.ts";
 
 const FAST = { RATE_LIMIT_PER_SEC: "1000", RATE_LIMIT_BURST: "1000", AUTH_RATE_LIMIT_PER_MIN: "60000" };
 
-async function withCluster(fn: (cluster: Cluster) => Promise<void>): Promise<void> {
+async function withCluster(fn: (cluster: Cluster) => Promise<void>, instances = 3): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "chat-cluster-" });
-  const cluster = await startCluster({ dir, env: { ...FAST, BCRYPT_COST: "4" } });
+  const cluster = await startCluster({ dir, instances, env: { ...FAST, BCRYPT_COST: "4" } });
   try {
     await fn(cluster);
   } finally {
@@ -235,3 +235,118 @@ Deno.test("Redis stopped for 5 s mid-traffic: instances stay up, live delivery r
     await assertComplete(cluster, clients, people[0].token, roomIds);
     clients.forEach((c) => c.close());
   }));
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until every instance's health check says `ok` (Redis reached again and probed). */
+async function allHealthy(cluster: Cluster): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (const instance of cluster.instances) {
+    for (;;) {
+      const res = await api(`http://127.0.0.1:${instance.port}`, "GET", "/api/health");
+      if (res.body.status === "ok") break;
+      assert.ok(Date.now() < deadline, `${instance.name} healthy again`);
+      await delay(100);
+    }
+  }
+}
+
+Deno.test(
+  "Redis killed and restarted empty while members of rooms served only by A move to B: their resume on the " +
+    "open socket after the jump fills the whole gap, within 2 s, with no repeat and no reconnect",
+  () =>
+    withCluster(async (cluster) => {
+      // 10 rooms of 10 members; user i is in room i % 10 and users 0..9 send 10 messages/s each (100/s).
+      const ROOMS = 10;
+      const { people, roomIds, roomOf } = await population(cluster, 100, ROOMS);
+      const [a, b] = cluster.instances.map((i) => `ws://127.0.0.1:${i.port}/ws`);
+      // Rooms 0-4 have all their members on A; rooms 5-9 half on A, half on B.
+      const onB = (i: number) => i % ROOMS >= 5 && Math.floor(i / ROOMS) % 2 === 1;
+      // Five members of each of rooms 0-4 (never the sender) move to B during the outage: 25 clients.
+      const moves = (i: number) => i % ROOMS < 5 && i >= ROOMS && Math.floor(i / ROOMS) <= 5;
+      const clients = people.map((p, i) =>
+        new ChatClient({
+          wsUrl: onB(i) ? b : a,
+          httpUrl: cluster.url,
+          token: p.token,
+          rooms: [roomOf(i)],
+          catchUp: "resume",
+          resumeOnGap: true,
+        })
+      );
+      const movers = clients.filter((_, i) => moves(i));
+      assert.equal(movers.length, 25);
+      const senders = clients.slice(0, ROOMS);
+      let stop = false;
+      let traffic = Promise.resolve();
+      try {
+        await Promise.all(clients.map((c) => c.connect()));
+        traffic = (async () => {
+          for (let n = 0; !stop; n++) {
+            senders.forEach((c, r) => {
+              // The server closes a socket with 256 frames waiting: at most 100 unacked sends each.
+              if (c.unacked < 100) c.send(roomIds[r], `m ${r}.${n}`);
+            });
+            await delay(100);
+          }
+        })();
+        await delay(1_000);
+        await cluster.redis.stop("SIGKILL");
+        await delay(3_000);
+        // The movers lose their socket and come back on B, which has never served rooms 0-4.
+        for (const c of movers) {
+          c.close();
+          c.options.wsUrl = b;
+        }
+        await Promise.all(movers.map((c) => c.connect()));
+        await delay(7_000);
+        await cluster.redis.start(); // empty: it keeps nothing on disk
+        await allHealthy(cluster);
+        // B starts rooms 0-4 at the first message it sees now: every mover sees the jump and resumes.
+        await Promise.all(
+          movers.map((c) => c.until(() => c.openResumes.length > 0, "a resume on the open socket")),
+        );
+        await delay(2_000);
+        stop = true;
+        await traffic;
+        await Promise.all(senders.map((c) => c.until(() => c.unacked === 0, "every send acked")));
+
+        const last = new Map<string, number>();
+        for (const room of roomIds) {
+          const res = await api(cluster.url, "GET", `/api/rooms/${room}`, { token: people[0].token });
+          last.set(room, res.body.last_seq);
+        }
+        await Promise.all(clients.map((c) => {
+          const room = c.options.rooms[0];
+          return c.until(() => c.lastSeq(room) >= last.get(room)!, "every stored message", 10_000);
+        }));
+        for (const [i, c] of clients.entries()) {
+          const room = c.options.rooms[0];
+          const held = [...c.received.get(room)!.keys()].sort((x, y) => x - y);
+          assert.deepEqual(
+            held,
+            Array.from({ length: last.get(room)! }, (_, k) => k + 1),
+            `client ${i} holds all`,
+          );
+          assert.equal(c.duplicates, 0, `client ${i}: repeats ${c.duplicateSeqs.join(", ")}`);
+          assert.equal(c.gaps, 0, `client ${i}: holes left by a resume at connect`);
+          assert.equal(c.connects, moves(i) ? 2 : 1, `client ${i} never reconnected on its own`);
+        }
+        for (const c of movers) {
+          assert.ok(c.jumps > 0, "the mover saw the jump");
+          for (const r of c.openResumes) {
+            assert.ok(r.resumedAt !== undefined, "every open resume was answered");
+            assert.equal(r.complete, true, `no hole left below the resumed seq ${r.to} (from ${r.from})`);
+            assert.ok(
+              r.resumedAt - r.sentAt <= 2_000,
+              `resumed in ${(r.resumedAt - r.sentAt).toFixed(0)} ms`,
+            );
+          }
+        }
+      } finally {
+        stop = true;
+        await traffic;
+        clients.forEach((c) => c.close());
+      }
+    }, 2),
+);

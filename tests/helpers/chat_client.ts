@@ -20,6 +20,26 @@ export interface ChatClientOptions {
    * the server leaves in the stream as a gap.
    */
   catchUp?: "rest" | "resume";
+  /**
+   * `"resume"` mode only: on a jump in a room's live stream, send `resume` on the open socket from the last seq
+   * held without a hole, as the web client does (and again at `resumed` while a hole is left). Jumps are then
+   * counted in `jumps`, not `gaps`, and each such resume is recorded in `openResumes`.
+   */
+  resumeOnGap?: boolean;
+}
+
+/** A resume sent on an open socket (`resumeOnGap`) and how it ended. */
+export interface OpenResume {
+  room: string;
+  /** The `last_seq` sent. */
+  from: number;
+  /** `performance.now()` when sent, and when its `resumed` came. */
+  sentAt: number;
+  resumedAt?: number;
+  /** The `resumed` frame's seq for the room. */
+  to?: number;
+  /** At `resumed`: every seq up to `to` was held (no hole left below what the server said it sent). */
+  complete?: boolean;
 }
 
 type Frame = Record<string, unknown>;
@@ -45,6 +65,10 @@ export class ChatClient {
    * contiguous range; after it, a frame that skips seqs.
    */
   gaps = 0;
+  /** `resumeOnGap` only: live frames that skipped seqs (each answered with a resume on the open socket). */
+  jumps = 0;
+  /** `resumeOnGap` only: every resume sent on an open socket, in order. */
+  readonly openResumes: OpenResume[] = [];
   /** `reset` frames received (retention cut a resume's gap short). */
   resets = 0;
   /** REST catch-up requests made (always 0 in `"resume"` mode). */
@@ -64,6 +88,8 @@ export class ChatClient {
   /** Per room, a seq up to which every seq is held (grows only: only seqs past it are ever dropped). */
   #contiguous = new Map<string, number>();
   #maxHeld = new Map<string, number>();
+  /** Rooms with a resume on the open socket under way (`resumeOnGap`). */
+  #resuming = new Set<string>();
 
   constructor(readonly options: ChatClientOptions) {
     for (const room of options.rooms) {
@@ -95,6 +121,10 @@ export class ChatClient {
       };
       ws.onmessage = async (event) => {
         const frame = JSON.parse(event.data) as Frame;
+        if (resume && frame.type === "resumed" && this.#ready) {
+          this.#onOpenResumed(frame.rooms as Record<string, number>);
+          return;
+        }
         if (resume && frame.type === "resumed" && !this.#ready) {
           this.#onResumed(frame.rooms as Record<string, number>);
           this.#ready = true;
@@ -123,6 +153,7 @@ export class ChatClient {
         // must not open a second one.
         if (this.#ws !== ws) return;
         this.#ready = false;
+        this.#resuming.clear();
         if (!opened) reject(new Error("WebSocket closed before opening"));
         if (!this.#closed && opened) this.#reconnectSoon();
       };
@@ -254,14 +285,47 @@ export class ChatClient {
    * between subscribing and the resume, then the backfill skipping them); after it each must be the next seq.
    */
   #onStoredResumed(m: ChatMessage, held: Map<number, ChatMessage>): void {
+    let jumped = false;
     if (held.has(m.seq)) {
       this.duplicates++;
       this.duplicateSeqs.push(m.seq);
-    } else if (this.#ready) {
+    } else if (this.#ready && !this.#resuming.has(m.room_id)) {
+      // During a resume on the open socket, frames filling the hole come below the highest seq held.
       if (m.seq < (this.#maxHeld.get(m.room_id) ?? 0)) this.outOfOrder++;
-      else if (m.seq !== this.lastSeq(m.room_id) + 1) this.gaps++;
+      else if (m.seq !== this.lastSeq(m.room_id) + 1) {
+        if (this.options.resumeOnGap) jumped = true;
+        else this.gaps++;
+      }
     }
     this.#hold(m);
+    if (jumped) {
+      this.jumps++;
+      this.#resumeOpen(m.room_id);
+    }
+    this.#notify();
+  }
+
+  /** Sends `resume` for `room` on the open socket from the last seq held without a hole. */
+  #resumeOpen(room: string): void {
+    if (this.#resuming.has(room) || this.#ws?.readyState !== WebSocket.OPEN) return;
+    const from = this.lastSeq(room);
+    this.#resuming.add(room);
+    this.openResumes.push({ room, from, sentAt: performance.now() });
+    this.#ws.send(JSON.stringify({ type: "resume", rooms: { [room]: from } }));
+  }
+
+  #onOpenResumed(rooms: Record<string, number>): void {
+    for (const [room, to] of Object.entries(rooms)) {
+      if (!this.#resuming.delete(room)) continue;
+      const record = this.openResumes.findLast((r) => r.room === room && r.resumedAt === undefined);
+      if (record !== undefined) {
+        record.resumedAt = performance.now();
+        record.to = to;
+        record.complete = this.lastSeq(room) >= to;
+      }
+      // A hole is still there (what came live during the resume is past it): ask again.
+      if ((this.#maxHeld.get(room) ?? 0) > this.lastSeq(room)) this.#resumeOpen(room);
+    }
     this.#notify();
   }
 
