@@ -82,6 +82,16 @@ export interface PresenceFrame {
   username: string;
   status: "online" | "offline";
 }
+/**
+ * Sent to a socket when it connects (every connect, so also after a reconnect), once per room of the socket that
+ * gets presence frames: the ids of that room's members who are online now; every other member is offline. Later
+ * changes come as `presence` frames.
+ */
+export interface PresenceStateFrame {
+  type: "presence_state";
+  room_id: string;
+  online: string[];
+}
 export interface TypingNotice {
   type: "typing";
   room_id: string;
@@ -118,6 +128,7 @@ export type ServerFrame =
   | CommandAckFrame
   | ErrorFrame
   | PresenceFrame
+  | PresenceStateFrame
   | TypingNotice
   | JoinedFrame
   | LeftFrame
