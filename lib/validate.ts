@@ -1,4 +1,4 @@
-import { HttpError } from "./http_error.ts";
+import { ChatError } from "./errors.ts";
 
 /** A parsed JSON object body. Reading a field checks its type, so nothing but plain values reaches a query. */
 export type Body = Record<string, unknown>;
@@ -7,21 +7,21 @@ export type Body = Record<string, unknown>;
 export async function readJson(request: Request): Promise<Body> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new HttpError(415, "unsupported_media_type", "Send the body as application/json");
+    throw new ChatError("unsupported_media_type", "Send the body as application/json");
   }
   let value: unknown;
   try {
     value = JSON.parse(await request.text());
   } catch {
-    throw new HttpError(400, "invalid_json", "The request body is not valid JSON");
+    throw new ChatError("invalid_json", "The request body is not valid JSON");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new HttpError(400, "invalid_body", "The request body must be a JSON object");
+    throw new ChatError("invalid_body", "The request body must be a JSON object");
   }
   return value as Body;
 }
 
-const invalid = (field: string, message: string) => new HttpError(400, "invalid_" + field, message);
+const invalid = (field: string, message: string) => new ChatError(`invalid_${field}`, message);
 
 /** A required string field, checked for type and (code point) length. */
 export function requiredString(body: Body, field: string, min: number, max: number): string {
@@ -71,16 +71,15 @@ export function integerQuery<K extends string>(
   const result: Partial<Record<K, number>> = {};
   for (const name of new Set(url.searchParams.keys())) {
     if (!Object.hasOwn(allowed, name)) {
-      throw new HttpError(400, "invalid_query", `Unknown query parameter "${name.slice(0, 40)}"`);
+      throw new ChatError("invalid_query", `Unknown query parameter "${name.slice(0, 40)}"`);
     }
     const values = url.searchParams.getAll(name);
-    if (values.length > 1) throw new HttpError(400, "invalid_query", `Query parameter "${name}" is repeated`);
+    if (values.length > 1) throw new ChatError("invalid_query", `Query parameter "${name}" is repeated`);
     const { min, max } = allowed[name as K];
     const raw = values[0];
     const value = Number(raw);
     if (!/^\d{1,15}$/.test(raw) || value < min || value > max) {
-      throw new HttpError(
-        400,
+      throw new ChatError(
         "invalid_query",
         `Query parameter "${name}" must be an integer from ${min} to ${max}`,
       );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpError } from "./http_error.ts";
+import { ChatError } from "./errors.ts";
 import {
   type Body,
   integerQuery,
@@ -9,8 +9,8 @@ import {
   requiredString,
 } from "./validate.ts";
 
-/** Asserts that `fn` throws (or rejects with) an `HttpError` with exactly this status, code and message. */
-async function expectHttpError(
+/** Asserts that `fn` throws (or rejects with) an `ChatError` with exactly this status, code and message. */
+async function expectChatError(
   fn: () => unknown,
   status: number,
   code: string,
@@ -22,7 +22,7 @@ async function expectHttpError(
   } catch (error) {
     thrown = error;
   }
-  assert.ok(thrown instanceof HttpError, `expected an HttpError, got ${thrown}`);
+  assert.ok(thrown instanceof ChatError, `expected an ChatError, got ${thrown}`);
   assert.equal(thrown.status, status);
   assert.equal(thrown.code, code);
   if (message !== undefined) assert.equal(thrown.message, message);
@@ -63,7 +63,7 @@ Deno.test("readJson() answers 415 without a JSON content type", async (t) => {
   for (const [name, request] of cases) {
     await t.step(
       name,
-      () => expectHttpError(() => readJson(request), 415, "unsupported_media_type", message),
+      () => expectChatError(() => readJson(request), 415, "unsupported_media_type", message),
     );
   }
 });
@@ -71,7 +71,7 @@ Deno.test("readJson() answers 415 without a JSON content type", async (t) => {
 Deno.test("readJson() answers 400 invalid_json for a body that is not JSON", async (t) => {
   for (const body of ["", "{", "{'a':1}", '{"a":1,}', "undefined", "NaN", '{"a":1} x']) {
     await t.step(JSON.stringify(body), () =>
-      expectHttpError(
+      expectChatError(
         () => readJson(post(body, "application/json")),
         400,
         "invalid_json",
@@ -83,7 +83,7 @@ Deno.test("readJson() answers 400 invalid_json for a body that is not JSON", asy
 Deno.test("readJson() answers 400 invalid_body for JSON that is not an object", async (t) => {
   for (const body of ["[]", '[{"a":1}]', "null", '"text"', "42", "true", "false"]) {
     await t.step(body, () =>
-      expectHttpError(
+      expectChatError(
         () => readJson(post(body, "application/json")),
         400,
         "invalid_body",
@@ -104,7 +104,7 @@ Deno.test("requiredString() counts code points: an emoji is one character", () =
   assert.equal(requiredString({ name: "🦕🦕🦕" }, "name", 3, 3), "🦕🦕🦕"); // .length is 6
   assert.equal(requiredString({ name: "ab🦕" }, "name", 1, 3), "ab🦕");
   assert.equal(requiredString({ name: "😀" }, "name", 1, 1), "😀");
-  return expectHttpError(
+  return expectChatError(
     () => requiredString({ name: "🦕🦕🦕🦕" }, "name", 1, 3),
     400,
     "invalid_name",
@@ -127,11 +127,11 @@ Deno.test("requiredString() refuses missing, non-string and wrongly sized values
   for (const [name, value, message] of cases) {
     await t.step(name, () => {
       const body: Body = value === undefined ? {} : { username: value };
-      return expectHttpError(() => requiredString(body, "username", 3, 32), 400, "invalid_username", message);
+      return expectChatError(() => requiredString(body, "username", 3, 32), 400, "invalid_username", message);
     });
   }
   await t.step("exact length message", () =>
-    expectHttpError(
+    expectChatError(
       () => requiredString({ code: "12345" }, "code", 6, 6),
       400,
       "invalid_code",
@@ -157,7 +157,7 @@ Deno.test("optionalString() returns undefined when absent and checks type and le
   ];
   for (const [name, value, message] of cases) {
     await t.step(name, () =>
-      expectHttpError(
+      expectChatError(
         () => optionalString({ description: value }, "description", 10),
         400,
         "invalid_description",
@@ -165,7 +165,7 @@ Deno.test("optionalString() returns undefined when absent and checks type and le
       ));
   }
   await t.step("nullable still checks the type", () =>
-    expectHttpError(
+    expectChatError(
       () => optionalString({ display_name: 1 }, "display_name", 10, { nullable: true }),
       400,
       "invalid_display_name",
@@ -181,7 +181,7 @@ Deno.test("optionalBoolean() returns the value, or the fallback when absent or n
   assert.equal(optionalBoolean({ is_private: null }, "is_private", true), true);
   for (const value of ["true", 1, 0, "", [], {}]) {
     await t.step(`refuses ${JSON.stringify(value)}`, () =>
-      expectHttpError(
+      expectChatError(
         () => optionalBoolean({ is_private: value }, "is_private", false),
         400,
         "invalid_is_private",
@@ -226,19 +226,19 @@ Deno.test("integerQuery() answers 400 invalid_query for an unknown parameter", a
   for (const [search, message] of cases) {
     await t.step(
       search.slice(0, 50),
-      () => expectHttpError(() => query(search), 400, "invalid_query", message),
+      () => expectChatError(() => query(search), 400, "invalid_query", message),
     );
   }
 });
 
 Deno.test("integerQuery() answers 400 invalid_query for a repeated parameter", async () => {
-  await expectHttpError(
+  await expectChatError(
     () => query("?limit=5&limit=6"),
     400,
     "invalid_query",
     'Query parameter "limit" is repeated',
   );
-  await expectHttpError(
+  await expectChatError(
     () => query("?limit=5&limit=5"),
     400,
     "invalid_query",
@@ -267,18 +267,18 @@ Deno.test("integerQuery() answers 400 invalid_query for non-digits and out-of-ra
   for (const value of values) {
     await t.step(
       `limit=${value}`,
-      () => expectHttpError(() => query(`?limit=${value}`), 400, "invalid_query", limitMessage),
+      () => expectChatError(() => query(`?limit=${value}`), 400, "invalid_query", limitMessage),
     );
   }
   await t.step("before_seq=0 (min 1)", () =>
-    expectHttpError(
+    expectChatError(
       () => query("?before_seq=0"),
       400,
       "invalid_query",
       'Query parameter "before_seq" must be an integer from 1 to 1000000',
     ));
   await t.step("offset=-0", () =>
-    expectHttpError(
+    expectChatError(
       () => query("?offset=-0"),
       400,
       "invalid_query",
@@ -301,7 +301,7 @@ Deno.test("readJson() accepts application/json with parameters but not its relat
   for (const type of ["application/json-seq", "application/json-patch+json", "application/jsonx"]) {
     await assert.rejects(
       readJson(request(type)),
-      (e: HttpError) => e.status === 415 && e.code === "unsupported_media_type",
+      (e: ChatError) => e.status === 415 && e.code === "unsupported_media_type",
     );
   }
 });

@@ -2,7 +2,7 @@ import { encodeBase64 } from "../lib/web/base64.ts";
 import { Field } from "../components/Field.tsx";
 import { AVATAR_TYPES, MAX_AVATAR_BYTES, parseProfileUpdate } from "../lib/chat/profile.ts";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
-import { HttpError } from "../lib/http_error.ts";
+import { ChatError } from "../lib/errors.ts";
 import type { ProfileUpdate } from "../lib/storage/store.ts";
 import { formError } from "../lib/web/form_errors.ts";
 import { signedIn } from "../lib/web/guard.ts";
@@ -59,11 +59,10 @@ export const handler = define.handlers<Data>({
 
 async function fileToDataUrl(file: File): Promise<string> {
   if (!AVATAR_TYPES.includes(file.type)) {
-    throw new HttpError(400, "invalid_avatar_url", "An avatar must be a PNG, JPEG, GIF or WebP image");
+    throw new ChatError("invalid_avatar_url", "An avatar must be a PNG, JPEG, GIF or WebP image");
   }
   if (file.size > MAX_AVATAR_BYTES) {
-    throw new HttpError(
-      400,
+    throw new ChatError(
       "invalid_avatar_url",
       `An avatar image must be at most ${MAX_AVATAR_BYTES / 1024} KB`,
     );

@@ -1,7 +1,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { errorResponse, HttpError } from "../http_error.ts";
+import { ChatError, errorResponse, isUnexpected } from "../errors.ts";
 import { StoreUnavailableError } from "../storage/errors.ts";
 import { authRoutes } from "./auth.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
@@ -79,24 +79,16 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   app.notFound(notFound);
   app.onError((error, c) => {
-    if (error instanceof StoreUnavailableError) {
-      (c.var.log ?? deps.log).warn("Store unavailable", { path: c.req.path });
-      return errorResponse(503, "store_unavailable", "The database is unavailable; try again shortly", {
-        "Retry-After": "2",
-      });
-    }
-    if (error instanceof HttpError) {
-      if (error.status >= 500) c.var.log?.error("Request failed", { error });
-      return errorResponse(error.status, error.code, error.message, error.headers);
-    }
-    (c.var.log ?? deps.log).error("Unhandled error", { error, path: c.req.path });
-    return errorResponse(500, "internal_error", "Internal server error");
+    const log = c.var.log ?? deps.log;
+    if (error instanceof StoreUnavailableError) log.warn("Store unavailable", { path: c.req.path, error });
+    else if (isUnexpected(error)) log.error("Unhandled error", { error, path: c.req.path });
+    return errorResponse(error);
   });
   return app;
 }
 
 function notFound(c: Context): Response {
-  return errorResponse(404, "not_found", `No route for ${c.req.method} ${c.req.path}`);
+  return errorResponse(new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`));
 }
 
 const limitSmall = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
@@ -106,5 +98,5 @@ const limitBody: MiddlewareHandler<AppEnv> = (c, next) =>
   c.req.path === "/api/users/me" ? next() : limitSmall(c, next);
 
 function tooLarge(): never {
-  throw new HttpError(413, "payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`);
+  throw new ChatError("payload_too_large", `The request body is larger than ${MAX_BODY_BYTES} bytes`);
 }

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import { readJson } from "../validate.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
 import { clientIp } from "./middleware.ts";
@@ -13,8 +13,8 @@ export function authRoutes(deps: ApiDeps): Hono<AppEnv> {
     const decision = await authLimiter.take(clientIp(c, config.trustProxy));
     if (!decision.ok) {
       const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      throw new HttpError(429, "too_many_requests", `Too many attempts; try again in ${seconds} s`, {
-        "Retry-After": String(seconds),
+      throw new ChatError("too_many_requests", `Too many attempts; try again in ${seconds} s`, {
+        retryAfterMs: decision.retryAfterMs,
       });
     }
     await next();

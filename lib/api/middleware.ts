@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { TokenError, type TokenService } from "../auth/jwt.ts";
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { clientIpOf } from "../web/client_ip.ts";
 import { type AppEnv, SESSION_COOKIE } from "./context.ts";
@@ -41,19 +41,19 @@ export function requireAuth(
     let token: string | undefined;
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (match === null) throw new HttpError(401, "invalid_token", 'Authorization must be "Bearer <token>"');
+      if (match === null) throw new ChatError("invalid_token", 'Authorization must be "Bearer <token>"');
       token = match[1];
     } else {
       token = getCookie(c, SESSION_COOKIE);
       if (token !== undefined && !["GET", "HEAD", "OPTIONS"].includes(c.req.method) && !isAllowedOrigin(c)) {
-        throw new HttpError(403, "origin_not_allowed", "Cross-origin request refused");
+        throw new ChatError("origin_not_allowed", "Cross-origin request refused");
       }
     }
     try {
       const claims = await tokens.verify(token);
       c.set("user", { userId: claims.sub, username: claims.username });
     } catch (error) {
-      if (error instanceof TokenError) throw new HttpError(401, error.code, error.message);
+      if (error instanceof TokenError) throw new ChatError(error.code, error.message);
       throw error;
     }
     await next();

@@ -665,12 +665,12 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           responses: {
             "204": { description: "Left" },
             "401": unauthorized,
-            "403": error("Cross-origin request with the session cookie", originRefused),
-            "404": roomNotFound,
-            "409": error("A direct room cannot be left; or the caller is not a member", [
-              "direct_room",
+            "403": error("The caller is not a member; or a cross-origin request with the session cookie", [
               "not_a_member",
+              ...originRefused,
             ]),
+            "404": roomNotFound,
+            "409": error("A direct room cannot be left", ["direct_room"]),
             "429": rateLimited,
             "503": storeDown(),
           },

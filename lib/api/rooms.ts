@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import { isClientId } from "../hub/protocol.ts";
 import type { HistoryQuery } from "../storage/store.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
@@ -15,7 +15,7 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
   app.post("/", async (c) => {
     const body = await readJson(c.req.raw);
     const name = requiredString(body, "name", 1, 100);
-    if (name.trim() === "") throw new HttpError(400, "invalid_name", '"name" must not be blank');
+    if (name.trim() === "") throw new ChatError("invalid_name", '"name" must not be blank');
     const description = optionalString(body, "description", 1_000) ?? "";
     const is_private = optionalBoolean(body, "is_private", false);
     return c.json(await chat.createRoom(c.var.user, { name, description, is_private }), 201);
@@ -56,7 +56,7 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
     });
     const cursors = [q.offset, q.before_seq, q.after_seq].filter((v) => v !== undefined).length;
     if (cursors > 1) {
-      throw new HttpError(400, "invalid_query", "Use only one of offset, before_seq and after_seq");
+      throw new ChatError("invalid_query", "Use only one of offset, before_seq and after_seq");
     }
     const query: HistoryQuery = { limit: q.limit ?? 50 };
     if (q.before_seq !== undefined) query.before_seq = q.before_seq;
@@ -75,7 +75,7 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
     const body = await readJson(c.req.raw);
     const seq = body.seq;
     if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0) {
-      throw new HttpError(400, "invalid_seq", '"seq" must be a whole number of at least 0');
+      throw new ChatError("invalid_seq", '"seq" must be a whole number of at least 0');
     }
     return c.json({
       room_id: c.req.param("id"),
@@ -86,12 +86,11 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
   app.post("/:id/messages", async (c) => {
     const body = await readJson(c.req.raw);
     if (typeof body.content !== "string") {
-      throw new HttpError(400, "invalid_content", '"content" must be a string');
+      throw new ChatError("invalid_content", '"content" must be a string');
     }
     const clientId = body.client_id;
     if (clientId !== undefined && clientId !== null && !isClientId(clientId)) {
-      throw new HttpError(
-        400,
+      throw new ChatError(
         "invalid_client_id",
         '"client_id" must be 1-64 characters of A-Z, a-z, 0-9, _ or -',
       );

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { publicUser, selfUser } from "../chat/views.ts";
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import { isId } from "../ids.ts";
 import { parseProfileUpdate } from "../chat/profile.ts";
 import type { ApiDeps, AppEnv } from "./context.ts";
@@ -14,20 +14,20 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
 
   app.get("/me", async (c) => {
     const user = await store.users.byId(c.var.user.userId);
-    if (user === null) throw new HttpError(404, "user_not_found", "User not found");
+    if (user === null) throw new ChatError("user_not_found", "User not found");
     return c.json(selfUser(user, await chat.isOnline(user.id)));
   });
 
   app.patch("/me", bodyLimit({ maxSize: 400 * 1024, onError: tooLarge }), async (c) => {
     const update = parseProfileUpdate(await readJson(c.req.raw));
     const user = await store.users.updateProfile(c.var.user.userId, update);
-    if (user === null) throw new HttpError(404, "user_not_found", "User not found");
+    if (user === null) throw new ChatError("user_not_found", "User not found");
     return c.json(selfUser(user, await chat.isOnline(user.id)));
   });
 
   app.get("/", async (c) => {
     const q = c.req.query("q") ?? "";
-    if (q.length > 32) throw new HttpError(400, "invalid_query", '"q" must be at most 32 characters long');
+    if (q.length > 32) throw new ChatError("invalid_query", '"q" must be at most 32 characters long');
     const users = q === "" ? [] : await store.users.search(q, 20);
     const online = await Promise.all(users.map((u) => chat.isOnline(u.id)));
     return c.json({ users: users.map((u, i) => publicUser(u, online[i])) });
@@ -36,7 +36,7 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
   app.get("/:id", async (c) => {
     const id = c.req.param("id");
     const user = isId(id) ? await store.users.byId(id) : null;
-    if (user === null) throw new HttpError(404, "user_not_found", "User not found");
+    if (user === null) throw new ChatError("user_not_found", "User not found");
     return c.json(publicUser(user, await chat.isOnline(user.id)));
   });
 
@@ -44,5 +44,5 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
 }
 
 function tooLarge(): never {
-  throw new HttpError(413, "payload_too_large", "The request body is too large");
+  throw new ChatError("payload_too_large", "The request body is too large");
 }

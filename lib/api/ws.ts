@@ -1,7 +1,7 @@
 import type { Handler } from "hono";
 import { getCookie } from "hono/cookie";
 import { TokenError } from "../auth/jwt.ts";
-import { errorResponse, HttpError } from "../http_error.ts";
+import { ChatError, errorResponse } from "../errors.ts";
 import type { ConnectionSlots } from "../transport/connection_slots.ts";
 import { upgradeToHub } from "../transport/deno_websocket.ts";
 import { type ApiDeps, type AppEnv, SESSION_COOKIE } from "./context.ts";
@@ -23,17 +23,13 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
   const { tokens, store, hub, config, connections } = deps;
   return async (c) => {
     if (deps.isShuttingDown?.()) {
-      throw new HttpError(503, "shutting_down", "Server is shutting down; reconnect");
+      throw new ChatError("shutting_down", "Server is shutting down; reconnect");
     }
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new HttpError(426, "upgrade_required", "This endpoint only accepts WebSocket upgrades");
+      throw new ChatError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
     }
     if (!originAllowed(c.req.raw, config.corsOrigins)) {
-      throw new HttpError(
-        403,
-        "origin_not_allowed",
-        "WebSocket connections from this origin are not allowed",
-      );
+      throw new ChatError("origin_not_allowed", "WebSocket connections from this origin are not allowed");
     }
     // Early, before the token and the store are asked; the slot itself is taken just before the upgrade.
     if (connections.full) return serverFull(connections);
@@ -46,11 +42,11 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
     try {
       userId = (await tokens.verify(token)).sub;
     } catch (error) {
-      if (error instanceof TokenError) throw new HttpError(401, error.code, error.message);
+      if (error instanceof TokenError) throw new ChatError(error.code, error.message);
       throw error;
     }
     const user = await store.users.byId(userId);
-    if (user === null) throw new HttpError(401, "invalid_token", "The access token's account does not exist");
+    if (user === null) throw new ChatError("invalid_token", "The access token's account does not exist");
     c.set("user", { userId: user.id, username: user.username });
     const roomId = c.req.query("room_id");
     const protocol = offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : bearer;
@@ -73,9 +69,10 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
 function serverFull(connections: ConnectionSlots, count = true): Response {
   if (count) connections.refused();
   return errorResponse(
-    503,
-    "server_full",
-    "The server has reached its connection limit; try again in a few seconds",
-    { "Retry-After": String(SERVER_FULL_RETRY_AFTER_S) },
+    new ChatError(
+      "server_full",
+      "The server has reached its connection limit; try again in a few seconds",
+      { retryAfterMs: SERVER_FULL_RETRY_AFTER_S * 1000 },
+    ),
   );
 }

@@ -1,4 +1,4 @@
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import type { Store, User } from "../storage/store.ts";
 import { ConflictError } from "../storage/store.ts";
 import { type Body, requiredString } from "../validate.ts";
@@ -16,7 +16,7 @@ export interface PublicAccount {
 }
 
 /**
- * Registration and login, shared by the JSON API and the web UI's forms. Refusals are `HttpError`s whose code
+ * Registration and login, shared by the JSON API and the web UI's forms. Refusals are `ChatError`s whose code
  * names the field (`invalid_username`, `email_taken`, …) so a form can show them next to it.
  */
 export class AuthService {
@@ -34,14 +34,14 @@ export class AuthService {
   async register(body: Body): Promise<User> {
     const username = requiredString(body, "username", 3, 32);
     if (!USERNAME_RE.test(username)) {
-      throw new HttpError(400, "invalid_username", "Username may only use letters, digits, '_', '.' and '-'");
+      throw new ChatError("invalid_username", "Username may only use letters, digits, '_', '.' and '-'");
     }
     const email = requiredString(body, "email", 3, 254);
-    if (!EMAIL_RE.test(email)) throw new HttpError(400, "invalid_email", "Email address is not valid");
+    if (!EMAIL_RE.test(email)) throw new ChatError("invalid_email", "Email address is not valid");
     const password = requiredString(body, "password", 1, 1_000);
     const bytes = encoder.encode(password).length;
     if (bytes < 8 || bytes > MAX_PASSWORD_BYTES) {
-      throw new HttpError(400, "invalid_password", `Password must be 8 to ${MAX_PASSWORD_BYTES} bytes long`);
+      throw new ChatError("invalid_password", `Password must be 8 to ${MAX_PASSWORD_BYTES} bytes long`);
     }
     try {
       return await this.#store.users.create({
@@ -51,7 +51,7 @@ export class AuthService {
       });
     } catch (error) {
       if (error instanceof ConflictError) {
-        throw new HttpError(409, `${error.field}_taken`, `That ${error.field} is already registered`);
+        throw new ChatError(error.field === "email" ? "email_taken" : "username_taken");
       }
       throw error;
     }
@@ -64,13 +64,13 @@ export class AuthService {
   async login(body: Body): Promise<{ token: string; user: PublicAccount }> {
     const { email, password } = body;
     if (typeof email !== "string" || typeof password !== "string") {
-      throw new HttpError(400, "invalid_credentials_format", '"email" and "password" must be strings');
+      throw new ChatError("invalid_credentials_format", '"email" and "password" must be strings');
     }
     const user = email.length <= 254 ? await this.#store.users.byEmail(email) : null;
     const ok = user !== null && encoder.encode(password).length <= MAX_PASSWORD_BYTES
       ? await this.#passwords.verify(password, user.password_hash)
       : await this.#passwords.verifyDummy(password);
-    if (!ok || user === null) throw new HttpError(401, "invalid_credentials", "Invalid email or password");
+    if (!ok || user === null) throw new ChatError("invalid_credentials", "Invalid email or password");
     const token = await this.#tokens.sign({ id: user.id, username: user.username });
     return { token, user: { id: user.id, username: user.username, email: user.email } };
   }

@@ -1,4 +1,4 @@
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import type { ProfileUpdate } from "../storage/store.ts";
 import { type Body, optionalString } from "../validate.ts";
 
@@ -17,11 +17,7 @@ export function parseProfileUpdate(body: Body): ProfileUpdate {
   const displayName = optionalString(body, "display_name", 64, { nullable: true });
   if (displayName !== undefined) {
     if (displayName !== null && displayName.trim() === "") {
-      throw new HttpError(
-        400,
-        "invalid_display_name",
-        '"display_name" must not be blank; send null to clear it',
-      );
+      throw new ChatError("invalid_display_name", '"display_name" must not be blank; send null to clear it');
     }
     update.display_name = displayName;
   }
@@ -36,8 +32,7 @@ function checkAvatar(url: string): string {
     const b64 = data[2];
     const bytes = Math.floor(b64.length * 3 / 4) - (b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0);
     if (bytes > MAX_AVATAR_BYTES) {
-      throw new HttpError(
-        400,
+      throw new ChatError(
         "invalid_avatar_url",
         `An avatar image must be at most ${MAX_AVATAR_BYTES / 1024} KB`,
       );
@@ -48,11 +43,10 @@ function checkAvatar(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new HttpError(400, "invalid_avatar_url", '"avatar_url" must be an https URL or a data:image URL');
+    throw new ChatError("invalid_avatar_url", '"avatar_url" must be an https URL or a data:image URL');
   }
   if (parsed.protocol !== "https:" || url.length > 2048) {
-    throw new HttpError(
-      400,
+    throw new ChatError(
       "invalid_avatar_url",
       '"avatar_url" must be an https URL (at most 2048 characters) or a data:image URL',
     );

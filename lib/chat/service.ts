@@ -1,7 +1,7 @@
 import type { RateLimiter } from "../auth/rate_limit.ts";
 import type { CommandAnswer, CommandQueue } from "../commands/queue.ts";
 import { CommandError, type CommandRegistry, unescape } from "../commands/registry.ts";
-import { HttpError } from "../http_error.ts";
+import { ChatError } from "../errors.ts";
 import type { Client, Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { PresenceFrame } from "../hub/protocol.ts";
@@ -47,16 +47,7 @@ export type PostResult =
   | ({ kind: "message" } & AppendResult)
   | { kind: "command"; command: string; job_id: string; room_id: string };
 
-/** Refused for going over a rate limit; `retryAfterMs` tells when to try again. */
-export class RateLimitedError extends HttpError {
-  constructor(readonly retryAfterMs: number, message = "Too many messages; slow down") {
-    super(429, "rate_limited", message, {
-      "Retry-After": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-    });
-  }
-}
-
-const roomNotFound = () => new HttpError(404, "room_not_found", "Room not found");
+const roomNotFound = () => new ChatError("room_not_found");
 
 /**
  * The chat's rules, shared by the REST API and the WebSocket: who may see, join and write to which room. It
@@ -93,10 +84,10 @@ export class ChatService {
 
   async createRoom(actor: Identity, input: { name: string; description: string; is_private: boolean }) {
     if (input.name.trim() === "" || [...input.name].length > 100) {
-      throw new HttpError(400, "invalid_name", "A room name needs 1 to 100 characters");
+      throw new ChatError("invalid_name", "A room name needs 1 to 100 characters");
     }
     if ([...input.description].length > 1_000) {
-      throw new HttpError(400, "invalid_description", "A room description is at most 1000 characters long");
+      throw new ChatError("invalid_description", "A room description is at most 1000 characters long");
     }
     const room = await this.#store.rooms.create({ ...input, creator_id: actor.userId });
     await this.#hub.subscribeUser(actor.userId, room.id);
@@ -126,7 +117,7 @@ export class ChatService {
     const { room } = await this.#visibleRoom(actor, roomId);
     const marker = await this.#store.rooms.markRead(room.id, actor.userId, seq);
     if (marker === null) {
-      throw new HttpError(403, "not_a_member", `Cannot mark room "${room.name}" read: not a member`);
+      throw new ChatError("not_a_member", `Cannot mark room "${room.name}" read: not a member`);
     }
     return marker;
   }
@@ -140,8 +131,8 @@ export class ChatService {
 
   async leaveRoom(actor: Identity, roomId: string): Promise<void> {
     const { room, member } = await this.#visibleRoom(actor, roomId);
-    if (room.is_direct) throw new HttpError(409, "direct_room", "Cannot leave a direct conversation");
-    if (!member) throw new HttpError(409, "not_a_member", `Cannot leave room "${room.name}": not a member`);
+    if (room.is_direct) throw new ChatError("direct_room", "Cannot leave a direct conversation");
+    if (!member) throw new ChatError("not_a_member", `Cannot leave room "${room.name}": not a member`);
     await this.#removeMember(room, actor, `${actor.username} left the room`, actor);
   }
 
@@ -149,7 +140,7 @@ export class ChatService {
   async addMember(actor: Identity, roomId: string, userId: string): Promise<RoomView> {
     const room = await this.#ownedRoom(actor, roomId, "add members to");
     const user = isId(userId) ? await this.#store.users.byId(userId) : null;
-    if (user === null) throw new HttpError(404, "user_not_found", "User not found");
+    if (user === null) throw new ChatError("user_not_found", "User not found");
     const target = { userId: user.id, username: user.username };
     if (!(await this.#store.rooms.isMember(room.id, user.id))) {
       await this.#addMember(room, target, `${user.username} was added by ${actor.username}`, actor);
@@ -162,7 +153,7 @@ export class ChatService {
     const room = await this.#ownedRoom(actor, roomId, "remove members from");
     const user = isId(userId) ? await this.#store.users.byId(userId) : null;
     if (user === null || !(await this.#store.rooms.isMember(room.id, user.id))) {
-      throw new HttpError(404, "member_not_found", "That user is not a member of this room");
+      throw new ChatError("member_not_found", "That user is not a member of this room");
     }
     const target = { userId: user.id, username: user.username };
     const text = user.id === actor.userId
@@ -186,10 +177,10 @@ export class ChatService {
   /** The one direct room of the actor and `userId`, created on first call. */
   async directRoom(actor: Identity, userId: string): Promise<{ room: RoomView; created: boolean }> {
     if (userId === actor.userId) {
-      throw new HttpError(400, "invalid_user", "Cannot start a direct conversation with yourself");
+      throw new ChatError("invalid_user", "Cannot start a direct conversation with yourself");
     }
     const other = isId(userId) ? await this.#store.users.byId(userId) : null;
-    if (other === null) throw new HttpError(404, "user_not_found", "User not found");
+    if (other === null) throw new ChatError("user_not_found", "User not found");
     const name = [actor.username, other.username].sort().join(", ");
     const { room, created } = await this.#store.rooms.directRoom(actor.userId, other.id, name);
     if (created) {
@@ -247,7 +238,7 @@ export class ChatService {
       try {
         resolved = commands.registry.resolve(content);
       } catch (error) {
-        if (error instanceof CommandError) throw new HttpError(400, error.code, error.message);
+        if (error instanceof CommandError) throw new ChatError(error.code, error.message);
         throw error;
       }
       if (resolved === null) content = unescape(content);
@@ -271,11 +262,7 @@ export class ChatService {
       await commands.queue.publishJob(job);
     } catch (error) {
       this.#log.error("Cannot queue a command", { room_id: room.id, command: job.command, error });
-      throw new HttpError(
-        503,
-        "commands_unavailable",
-        "Commands are unavailable right now; try again shortly",
-      );
+      throw new ChatError("commands_unavailable", "Commands are unavailable right now; try again shortly");
     }
     return { kind: "command", command: job.command, job_id: job.id, room_id: room.id };
   }
@@ -418,10 +405,10 @@ export class ChatService {
   async #ownedRoom(actor: Identity, roomId: string, what: string): Promise<Room> {
     const { room } = await this.#visibleRoom(actor, roomId);
     if (room.is_direct) {
-      throw new HttpError(409, "direct_room", "A direct conversation always has its two members");
+      throw new ChatError("direct_room", "A direct conversation always has its two members");
     }
     if (room.creator_id !== actor.userId) {
-      throw new HttpError(403, "forbidden", `Only the room's creator can ${what} room "${room.name}"`);
+      throw new ChatError("forbidden", `Only the room's creator can ${what} room "${room.name}"`);
     }
     return room;
   }
@@ -532,11 +519,7 @@ export class ChatService {
   async #roomToSendTo(actor: Identity, roomId: string): Promise<Room> {
     const { room, member } = await this.#visibleRoom(actor, roomId);
     if (!member) {
-      throw new HttpError(
-        403,
-        "not_a_member",
-        `Cannot send to room "${room.name}": not a member; join it first`,
-      );
+      throw new ChatError("not_a_member", `Cannot send to room "${room.name}": not a member; join it first`);
     }
     await this.#takeToken(actor);
     return room;
@@ -544,21 +527,16 @@ export class ChatService {
 
   async #takeToken(actor: Identity): Promise<void> {
     const decision = await this.#limiter.take(actor.userId);
-    if (!decision.ok) throw new RateLimitedError(decision.retryAfterMs);
+    if (!decision.ok) throw new ChatError("rate_limited", undefined, { retryAfterMs: decision.retryAfterMs });
   }
 
   #checkContent(content: string): void {
-    if (content.trim() === "") throw new HttpError(400, "content_empty", "Message content is empty");
+    if (content.trim() === "") throw new ChatError("content_empty", "Message content is empty");
     if (content.length > this.#maxChars && codePoints(content) > this.#maxChars) {
-      throw new HttpError(
-        400,
-        "content_too_long",
-        `Message content is longer than ${this.#maxChars} characters`,
-      );
+      throw new ChatError("content_too_long", `Message content is longer than ${this.#maxChars} characters`);
     }
     if (!content.isWellFormed() || content.includes("\0")) {
-      throw new HttpError(
-        400,
+      throw new ChatError(
         "invalid_content",
         "Message content must be valid Unicode text without NUL characters",
       );

@@ -1,12 +1,11 @@
-import { HttpError } from "../http_error.ts";
+import { ChatError, errorFrameOf, isUnexpected } from "../errors.ts";
 import type { Client } from "../hub/client.ts";
 import type { Hub, HubHandler } from "../hub/hub.ts";
 import { NotSubscribedError } from "../hub/recovery.ts";
 import { isId } from "../ids.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
-import { StoreUnavailableError } from "../storage/errors.ts";
-import { type ChatService, RateLimitedError } from "./service.ts";
+import type { ChatService } from "./service.ts";
 
 /** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
 const TYPING_INTERVAL_MS = 1_000;
@@ -81,8 +80,8 @@ export function socketHandler(
               const refusal = !(error instanceof NotSubscribedError)
                 ? error
                 : isId(roomId)
-                ? new HttpError(403, "not_a_member", "Cannot resume a room you are not in")
-                : new HttpError(404, "room_not_found", "Room not found");
+                ? new ChatError("not_a_member", "Cannot resume a room you are not in")
+                : new ChatError("room_not_found");
               client.sendFrame(errorFrame(refusal, log, { room_id: roomId }));
             }
             client.sendFrame({ type: "resumed", rooms: done });
@@ -90,7 +89,7 @@ export function socketHandler(
           }
           case "typing": {
             if (!client.rooms.has(frame.room_id)) {
-              throw new HttpError(403, "not_a_member", "Cannot send typing to a room you are not in");
+              throw new ChatError("not_a_member", "Cannot send typing to a room you are not in");
             }
             let rooms = lastTyping.get(client);
             if (rooms === undefined) lastTyping.set(client, rooms = new Map());
@@ -119,33 +118,6 @@ function errorFrame(
   log: Logger,
   context: { room_id?: string; client_id?: string },
 ): ErrorFrame {
-  if (error instanceof HttpError && error.status < 500) {
-    const frame: ErrorFrame = {
-      type: "error",
-      code: error.code,
-      message: error.message,
-      retryable: error instanceof RateLimitedError,
-      ...context,
-    };
-    if (error instanceof RateLimitedError) frame.retry_after_ms = error.retryAfterMs;
-    return frame;
-  }
-  if (error instanceof StoreUnavailableError) {
-    return {
-      type: "error",
-      code: "store_unavailable",
-      message:
-        "The database is unavailable; send again shortly with the same client_id (it is never stored twice)",
-      retryable: true,
-      ...context,
-    };
-  }
-  log.error("Frame failed", { ...context, error });
-  return {
-    type: "error",
-    code: "internal_error",
-    message: "Internal server error; try again",
-    retryable: true,
-    ...context,
-  };
+  if (isUnexpected(error)) log.error("Frame failed", { ...context, error });
+  return errorFrameOf(error, context);
 }

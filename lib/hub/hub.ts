@@ -1,14 +1,9 @@
 import type { Bus } from "../bus/bus.ts";
+import { ChatError, errorFrameOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { Client, type Identity } from "./client.ts";
 import { decodeEnvelope, encodeEnvelope, type EnvelopeMeta, roomChannel, userChannel } from "./envelope.ts";
-import {
-  type ClientFrame,
-  FrameError,
-  MAX_FRAME_BYTES,
-  parseClientFrame,
-  type PingFrame,
-} from "./protocol.ts";
+import { type ClientFrame, MAX_FRAME_BYTES, parseClientFrame, type PingFrame } from "./protocol.ts";
 import { type History, RecentWindow, resume, type ResumeOutcome, type ResumeResult } from "./recovery.ts";
 import { type SeqFrame, SeqOrder } from "./seq_order.ts";
 import { CloseCode, type Transport } from "./transport.ts";
@@ -170,12 +165,7 @@ export class Hub {
   receive(client: Client, data: string | ArrayBuffer | Uint8Array | Blob): void {
     if (client.closed) return;
     if (typeof data !== "string") {
-      client.sendFrame({
-        type: "error",
-        code: "binary_not_supported",
-        message: "Binary frames are not supported; send JSON text frames",
-        retryable: false,
-      });
+      client.sendFrame(errorFrameOf(new ChatError("binary_not_supported")));
       return;
     }
     if (
@@ -193,8 +183,7 @@ export class Hub {
     try {
       frame = parseClientFrame(data);
     } catch (error) {
-      const { code, message } = error as FrameError;
-      client.sendFrame({ type: "error", code, message, retryable: false });
+      client.sendFrame(errorFrameOf(error));
       return;
     }
     // Even a ping waits its turn: its pong tells the client that everything it sent before was handled.
@@ -208,12 +197,7 @@ export class Hub {
     if (endsHold && frame.type === "resume") run.finally(() => client.endStartHold()).catch(() => {});
     run.catch((error) => {
       this.#log.error("Frame handler failed", { conn_id: client.id, user_id: client.userId, error });
-      client.sendFrame({
-        type: "error",
-        code: "internal_error",
-        message: "Internal server error",
-        retryable: true,
-      });
+      client.sendFrame(errorFrameOf(new ChatError("internal_error")));
     });
   }
 

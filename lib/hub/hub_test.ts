@@ -663,7 +663,7 @@ Deno.test("`Hub.receive()` answers a failing handler with `internal_error` and g
   assert.deepEqual(a.transport.frames, [{
     type: "error",
     code: "internal_error",
-    message: "Internal server error",
+    message: "Internal server error; try again",
     retryable: true,
   }]);
   assert.deepEqual(handler.only("frame"), [

@@ -1,3 +1,5 @@
+import { ChatError } from "../errors.ts";
+
 /**
  * The WebSocket protocol: JSON text frames. Types only plus `parseClientFrame()`; islands may import this file.
  */
@@ -140,9 +142,9 @@ export type ServerFrame =
 export const MAX_FRAME_BYTES = 64 * 1024;
 
 /** Why a client frame was refused; `code` goes to the client in an error frame. */
-export class FrameError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
+export class FrameError extends ChatError {
+  constructor(code: "invalid_json" | "invalid_frame" | "unknown_type", message: string) {
+    super(code, message);
     this.name = "FrameError";
   }
 }

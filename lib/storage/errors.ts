@@ -1,3 +1,5 @@
+import { ChatError } from "../errors.ts";
+
 /** Errors a `Store` adapter throws that callers may want to tell apart, whichever adapter they use. */
 
 /**
@@ -12,9 +14,10 @@
  *   throw error;
  * }
  */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+export class StoreUnavailableError extends ChatError {
+  /** `detail` (what the adapter saw) goes to logs with the cause; clients get the error table's message. */
+  constructor(readonly detail: string, options?: ErrorOptions) {
+    super("store_unavailable", undefined, { cause: options?.cause });
     this.name = "StoreUnavailableError";
   }
 }

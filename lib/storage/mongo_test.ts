@@ -136,7 +136,8 @@ function assertUnavailable(
   assert.equal(outcome.result.status, "rejected", "expected a rejection");
   const error = (outcome.result as PromiseRejectedResult).reason;
   assert.ok(error instanceof StoreUnavailableError, `expected a StoreUnavailableError, got ${error}`);
-  assert.equal(error.message, "MongoDB is unavailable");
+  assert.equal(error.detail, "MongoDB is unavailable");
+  assert.equal(error.code, "store_unavailable");
   assert.ok(error.cause instanceof Error, "keeps the driver error as the cause");
   assert.ok(outcome.ms < within, `took ${Math.round(outcome.ms)} ms, more than ${within} ms`);
 }

@@ -1,6 +1,6 @@
 import ChatRoom, { type ChatRoomProps } from "../../islands/ChatRoom.tsx";
 import { PostButton } from "../../components/PostButton.tsx";
-import { HttpError } from "../../lib/http_error.ts";
+import { ChatError } from "../../lib/errors.ts";
 import { Island, page, type PageProps } from "../../lib/fresh/mod.ts";
 import { signedIn } from "../../lib/web/guard.ts";
 import { define, type State } from "../../utils.ts";
@@ -20,7 +20,7 @@ export const handler = define.handlers<Data>({
     try {
       room = await chat.getRoom(user, ctx.params.id);
     } catch (error) {
-      if (error instanceof HttpError && error.status === 404) {
+      if (error instanceof ChatError && error.status === 404) {
         ctx.state.title = "Room not found";
         return page({ kind: "missing" }, { status: 404 });
       }
