@@ -2,7 +2,7 @@
 import type { TokenService } from "./lib/auth/jwt.ts";
 import type { RateLimiter } from "./lib/auth/rate_limit.ts";
 import type { AuthService } from "./lib/auth/service.ts";
-import type { ChatService } from "./lib/chat/service.ts";
+import type { Chat } from "./lib/chat/chat.ts";
 import type { Config } from "./lib/config.ts";
 import { createDefine } from "./lib/fresh/mod.ts";
 export { clearedSessionCookie, SESSION_COOKIE, sessionCookie, sessionToken } from "./lib/auth/session.ts";
@@ -12,7 +12,7 @@ import type { Store } from "./lib/storage/store.ts";
 
 /** What pages reach the application through; built once by `createChatServer`. */
 export interface WebServices {
-  chat: ChatService;
+  chat: Chat;
   auth: AuthService;
   tokens: TokenService;
   store: Store;

@@ -9,7 +9,7 @@ import type { Bus } from "./bus/bus.ts";
 import { MemoryPresence, type Presence } from "./chat/presence.ts";
 import type { CommandQueue } from "./commands/queue.ts";
 import type { CommandRegistry } from "./commands/registry.ts";
-import { ChatService } from "./chat/service.ts";
+import { type Chat, createChat } from "./chat/chat.ts";
 import { socketHandler } from "./chat/socket_handler.ts";
 import { storeHistory } from "./chat/history.ts";
 import type { Config } from "./config.ts";
@@ -51,7 +51,7 @@ export interface ChatServer {
   hub: Hub;
   /** WebSocket connections held against `MAX_CONNECTIONS` (opening ones included). */
   connections: ConnectionSlots;
-  chat: ChatService;
+  chat: Chat;
   tokens: TokenService;
   auth: AuthService;
   /** The Prometheus metrics served at `GET /metrics`. */
@@ -87,7 +87,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     resumeGraceMs: 1_000,
     metrics,
   });
-  const chat = new ChatService({
+  const chat = createChat({
     store,
     hub,
     presence,
@@ -105,9 +105,14 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
   metrics.watch({ connections, hub, store, bus, presence, commands: options.commands?.queue });
   await hub.start(socketHandler(chat, hub, log));
-  await options.commands?.queue.consumeAnswers((answer) => chat.postAnswer(answer));
+  const commands = chat.commands;
+  if (commands !== undefined) {
+    await options.commands?.queue.consumeAnswers((answer) => commands.answer(answer));
+  }
   await presence.start?.((userIds) => {
-    chat.usersLost(userIds).catch((error) => log.error("Cannot report lost users offline", { error }));
+    chat.activity.usersLost(userIds).catch((error) =>
+      log.error("Cannot report lost users offline", { error })
+    );
   });
 
   const services: WebServices = { chat, auth, tokens, store, config, authLimiter, log };

@@ -385,6 +385,78 @@ Deno.test("presence goes once to members of shared rooms; last_seen is kept", as
   }
 });
 
+/** What a socket's frames say of `userId` in `roomId`: the `presence_state`, then each later `presence` frame. */
+function presenceSeen(socket: TestSocket, roomId: string, userId: string): "online" | "offline" | "unknown" {
+  let seen: "online" | "offline" | "unknown" = "unknown";
+  for (const f of socket.frames) {
+    if (f.type === "presence_state" && f.room_id === roomId) {
+      seen = f.online.includes(userId) ? "online" : "offline";
+    }
+    if (f.type === "presence" && f.user_id === userId) seen = f.status;
+  }
+  return seen;
+}
+
+Deno.test("every connect gets the presence state of its rooms: who of the members is online now", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    const carol = await newUser(srv.url, "carol");
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    await b.sync();
+    const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    await a.sync();
+    const states = a.frames.filter((f) => f.type === "presence_state");
+    assert.deepEqual(states.map((f) => ({ ...f, online: [...f.online].sort() })), [
+      { type: "presence_state", room_id: room.id, online: [alice.id, bob.id].sort() },
+    ]);
+    const c = await TestSocket.open(`${srv.wsUrl}?token=${carol.token}`);
+    await c.sync();
+    assert.equal(c.count((f) => f.type === "presence_state"), 0, "carol is in no room");
+    // A reconnect gets it again, now without bob.
+    await b.close();
+    await a.waitFor(
+      (f) => f.type === "presence" && f.user_id === bob.id && f.status === "offline",
+      "bob offline",
+    );
+    await a.close();
+    const again = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    await again.sync();
+    assert.deepEqual(again.frames.filter((f) => f.type === "presence_state"), [
+      { type: "presence_state", room_id: room.id, online: [alice.id] },
+    ]);
+    await Promise.all([again.close(), c.close()]);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("two members opening sockets at the same moment each see the other online, 5 times in a row", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    for (let round = 1; round <= 5; round++) {
+      const [a, b] = await Promise.all([
+        TestSocket.open(`${srv.wsUrl}?token=${alice.token}`),
+        TestSocket.open(`${srv.wsUrl}?token=${bob.token}`),
+      ]);
+      await Promise.all([a.sync(), b.sync()]);
+      assert.equal(presenceSeen(a, room.id, bob.id), "online", `round ${round}: alice sees bob`);
+      assert.equal(presenceSeen(b, room.id, alice.id), "online", `round ${round}: bob sees alice`);
+      await b.close();
+      await a.waitFor(
+        (f) => f.type === "presence" && f.user_id === bob.id && f.status === "offline",
+        "offline",
+      );
+      assert.equal(presenceSeen(a, room.id, bob.id), "offline");
+      await a.close();
+      await waitUntil(() => srv.chat.hub.stats().clients === 0, "both sockets gone");
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
 Deno.test("presence goes only to rooms of at most PRESENCE_MAX_ROOM_MEMBERS members, and to direct rooms", async () => {
   const srv = await startServer({ PRESENCE_MAX_ROOM_MEMBERS: "2" });
   try {

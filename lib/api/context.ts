@@ -2,7 +2,7 @@ import type { RateLimiter } from "../auth/rate_limit.ts";
 import type { TokenService } from "../auth/jwt.ts";
 import type { AuthService } from "../auth/service.ts";
 import type { Bus } from "../bus/bus.ts";
-import type { ChatService } from "../chat/service.ts";
+import type { Chat } from "../chat/chat.ts";
 import type { Config } from "../config.ts";
 import type { Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -20,7 +20,7 @@ export interface ApiDeps {
   hub: Hub;
   /** WebSocket connections held against `MAX_CONNECTIONS`. */
   connections: ConnectionSlots;
-  chat: ChatService;
+  chat: Chat;
   tokens: TokenService;
   auth: AuthService;
   /** Per-IP limit on register and login. */

@@ -18,33 +18,33 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
     if (name.trim() === "") throw new ChatError("invalid_name", '"name" must not be blank');
     const description = optionalString(body, "description", 1_000) ?? "";
     const is_private = optionalBoolean(body, "is_private", false);
-    return c.json(await chat.createRoom(c.var.user, { name, description, is_private }), 201);
+    return c.json(await chat.rooms.create(c.var.user, { name, description, is_private }), 201);
   });
 
-  app.get("/", async (c) => c.json({ rooms: await chat.listRooms(c.var.user) }));
+  app.get("/", async (c) => c.json({ rooms: await chat.rooms.list(c.var.user) }));
 
-  app.get("/:id", async (c) => c.json(await chat.getRoom(c.var.user, c.req.param("id"))));
+  app.get("/:id", async (c) => c.json(await chat.rooms.get(c.var.user, c.req.param("id"))));
 
-  app.post("/:id/join", async (c) => c.json(await chat.joinRoom(c.var.user, c.req.param("id"))));
+  app.post("/:id/join", async (c) => c.json(await chat.rooms.join(c.var.user, c.req.param("id"))));
 
   app.post("/:id/leave", async (c) => {
-    await chat.leaveRoom(c.var.user, c.req.param("id"));
+    await chat.rooms.leave(c.var.user, c.req.param("id"));
     return c.body(null, 204);
   });
 
   app.get(
     "/:id/members",
-    async (c) => c.json({ members: await chat.members(c.var.user, c.req.param("id")) }),
+    async (c) => c.json({ members: await chat.rooms.members(c.var.user, c.req.param("id")) }),
   );
 
   app.post("/:id/members", async (c) => {
     const body = await readJson(c.req.raw);
     const userId = requiredString(body, "user_id", 1, 64);
-    return c.json(await chat.addMember(c.var.user, c.req.param("id"), userId));
+    return c.json(await chat.rooms.addMember(c.var.user, c.req.param("id"), userId));
   });
 
   app.delete("/:id/members/:userId", async (c) => {
-    return c.json(await chat.removeMember(c.var.user, c.req.param("id"), c.req.param("userId")));
+    return c.json(await chat.rooms.removeMember(c.var.user, c.req.param("id"), c.req.param("userId")));
   });
 
   app.get("/:id/messages", async (c) => {
@@ -62,7 +62,7 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
     if (q.before_seq !== undefined) query.before_seq = q.before_seq;
     else if (q.after_seq !== undefined) query.after_seq = q.after_seq;
     else query.offset = q.offset ?? 0;
-    const page = await chat.history(c.var.user, c.req.param("id"), query);
+    const page = await chat.messages.history(c.var.user, c.req.param("id"), query);
     return c.json({
       messages: page.messages,
       total: page.total,
@@ -79,7 +79,7 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
     }
     return c.json({
       room_id: c.req.param("id"),
-      last_read_seq: await chat.markRead(c.var.user, c.req.param("id"), seq),
+      last_read_seq: await chat.rooms.markRead(c.var.user, c.req.param("id"), seq),
     });
   });
 
@@ -95,7 +95,12 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
         '"client_id" must be 1-64 characters of A-Z, a-z, 0-9, _ or -',
       );
     }
-    const result = await chat.post(c.var.user, c.req.param("id"), body.content, clientId ?? undefined);
+    const result = await chat.messages.post(
+      c.var.user,
+      c.req.param("id"),
+      body.content,
+      clientId ?? undefined,
+    );
     // A command is queued for its bot, not stored: 202 with its job.
     if (result.kind === "command") {
       return c.json({ command: result.command, job_id: result.job_id, room_id: result.room_id }, 202);
@@ -112,7 +117,7 @@ export function dmRoutes(deps: ApiDeps): Hono<AppEnv> {
   app.post("/", async (c) => {
     const body = await readJson(c.req.raw);
     const userId = requiredString(body, "user_id", 1, 64);
-    const { room, created } = await deps.chat.directRoom(c.var.user, userId);
+    const { room, created } = await deps.chat.rooms.direct(c.var.user, userId);
     return c.json(room, created ? 201 : 200);
   });
   return app;

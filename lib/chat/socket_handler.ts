@@ -5,7 +5,7 @@ import { NotSubscribedError } from "../hub/recovery.ts";
 import { isId } from "../ids.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
-import type { ChatService } from "./service.ts";
+import type { Chat } from "./chat.ts";
 
 /** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
 const TYPING_INTERVAL_MS = 1_000;
@@ -15,7 +15,7 @@ const TYPING_INTERVAL_MS = 1_000;
  * frame that names the code and, for sends, the `client_id`.
  */
 export function socketHandler(
-  service: ChatService,
+  chat: Chat,
   hub: Hub,
   log: Logger,
   now: () => number = Date.now,
@@ -24,11 +24,11 @@ export function socketHandler(
 
   return {
     async connect(client) {
-      await service.connected(client);
+      await chat.activity.connected(client);
       const roomId = client.identity.roomId;
       if (roomId === undefined || client.rooms.has(roomId)) return;
       try {
-        const room = await service.joinRoom(client.identity, roomId);
+        const room = await chat.rooms.join(client.identity, roomId);
         client.sendFrame({ type: "joined", room_id: room.id, last_seq: room.last_seq });
       } catch (error) {
         client.sendFrame(errorFrame(error, log, { room_id: roomId }));
@@ -36,7 +36,7 @@ export function socketHandler(
     },
 
     disconnect(client) {
-      return service.disconnected(client);
+      return chat.activity.disconnected(client);
     },
 
     async frame(client, frame: Exclude<ClientFrame, PingFrame>) {
@@ -44,7 +44,13 @@ export function socketHandler(
       try {
         switch (frame.type) {
           case "message": {
-            const result = await service.post(actor, frame.room_id, frame.content, frame.client_id, "ws");
+            const result = await chat.messages.post(
+              actor,
+              frame.room_id,
+              frame.content,
+              frame.client_id,
+              "ws",
+            );
             if (result.kind === "command") {
               client.sendFrame({
                 type: "ack",
@@ -66,12 +72,12 @@ export function socketHandler(
             return;
           }
           case "join": {
-            const room = await service.joinRoom(actor, frame.room_id);
+            const room = await chat.rooms.join(actor, frame.room_id);
             client.sendFrame({ type: "joined", room_id: room.id, last_seq: room.last_seq });
             return;
           }
           case "leave":
-            await service.leaveRoom(actor, frame.room_id);
+            await chat.rooms.leave(actor, frame.room_id);
             client.sendFrame({ type: "left", room_id: frame.room_id });
             return;
           case "resume": {
@@ -96,7 +102,7 @@ export function socketHandler(
             const t = now();
             if (t - (rooms.get(frame.room_id) ?? -Infinity) < TYPING_INTERVAL_MS) return;
             rooms.set(frame.room_id, t);
-            await service.typing(actor, frame.room_id);
+            await chat.activity.typing(actor, frame.room_id);
             return;
           }
         }

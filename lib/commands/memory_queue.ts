@@ -242,7 +242,7 @@ export class MemoryBroker {
  * await chat.start();
  * await bot.start();
  * await bot.consumeJobs("stock", (job) => stockAnswer(job, options));
- * await chat.consumeAnswers((answer) => service.postAnswer(answer));
+ * await chat.consumeAnswers((answer) => commands.answer(answer));
  * await chat.publishJob(job);
  */
 export class MemoryQueue implements CommandQueue {

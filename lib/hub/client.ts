@@ -32,6 +32,12 @@ export class Client {
   #startTimer: ReturnType<typeof setTimeout> | undefined;
   /** Rooms a resume is holding (their release is the resume's). */
   readonly #resuming = new Set<string>();
+  /**
+   * Room frames that are not stored (presence, typing) arriving while the socket is being set up: they go out
+   * after what the set-up sends (e.g. the presence state it read), so a change newer than that state is not
+   * overwritten by it. Null once set up.
+   */
+  #early: string[] | null = [];
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #closed = false;
@@ -57,6 +63,19 @@ export class Client {
     if (this.#closed) return;
     this.transport.send(data);
     if (this.transport.buffered > this.maxBuffered) this.onOverflow(this);
+  }
+
+  /** Sends a live room frame that is not stored; during the socket's set-up it waits (see `setUp()`). */
+  sendLive(data: string): void {
+    if (this.#early !== null) this.#early.push(data);
+    else this.send(data);
+  }
+
+  /** The set-up (`HubHandler.connect`) is done: the live frames that waited go out, in order. */
+  setUp(): void {
+    const early = this.#early ?? [];
+    this.#early = null;
+    for (const data of early) this.send(data);
   }
 
   /**

@@ -17,6 +17,8 @@ export interface EnvelopeMeta {
   /** User-channel control: subscribe (`sub`) or unsubscribe (`unsub`) the user's sockets to room `r`. */
   c?: "sub" | "unsub";
   r?: string;
+  /** The hub that published a control: it applied the change itself and skips its own copy. */
+  o?: string;
 }
 
 export function encodeEnvelope(meta: EnvelopeMeta, frame: string): string {

@@ -94,6 +94,8 @@ export class Hub {
   readonly #busOps = new Map<string, Promise<void>>();
   readonly #draining = new Set<Promise<void>>();
   #nextId = 0;
+  /** Names this hub in the controls it publishes. */
+  readonly #id = crypto.randomUUID();
 
   constructor(options: HubOptions) {
     this.#bus = options.bus;
@@ -139,6 +141,7 @@ export class Hub {
       if (client.closed) return;
       await this.#join(this.#users, identity.userId, userChannel(identity.userId), client);
       await this.#app.connect(client);
+      client.setUp();
     }).catch((error) => {
       this.#log.error("Cannot set up connection", { conn_id: client.id, user_id: client.userId, error });
       this.#close(client, CloseCode.TryAgainLater, "Server busy, reconnect later");
@@ -219,14 +222,26 @@ export class Hub {
     this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
   }
 
-  /** Subscribes every local socket of `userId` to the room (the other instances do it on the control event). */
-  async subscribeUser(userId: string, roomId: string): Promise<void> {
-    const clients = [...this.#users.get(userId)?.clients ?? []];
-    await Promise.all(clients.map((client) => this.subscribe(client, roomId)));
+  /**
+   * A membership change: every socket of `userId`, on every instance, starts (`sub`) or stops (`unsub`)
+   * receiving the room. Applied here at once (so this instance's sockets are subscribed before anything is
+   * published to the room), and on the other instances by a control on the user's channel, which this hub
+   * skips when it comes back. A failed publish is logged: the user's other sockets pick the room up when they
+   * reconnect.
+   */
+  async changeMembership(userId: string, roomId: string, op: "sub" | "unsub"): Promise<void> {
+    await this.#applyMembership(userId, roomId, op);
+    try {
+      await this.#bus.publish(userChannel(userId), encodeEnvelope({ c: op, r: roomId, o: this.#id }, ""));
+    } catch (error) {
+      this.#log.error("Cannot publish a membership change", { user_id: userId, room_id: roomId, error });
+    }
   }
 
-  unsubscribeUser(userId: string, roomId: string): void {
-    for (const client of this.#users.get(userId)?.clients ?? []) this.unsubscribe(client, roomId);
+  async #applyMembership(userId: string, roomId: string, op: "sub" | "unsub"): Promise<void> {
+    const clients = [...this.#users.get(userId)?.clients ?? []];
+    if (op === "sub") await Promise.all(clients.map((client) => this.subscribe(client, roomId)));
+    else for (const client of clients) this.unsubscribe(client, roomId);
   }
 
   /** Sends `frame` (already serialised) to every member socket of the room, on every instance. */
@@ -315,7 +330,7 @@ export class Hub {
       if (meta.x === client.userId) continue;
       if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
       if (meta.s !== undefined) stored += client.sendStored(roomId, meta.s, frame) ? 1 : 0;
-      else client.send(frame);
+      else client.sendLive(frame);
     }
     if (meta.s !== undefined) this.#metrics?.fannedOut(stored, meta.t);
   }
@@ -373,12 +388,10 @@ export class Hub {
       entry.order.push(meta.s, frame, meta);
     } else if (channel.startsWith("user:")) {
       const userId = channel.slice(5);
-      if (meta.c === "sub" && meta.r !== undefined) {
-        this.subscribeUser(userId, meta.r).catch((error) => {
-          this.#log.error("Cannot subscribe user to room", { user_id: userId, room_id: meta.r, error });
+      if (meta.c !== undefined && meta.r !== undefined && meta.o !== this.#id) {
+        this.#applyMembership(userId, meta.r, meta.c).catch((error) => {
+          this.#log.error("Cannot apply a membership change", { user_id: userId, room_id: meta.r, error });
         });
-      } else if (meta.c === "unsub" && meta.r !== undefined) {
-        this.unsubscribeUser(userId, meta.r);
       }
       if (frame !== "") { for (const client of this.#users.get(userId)?.clients ?? []) client.send(frame); }
     }

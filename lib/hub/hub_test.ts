@@ -495,6 +495,57 @@ Deno.test("`Hub.publishToUser()` controls `sub` and `unsub` change the rooms of 
   await two.hub.shutdown();
 });
 
+Deno.test("`Hub.changeMembership()` applies a change here at once and on other hubs through the bus, once each", async () => {
+  const broker = new MemoryBroker();
+  const one = await instance({ broker });
+  const two = await instance({ broker });
+  const here = await open(one.hub, "alice");
+  const there = await open(two.hub, "alice");
+  const applied: string[] = [];
+  for (const [name, { hub }] of [["one", one], ["two", two]] as const) {
+    const subscribe = hub.subscribe.bind(hub);
+    hub.subscribe = (client, roomId) => {
+      applied.push(`${name} ${roomId}`);
+      return subscribe(client, roomId);
+    };
+  }
+
+  await one.hub.changeMembership("alice", "r9", "sub");
+  assert.deepEqual(here.client.rooms, new Set(["r9"]), "subscribed here before it returns");
+  await two.spy.until(() => two.spy.active.has("room:r9"), "instance two to subscribe room:r9");
+  await delivered(broker);
+  assert.deepEqual(there.client.rooms, new Set(["r9"]));
+  assert.deepEqual(applied, ["one r9", "two r9"], "this hub skips its own control");
+
+  await two.hub.changeMembership("alice", "r9", "unsub");
+  assert.deepEqual(there.client.rooms, new Set());
+  await one.spy.until(() => !one.spy.active.has("room:r9"), "instance one to unsubscribe room:r9");
+  assert.deepEqual(here.client.rooms, new Set());
+  await one.hub.shutdown();
+  await two.hub.shutdown();
+});
+
+Deno.test("`Hub` sends a socket's live room frames that arrive during its set-up after what the set-up sent", async () => {
+  const broker = new MemoryBroker();
+  const hub = new Hub({ bus: new MemoryBus(broker), history: new FakeHistory(), log: nullLogger });
+  const handler = new RecordingHandler();
+  // The set-up subscribes, reads the presence state, and a presence change arrives before it is sent.
+  handler.connect = async (client) => {
+    await hub.subscribe(client, "r1");
+    if (client.userId !== "alice") return;
+    await hub.publishToRoom("r1", presence("bob"));
+    await delivered(broker);
+    client.sendFrame({ type: "presence_state", room_id: "r1", online: [] });
+  };
+  await hub.start(handler);
+  const a = await open(hub, "alice");
+  assert.deepEqual(a.transport.frames.map((f) => f.type), ["presence_state", "presence"]);
+  await hub.publishToRoom("r1", presence("carol"));
+  await delivered(broker);
+  assert.deepEqual(a.transport.frames.map((f) => f.type), ["presence_state", "presence", "presence"]);
+  await hub.shutdown();
+});
+
 // ------------------------------------------------------------------------------------------------ receive
 
 Deno.test("`Hub.receive()` answers ping with pong in turn, without calling the handler", async () => {

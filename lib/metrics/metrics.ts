@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { RateDecision, RateLimiter } from "../auth/rate_limit.ts";
 import type { Bus } from "../bus/bus.ts";
+import type { MessageSource } from "../chat/broadcast.ts";
 import type { Presence } from "../chat/presence.ts";
+import type { ResumeOutcome as HubResumeOutcome } from "../hub/recovery.ts";
 import type { CommandQueue } from "../commands/queue.ts";
 import type { MessageType, Store } from "../storage/store.ts";
 
@@ -15,9 +17,8 @@ const BACKEND_CACHE_MS = 1_000;
 /** A backend check that has not answered after this long counts as down (a scrape never waits longer). */
 const BACKEND_TIMEOUT_MS = 1_000;
 
-export type MessageSource = "ws" | "rest";
 /** Where a resume's backfill came from: the hub's recent window, the store, the store after a `reset` frame. */
-export type ResumeOutcome = "window" | "store" | "reset" | "failed";
+export type ResumeOutcome = HubResumeOutcome | "failed";
 /** A hub's gap repair: every missing message found, part of the gap skipped, or the store failed. */
 export type GapRepairOutcome = "filled" | "skipped" | "failed";
 export type RateLimitKind = "message" | "auth";

@@ -18,7 +18,7 @@ export const handler = define.handlers<Data>({
     const { chat } = ctx.state.services;
     let room;
     try {
-      room = await chat.getRoom(user, ctx.params.id);
+      room = await chat.rooms.get(user, ctx.params.id);
     } catch (error) {
       if (error instanceof ChatError && error.status === 404) {
         ctx.state.title = "Room not found";
@@ -32,12 +32,12 @@ export const handler = define.handlers<Data>({
       return page({ kind: "preview", room: { id, name, description, member_count } });
     }
     const [history, members] = await Promise.all([
-      chat.history(user, room.id, { limit: 50, offset: 0 }),
-      chat.members(user, room.id),
+      chat.messages.history(user, room.id, { limit: 50, offset: 0 }),
+      chat.rooms.members(user, room.id),
     ]);
     // The page shows everything up to its newest message: that much is read.
     const newest = history.messages.at(-1)?.seq;
-    if (newest !== undefined) await chat.markRead(user, room.id, newest);
+    if (newest !== undefined) await chat.rooms.markRead(user, room.id, newest);
     return page({
       kind: "room",
       props: {

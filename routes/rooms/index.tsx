@@ -21,7 +21,7 @@ interface Data {
 
 async function load(state: State, actorId: string, q: string): Promise<Omit<Data, "errors" | "values">> {
   const { chat, store } = state.services;
-  const rooms = await chat.listRooms(state.user!);
+  const rooms = await chat.rooms.list(state.user!);
   const mine = rooms.filter((r) => r.last_read_seq !== null).map((r) => ({
     ...r,
     unread: Math.max(0, r.last_seq - (r.last_read_seq ?? 0)),
@@ -30,7 +30,7 @@ async function load(state: State, actorId: string, q: string): Promise<Omit<Data
   const found = q === ""
     ? []
     : (await store.users.search(q.slice(0, 32), 20)).filter((u) => u.id !== actorId);
-  const online = await Promise.all(found.map((u) => chat.isOnline(u.id)));
+  const online = await Promise.all(found.map((u) => chat.activity.isOnline(u.id)));
   return {
     mine,
     discover,
@@ -65,7 +65,7 @@ export const handler = define.handlers<Data>({
     try {
       switch (fields.intent) {
         case "create": {
-          const room = await chat.createRoom(user, {
+          const room = await chat.rooms.create(user, {
             name: (fields.name ?? "").trim(),
             description: (fields.description ?? "").trim(),
             is_private: fields.is_private === "on",
@@ -73,10 +73,10 @@ export const handler = define.handlers<Data>({
           return redirect(`/rooms/${room.id}`);
         }
         case "join":
-          await chat.joinRoom(user, fields.room_id ?? "");
+          await chat.rooms.join(user, fields.room_id ?? "");
           return redirect(`/rooms/${fields.room_id}`);
         case "dm": {
-          const { room } = await chat.directRoom(user, fields.user_id ?? "");
+          const { room } = await chat.rooms.direct(user, fields.user_id ?? "");
           return redirect(`/rooms/${room.id}`);
         }
         default:

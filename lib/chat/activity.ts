@@ -1,0 +1,176 @@
+import type { Client, Identity } from "../hub/client.ts";
+import type { Hub } from "../hub/hub.ts";
+import type { PresenceFrame } from "../hub/protocol.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../storage/store.ts";
+import type { Presence } from "./presence.ts";
+
+export interface ActivityOptions {
+  store: Store;
+  hub: Hub;
+  presence: Presence;
+  log: Logger;
+  /**
+   * Presence frames go only to rooms with at most this many members (`PRESENCE_MAX_ROOM_MEMBERS`); direct
+   * rooms always get them; 0 leaves only direct rooms. Default 1000.
+   */
+  presenceMaxRoomMembers?: number;
+}
+
+/**
+ * Who is here and what they are doing, none of it stored: sockets coming and going (each gets the user's rooms),
+ * online/offline presence, and typing notices. Presence is best effort: when its shared state (Redis) is away a
+ * socket still works, it just is not counted.
+ */
+export class Activity {
+  readonly #store: Store;
+  readonly #hub: Hub;
+  readonly #presence: Presence;
+  readonly #log: Logger;
+  readonly #maxMembers: number;
+  /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
+  readonly #counted = new WeakSet<Client>();
+
+  constructor(options: ActivityOptions) {
+    this.#store = options.store;
+    this.#hub = options.hub;
+    this.#presence = options.presence;
+    this.#log = options.log;
+    this.#maxMembers = options.presenceMaxRoomMembers ?? 1_000;
+  }
+
+  /**
+   * A socket opened: it receives all of the user's rooms, is counted, gets the presence state of its rooms
+   * that have presence (a `presence_state` frame each, on every connect), and its user's rooms hear that they
+   * came online when this is their first socket.
+   */
+  async connected(client: Client): Promise<void> {
+    const actor = client.identity;
+    const roomIds = await this.#store.rooms.roomIdsOf(actor.userId);
+    await Promise.all(roomIds.map((roomId) => this.#hub.subscribe(client, roomId)));
+    const cameOnline = await this.#count(actor, "connected");
+    if (cameOnline === undefined) return;
+    this.#counted.add(client);
+    const rooms = await this.#presenceRooms(actor, roomIds);
+    await this.#sendPresenceState(client, rooms);
+    if (cameOnline) await this.#publishPresence(actor, "online", rooms);
+  }
+
+  /** A socket closed: when it was the user's last one, `last_seen` is recorded and presence goes out. */
+  async disconnected(client: Client): Promise<void> {
+    if (!this.#counted.has(client)) return;
+    this.#counted.delete(client);
+    const actor = client.identity;
+    if (await this.#count(actor, "disconnected")) await this.#wentOffline(actor);
+  }
+
+  /** Users whose last socket was on an instance that died: record `last_seen` and tell their rooms. */
+  async usersLost(userIds: string[]): Promise<void> {
+    for (const user of await this.#store.users.byIds(userIds)) {
+      await this.#wentOffline({ userId: user.id, username: user.username });
+    }
+  }
+
+  async isOnline(userId: string): Promise<boolean> {
+    try {
+      return (await this.#presence.online([userId])).has(userId);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Tells the room's other members that `actor` is typing (not stored). */
+  async typing(actor: Identity, roomId: string): Promise<void> {
+    const frame = JSON.stringify({
+      type: "typing",
+      room_id: roomId,
+      user_id: actor.userId,
+      username: actor.username,
+    });
+    await this.#hub.publishToRoom(roomId, frame, { x: actor.userId });
+  }
+
+  /** Counts a socket in or out; undefined when presence (shared state, e.g. Redis) is unavailable. */
+  async #count(actor: Identity, change: "connected" | "disconnected"): Promise<boolean | undefined> {
+    try {
+      return await this.#presence[change](actor.userId);
+    } catch (error) {
+      this.#log.warn("Cannot record presence", { user_id: actor.userId, error });
+      return undefined;
+    }
+  }
+
+  async #wentOffline(actor: Identity): Promise<void> {
+    await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
+    const roomIds = await this.#store.rooms.roomIdsOf(actor.userId);
+    await this.#publishPresence(actor, "offline", await this.#presenceRooms(actor, roomIds));
+  }
+
+  /**
+   * Sends the socket who is online now in each of `rooms`. Sent while the socket is being set up, so live
+   * presence frames that arrived meanwhile follow it (`Client.sendLive`) and a newer change is never
+   * overwritten by this older state.
+   */
+  async #sendPresenceState(client: Client, rooms: string[]): Promise<void> {
+    try {
+      const members = await Promise.all(rooms.map((roomId) => this.#store.rooms.memberIds(roomId)));
+      const online = await this.#presence.online([...new Set(members.flat())]);
+      rooms.forEach((roomId, i) => {
+        client.sendFrame({
+          type: "presence_state",
+          room_id: roomId,
+          online: members[i].filter((id) => online.has(id)),
+        });
+      });
+    } catch (error) {
+      this.#log.warn("Cannot send the presence state", { user_id: client.userId, error });
+    }
+  }
+
+  /**
+   * Tells `rooms` that `actor` came online or went offline. Only rooms small enough get the frame (see
+   * `#presenceRooms`); members of bigger rooms read `online` over REST.
+   */
+  async #publishPresence(actor: Identity, status: PresenceFrame["status"], rooms: string[]): Promise<void> {
+    if (rooms.length === 0) return;
+    const frame: PresenceFrame = {
+      type: "presence",
+      user_id: actor.userId,
+      username: actor.username,
+      status,
+    };
+    const text = JSON.stringify(frame);
+    // `p` lists only the rooms published to: a socket in a big and a small room takes the small room's copy.
+    const meta = { x: actor.userId, p: rooms };
+    const results = await Promise.allSettled(
+      rooms.map((roomId) => this.#hub.publishToRoom(roomId, text, meta)),
+    );
+    for (const result of results) {
+      if (result.status === "rejected") {
+        this.#log.warn("Cannot publish presence", { user_id: actor.userId, error: result.reason });
+      }
+    }
+  }
+
+  /**
+   * The rooms, of `roomIds`, that get presence: those with at most `presenceMaxRoomMembers` members, in one
+   * store query, and every direct room. Announcing each member of a 5,000-member room to all the others as
+   * they connect one by one would be 12.5 million frames. A direct room has two members, so under a limit of
+   * two only the direct rooms are asked for, again in one query. Best effort: none when the store fails.
+   */
+  async #presenceRooms(actor: Identity, roomIds: string[]): Promise<string[]> {
+    if (roomIds.length === 0) return [];
+    try {
+      if (this.#maxMembers < 2) {
+        const direct = await this.#store.rooms.directRoomIds(roomIds);
+        return roomIds.filter((roomId) => direct.has(roomId));
+      }
+      const counts = await this.#store.rooms.memberCounts(roomIds);
+      return roomIds.filter((roomId) => (counts.get(roomId) ?? 0) <= this.#maxMembers);
+    } catch (error) {
+      // A store hiccup must not fail the socket that is connecting.
+      this.#log.warn("Cannot count room members for presence", { user_id: actor.userId, error });
+      return [];
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { ChatError } from "../errors.ts";
+import type { Identity } from "../hub/client.ts";
+import type { Hub } from "../hub/hub.ts";
+import { isId } from "../ids.ts";
+import type { Room, Store } from "../storage/store.ts";
+import type { Access } from "./access.ts";
+import type { Messages } from "./messages.ts";
+import type { Presence } from "./presence.ts";
+import { type PublicUser, publicUser, type RoomView, roomView } from "./views.ts";
+
+export interface RoomsOptions {
+  store: Store;
+  hub: Hub;
+  access: Access;
+  /** Stores the join and leave notices. */
+  messages: Messages;
+  /** Who is online, for member lists. */
+  presence: Presence;
+}
+
+/**
+ * Rooms and who is in them: creating, listing, joining, leaving, the creator's member management, direct rooms
+ * and read markers. A membership change subscribes or unsubscribes the user's sockets on every instance
+ * (`Hub.changeMembership`) before its notice is stored, so the user gets the notice of their own join.
+ */
+export class Rooms {
+  readonly #store: Store;
+  readonly #hub: Hub;
+  readonly #access: Access;
+  readonly #messages: Messages;
+  readonly #presence: Presence;
+
+  constructor(options: RoomsOptions) {
+    this.#store = options.store;
+    this.#hub = options.hub;
+    this.#access = options.access;
+    this.#messages = options.messages;
+    this.#presence = options.presence;
+  }
+
+  async create(actor: Identity, input: { name: string; description: string; is_private: boolean }) {
+    if (input.name.trim() === "" || [...input.name].length > 100) {
+      throw new ChatError("invalid_name", "A room name needs 1 to 100 characters");
+    }
+    if ([...input.description].length > 1_000) {
+      throw new ChatError("invalid_description", "A room description is at most 1000 characters long");
+    }
+    const room = await this.#store.rooms.create({ ...input, creator_id: actor.userId });
+    await this.#hub.changeMembership(actor.userId, room.id, "sub");
+    return roomView(room, [actor.userId]);
+  }
+
+  async get(actor: Identity, roomId: string): Promise<RoomView> {
+    const { room } = await this.#access.visibleRoom(actor, roomId);
+    return roomView(room, await this.#store.rooms.memberIds(room.id));
+  }
+
+  /** Visible rooms; `last_read_seq` is the actor's read marker in rooms they belong to, null elsewhere. */
+  async list(actor: Identity): Promise<(RoomView & { last_read_seq: number | null })[]> {
+    const [rooms, read] = await Promise.all([
+      this.#store.rooms.listVisible(actor.userId),
+      this.#store.rooms.readSeqs(actor.userId),
+    ]);
+    return Promise.all(rooms.map(async (room) => ({
+      ...roomView(room, await this.#store.rooms.memberIds(room.id)),
+      last_read_seq: read.get(room.id) ?? null,
+    })));
+  }
+
+  /** Moves the actor's read marker in a room forward to `seq`; returns the stored marker. */
+  async markRead(actor: Identity, roomId: string, seq: number): Promise<number> {
+    const { room } = await this.#access.visibleRoom(actor, roomId);
+    const marker = await this.#store.rooms.markRead(room.id, actor.userId, seq);
+    if (marker === null) {
+      throw new ChatError("not_a_member", `Cannot mark room "${room.name}" read: not a member`);
+    }
+    return marker;
+  }
+
+  /** Joins a public room (idempotent); a private room is joined only by being added. */
+  async join(actor: Identity, roomId: string): Promise<RoomView> {
+    const { room, member } = await this.#access.visibleRoom(actor, roomId);
+    if (!member) await this.#add(room, actor, `${actor.username} joined the room`, actor);
+    return this.get(actor, roomId);
+  }
+
+  async leave(actor: Identity, roomId: string): Promise<void> {
+    const { room, member } = await this.#access.visibleRoom(actor, roomId);
+    if (room.is_direct) throw new ChatError("direct_room", "Cannot leave a direct conversation");
+    if (!member) throw new ChatError("not_a_member", `Cannot leave room "${room.name}": not a member`);
+    await this.#remove(room, actor, `${actor.username} left the room`, actor);
+  }
+
+  /** The creator adds a user to a room. */
+  async addMember(actor: Identity, roomId: string, userId: string): Promise<RoomView> {
+    const room = await this.#access.ownedRoom(actor, roomId, "add members to");
+    const user = isId(userId) ? await this.#store.users.byId(userId) : null;
+    if (user === null) throw new ChatError("user_not_found");
+    const target = { userId: user.id, username: user.username };
+    if (!(await this.#store.rooms.isMember(room.id, user.id))) {
+      await this.#add(room, target, `${user.username} was added by ${actor.username}`, actor);
+    }
+    return this.get(actor, roomId);
+  }
+
+  /** The creator removes a user from a room. */
+  async removeMember(actor: Identity, roomId: string, userId: string): Promise<RoomView> {
+    const room = await this.#access.ownedRoom(actor, roomId, "remove members from");
+    const user = isId(userId) ? await this.#store.users.byId(userId) : null;
+    if (user === null || !(await this.#store.rooms.isMember(room.id, user.id))) {
+      throw new ChatError("member_not_found");
+    }
+    const target = { userId: user.id, username: user.username };
+    const text = user.id === actor.userId
+      ? `${user.username} left the room`
+      : `${user.username} was removed by ${actor.username}`;
+    await this.#remove(room, target, text, actor);
+    return this.get(actor, roomId);
+  }
+
+  async members(actor: Identity, roomId: string): Promise<PublicUser[]> {
+    const { room } = await this.#access.visibleRoom(actor, roomId);
+    const ids = await this.#store.rooms.memberIds(room.id);
+    const [users, online] = await Promise.all([this.#store.users.byIds(ids), this.#presence.online(ids)]);
+    const byId = new Map(users.map((u) => [u.id, u]));
+    return ids.flatMap((id) => {
+      const user = byId.get(id);
+      return user ? [publicUser(user, online.has(id))] : [];
+    });
+  }
+
+  /** The one direct room of the actor and `userId`, created on first call. */
+  async direct(actor: Identity, userId: string): Promise<{ room: RoomView; created: boolean }> {
+    if (userId === actor.userId) {
+      throw new ChatError("invalid_user", "Cannot start a direct conversation with yourself");
+    }
+    const other = isId(userId) ? await this.#store.users.byId(userId) : null;
+    if (other === null) throw new ChatError("user_not_found");
+    const name = [actor.username, other.username].sort().join(", ");
+    const { room, created } = await this.#store.rooms.directRoom(actor.userId, other.id, name);
+    if (created) {
+      for (const id of [actor.userId, other.id]) await this.#hub.changeMembership(id, room.id, "sub");
+    }
+    return { room: roomView(room, await this.#store.rooms.memberIds(room.id)), created };
+  }
+
+  /** Adds the membership, subscribes the user's sockets everywhere, then stores and sends the notice. */
+  async #add(room: Room, target: Identity, notice: string, actor: Identity): Promise<void> {
+    await this.#access.takeToken(actor);
+    if (!(await this.#store.rooms.addMember(room.id, target.userId))) return;
+    await this.#hub.changeMembership(target.userId, room.id, "sub");
+    await this.#messages.notice(room, target, notice);
+  }
+
+  /** Removes the membership and the user's sockets everywhere, then stores and sends the notice. */
+  async #remove(room: Room, target: Identity, notice: string, actor: Identity): Promise<void> {
+    await this.#access.takeToken(actor);
+    if (!(await this.#store.rooms.removeMember(room.id, target.userId))) return;
+    await this.#hub.changeMembership(target.userId, room.id, "unsub");
+    await this.#messages.notice(room, target, notice);
+  }
+}
