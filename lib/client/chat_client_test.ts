@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChatMessage, ClientFrame } from "../hub/protocol.ts";
-import { ChatClient, type Member } from "./chat_client.ts";
+import { ChatClient, type Member, TYPING_SHOW_MS } from "./chat_client.ts";
 import { backoff } from "./connection.ts";
 import { MemoryOutbox, type OutboxEntry } from "./outbox.ts";
 import { type ApiHandler, FakeApi } from "./testing/fake_api.ts";
@@ -417,6 +417,24 @@ Deno.test("ChatClient applies presence_state (listed online, every other member 
     [["meg", false], ["bob", true], ["cy", true]],
     "oneself offline when disconnected",
   );
+});
+
+Deno.test("ChatClient: a message from a typist clears their typing at once; other notices expire", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  socket.receive({ type: "typing", room_id: "r1", user_id: "u-bob", username: "bob" });
+  socket.receive({ type: "typing", room_id: "r1", user_id: "u-cy", username: "cy" });
+  socket.receive({ type: "typing", room_id: "r1", user_id: ME.id, username: "meg" });
+  assert.deepEqual(client.room("r1").typists, ["bob", "cy"], "never oneself");
+
+  clock.advance(1_000);
+  socket.receive(message("r1", 4, "u-bob"));
+  assert.deepEqual(client.room("r1").typists, ["cy"], "bob's message ends his notice, at once");
+  clock.advance(TYPING_SHOW_MS - 1_001);
+  assert.deepEqual(client.room("r1").typists, ["cy"]);
+  clock.advance(1);
+  assert.deepEqual(client.room("r1").typists, [], "cy's notice expired");
 });
 
 Deno.test("ChatClient.typing() tells the room at most once per 2 s", async () => {

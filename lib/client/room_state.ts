@@ -50,11 +50,15 @@ export class RoomState {
     return [...this.#bySeq.values()].sort((a, b) => a.seq - b.seq);
   }
 
-  /** A stored message from the socket or the history API; false when it was had already. */
+  /**
+   * A stored message from the socket or the history API; false when it was had already. A new message ends
+   * its author's typing notice.
+   */
   add(message: ChatMessage): boolean {
     if (message.seq <= this.lastSeq || this.#bySeq.has(message.seq)) return false;
     this.#bySeq.set(message.seq, message);
     this.#advance();
+    this.#typing.delete(message.user_id);
     return true;
   }
 
