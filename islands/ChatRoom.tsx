@@ -10,19 +10,16 @@ import { MessageText } from "../components/MessageText.tsx";
 import {
   ChatClient,
   type ConnectionStatus,
-  type Member,
+  type RoomSeed,
   type RoomSnapshot,
   seedSnapshot,
-} from "../lib/client/chat_client.ts";
+} from "../lib/client/mod.ts";
 import type { ChatMessage } from "../lib/hub/protocol.ts";
 
-export interface ChatRoomProps {
+/** The room's seed (the newest page of history, whose last `seq` is where the client resumes, and members). */
+export interface ChatRoomProps extends RoomSeed {
   room: { id: string; name: string; description: string; is_direct: boolean; is_private: boolean };
   me: { id: string; username: string };
-  /** The newest page of history, oldest first; its last `seq` is where the client resumes. */
-  messages: ChatMessage[];
-  hasOlder: boolean;
-  members: Member[];
 }
 
 /** While the view follows the newest messages, only this many are kept; older ones load on scroll. */

@@ -6,7 +6,7 @@
  * code: protocol types only.
  *
  * @example
- * const client = new ChatClient({ me: { id, username } });
+ * const client = new ChatClient({ me: { id: userId } });
  * client.watch(roomId, { messages, hasOlder, members });
  * const unsubscribe = client.subscribe(() => render(client.room(roomId), client.status));
  * client.connect();
@@ -26,12 +26,13 @@ import { openOutbox, type Outbox } from "./outbox.ts";
 import { Outgoing, type PendingMessage } from "./outgoing.ts";
 import { RoomApi } from "./room_api.ts";
 import { type Member, type RoomSeed, RoomState } from "./room_state.ts";
+import { type RoomSnapshot, snapshotOf } from "./snapshot.ts";
 
-export type { ConnectionStatus, Member, PendingMessage, RoomSeed };
+export type { ConnectionStatus, Member, PendingMessage, RoomSeed, RoomSnapshot };
 
 export interface ChatClientOptions {
   /** The signed-in user (the socket authenticates with the session cookie). */
-  me: { id: string; username: string };
+  me: { id: string };
   /** The socket's URL; default `/ws` on the page's host. */
   url?: string;
   /** Makes a socket; default the browser's `WebSocket`. */
@@ -49,25 +50,6 @@ export interface ChatClientOptions {
   newId?: () => string;
 }
 
-/** A watched room as a view shows it: a new object whenever anything in it changed. */
-export interface RoomSnapshot {
-  id: string;
-  /** Received messages in seq order. */
-  messages: readonly ChatMessage[];
-  /** Every message up to this seq has been received. */
-  lastSeq: number;
-  hasOlder: boolean;
-  loadingOlder: boolean;
-  /** `from_seq` of the last `reset`: messages before it are gone (retention). */
-  historyReset: number | null;
-  /** Own messages not confirmed yet, oldest first. */
-  pending: readonly PendingMessage[];
-  /** One's own entry is online while the client is connected. */
-  members: readonly Member[];
-  /** Usernames of the members typing now, in the order they started. */
-  typists: readonly string[];
-}
-
 const OLDER_PAGE = 50;
 /** How long an acknowledged message's broadcast may take before the client asks for what it missed. */
 const ACK_GAP_MS = 1_000;
@@ -76,36 +58,6 @@ const TYPING_SEND_MS = 2_000;
 /** How long a typing notice shows, unless its typist's message comes first. */
 export const TYPING_SHOW_MS = 4_000;
 const MEMBERS_DEBOUNCE_MS = 200;
-
-/**
- * What a room shows before its client exists (server rendering, hydration): the seed, nothing pending, and
- * oneself offline.
- */
-export function seedSnapshot(roomId: string, seed: RoomSeed, meId: string): RoomSnapshot {
-  return snapshotOf(new RoomState(roomId, seed), {
-    meId,
-    connected: false,
-    loadingOlder: false,
-    pending: [],
-  });
-}
-
-function snapshotOf(
-  state: RoomState,
-  extra: { meId: string; connected: boolean; loadingOlder: boolean; pending: PendingMessage[] },
-): RoomSnapshot {
-  return {
-    id: state.id,
-    messages: state.messages(),
-    lastSeq: state.lastSeq,
-    hasOlder: state.hasOlder,
-    loadingOlder: extra.loadingOlder,
-    historyReset: state.historyReset,
-    pending: extra.pending,
-    members: state.members.map((m) => m.id === extra.meId ? { ...m, online: extra.connected } : m),
-    typists: state.typists(),
-  };
-}
 
 interface Watched {
   state: RoomState;
@@ -116,8 +68,9 @@ interface Watched {
   snapshot: RoomSnapshot | null;
 }
 
+/** One user's live view of their rooms over one socket; see the module documentation. */
 export class ChatClient {
-  readonly #me: { id: string; username: string };
+  readonly #me: { id: string };
   readonly #newId: () => string;
   readonly #clock: Clock;
   readonly #timers: Timers;

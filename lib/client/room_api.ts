@@ -43,16 +43,12 @@ export class RoomApi {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ seq }),
     });
-    await res.body?.cancel();
     return res.ok;
   }
 
   async #get<T>(url: string): Promise<T> {
     const res = await this.#fetch(url, { headers: { accept: "application/json" } });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`${url}: ${res.status}`);
-    }
+    if (!res.ok) throw new Error(`${url}: ${res.status}`);
     return res.json();
   }
 }
