@@ -194,6 +194,8 @@ Deno.test("two browsers sign up, share a room and chat live with typing and pres
       // Own message appears at once, then is confirmed (it gets a seq).
       await a.waitForSelector("#messages li[data-seq] >> text=Hello Grace");
       await b.waitForSelector("#messages li[data-seq] >> text=Hello Grace", { timeout: LIVE_MS });
+      // The typist's message ends their typing notice: gone in the same render, not seconds later.
+      assert.equal(await b.textContent("#typing"), "");
 
       // Shift+Enter makes a new line; Enter sends.
       await b.click("#composer-input");

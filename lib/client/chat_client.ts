@@ -1,0 +1,339 @@
+/**
+ * The browser's chat client: ONE WebSocket for every room it watches, and everything a view needs as plain
+ * state. Messages are kept once each, in seq order, caught up after every (re)connect and on every gap
+ * (`CatchUp`); own messages go through the outbox (`Outgoing`); presence and typing come from their frames.
+ * Views subscribe and read one snapshot per room; they never see the socket. No Preact here, and no server
+ * code: protocol types only.
+ *
+ * @example
+ * const client = new ChatClient({ me: { id: userId } });
+ * client.watch(roomId, { messages, hasOlder, members });
+ * const unsubscribe = client.subscribe(() => render(client.room(roomId), client.status));
+ * client.connect();
+ * client.send(roomId, "Hello");
+ */
+import type { ChatMessage, ServerFrame } from "../hub/protocol.ts";
+import { CatchUp } from "./catch_up.ts";
+import { type Clock, systemClock, Timers } from "./clock.ts";
+import {
+  browserNetwork,
+  Connection,
+  type ConnectionStatus,
+  type Network,
+  type SocketLike,
+} from "./connection.ts";
+import { openOutbox, type Outbox } from "./outbox.ts";
+import { Outgoing, type PendingMessage } from "./outgoing.ts";
+import { RoomApi } from "./room_api.ts";
+import { type Member, type RoomSeed, RoomState } from "./room_state.ts";
+import { type RoomSnapshot, snapshotOf } from "./snapshot.ts";
+
+export type { ConnectionStatus, Member, PendingMessage, RoomSeed, RoomSnapshot };
+
+export interface ChatClientOptions {
+  /** The signed-in user (the socket authenticates with the session cookie). */
+  me: { id: string };
+  /** The socket's URL; default `/ws` on the page's host. */
+  url?: string;
+  /** Makes a socket; default the browser's `WebSocket`. */
+  openSocket?: (url: string) => SocketLike;
+  /** For the REST API (catch-up without a socket, older history, members, read marker); default `fetch`. */
+  fetch?: typeof fetch;
+  /** Default: the IndexedDB outbox (memory where IndexedDB is unavailable). */
+  openOutbox?: () => Promise<Outbox>;
+  clock?: Clock;
+  /** For the reconnect jitter; default `Math.random`. */
+  random?: () => number;
+  /** Default: the browser's `navigator.onLine` and `online`/`offline` events. */
+  network?: Network;
+  /** Makes a message's `client_id`; default `crypto.randomUUID()`. */
+  newId?: () => string;
+}
+
+const OLDER_PAGE = 50;
+/** How long an acknowledged message's broadcast may take before the client asks for what it missed. */
+const ACK_GAP_MS = 1_000;
+/** Own typing notices go out at most this often per room. */
+const TYPING_SEND_MS = 2_000;
+/** How long a typing notice shows, unless its typist's message comes first. */
+export const TYPING_SHOW_MS = 4_000;
+const MEMBERS_DEBOUNCE_MS = 200;
+
+interface Watched {
+  state: RoomState;
+  loadingOlder: boolean;
+  readSent: number;
+  lastTypingSent: number;
+  membersTimer?: number;
+  snapshot: RoomSnapshot | null;
+}
+
+/** One user's live view of their rooms over one socket; see the module documentation. */
+export class ChatClient {
+  readonly #me: { id: string };
+  readonly #newId: () => string;
+  readonly #clock: Clock;
+  readonly #timers: Timers;
+  readonly #api: RoomApi;
+  readonly #connection: Connection;
+  readonly #catchUp: CatchUp;
+  readonly #outgoing: Outgoing;
+  readonly #rooms = new Map<string, Watched>();
+  readonly #listeners = new Set<() => void>();
+  #started = false;
+
+  constructor(options: ChatClientOptions) {
+    this.#me = options.me;
+    this.#newId = options.newId ?? (() => crypto.randomUUID());
+    this.#clock = options.clock ?? systemClock;
+    this.#timers = new Timers(this.#clock);
+    this.#api = new RoomApi(options.fetch ?? ((input, init) => fetch(input, init)));
+    this.#connection = new Connection({
+      url: options.url ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
+      openSocket: options.openSocket ?? ((url) => new WebSocket(url)),
+      network: options.network ?? browserNetwork(),
+      timers: this.#timers,
+      random: options.random ?? Math.random,
+      onOpen: () => this.#catchUp.opened(),
+      onFrame: (frame) => this.#onFrame(frame),
+      onClose: () => this.#catchUp.closed(),
+      onStatus: () => this.#changedAll(),
+    });
+    this.#catchUp = new CatchUp({
+      connection: this.#connection,
+      api: this.#api,
+      timers: this.#timers,
+      receive: (roomId, message) => this.#receive(this.#rooms.get(roomId)!, message),
+      synced: (roomId) => this.#outgoing.flush(roomId),
+    });
+    this.#outgoing = new Outgoing({
+      openOutbox: options.openOutbox ?? openOutbox,
+      timers: this.#timers,
+      sendable: (roomId) =>
+        this.#catchUp.synced(roomId) && this.#connection.open ? this.#connection.generation : 0,
+      send: (frame) => this.#connection.send(frame),
+      changed: (roomId) => this.#changed(this.#rooms.get(roomId)),
+    });
+  }
+
+  get status(): ConnectionStatus {
+    return this.#connection.status;
+  }
+
+  /** Calls `listener` after any change of the status or of a watched room; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** A watched room as it is now (the same object until it changes). */
+  room(roomId: string): RoomSnapshot {
+    const room = this.#watched(roomId);
+    return room.snapshot ??= this.#snapshot(room);
+  }
+
+  /** Follows one of the user's rooms from `seed`: caught up after it, its outbox sent. Again: no effect. */
+  watch(roomId: string, seed: RoomSeed): void {
+    if (this.#rooms.has(roomId)) return;
+    const state = new RoomState(roomId, seed);
+    const room: Watched = {
+      state,
+      loadingOlder: false,
+      readSent: 0,
+      lastTypingSent: -Infinity,
+      snapshot: null,
+    };
+    this.#rooms.set(roomId, room);
+    this.#catchUp.add(state);
+    if (this.#started) this.#loadOutbox(room);
+  }
+
+  /** Opens the socket (and reconnects it until `close()`); shows and sends what the outbox holds. */
+  connect(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const room of this.#rooms.values()) this.#loadOutbox(room);
+    this.#connection.start();
+  }
+
+  /** Closes the socket for good and cancels every timer. */
+  close(): void {
+    this.#connection.stop();
+    this.#timers.clear();
+  }
+
+  /** Sends a message (blank ones are ignored): shown as pending at once, kept in the outbox until stored. */
+  send(roomId: string, content: string): boolean {
+    this.#watched(roomId);
+    if (content.trim() === "") return false;
+    this.#outgoing.add({
+      client_id: this.#newId(),
+      room_id: roomId,
+      content,
+      created_at: new Date(this.#clock.now()).toISOString(),
+    });
+    return true;
+  }
+
+  /** The user is typing: tells the other members, at most once per 2 s. */
+  typing(roomId: string): void {
+    const room = this.#watched(roomId);
+    const now = this.#clock.now();
+    if (now - room.lastTypingSent <= TYPING_SEND_MS) return;
+    if (this.#connection.send({ type: "typing", room_id: roomId })) room.lastTypingSent = now;
+  }
+
+  /** Drops a pending message (one the server refused) from the view and the outbox. */
+  discard(clientId: string): void {
+    this.#outgoing.discard(clientId);
+  }
+
+  /** Loads the page of history before the oldest message held. */
+  async loadOlder(roomId: string): Promise<void> {
+    const room = this.#watched(roomId);
+    if (room.loadingOlder || !room.state.hasOlder) return;
+    const first = this.room(roomId).messages[0]?.seq;
+    if (first === undefined || first <= 1) {
+      room.state.hasOlder = false;
+      return this.#changed(room);
+    }
+    room.loadingOlder = true;
+    this.#changed(room);
+    try {
+      const messages = await this.#api.before(roomId, first, OLDER_PAGE);
+      room.state.addOlder(messages, messages.length < OLDER_PAGE || messages[0]?.seq === 1);
+    } catch {
+      // Asked again on the next request.
+    } finally {
+      room.loadingOlder = false;
+      this.#changed(room);
+    }
+  }
+
+  /** Moves the server's read marker to the room's last contiguous seq, when that is past the last one sent. */
+  async markRead(roomId: string): Promise<void> {
+    const room = this.#watched(roomId);
+    const seq = room.state.lastSeq;
+    if (seq <= room.readSent) return;
+    try {
+      if (await this.#api.markRead(roomId, seq)) room.readSent = Math.max(room.readSent, seq);
+    } catch {
+      // Offline: the next call sends it.
+    }
+  }
+
+  /** Forgets all but the newest `keep` messages of a room (for a view that follows the newest); older load again. */
+  trim(roomId: string, keep: number): void {
+    const room = this.#watched(roomId);
+    if (room.state.trim(keep)) this.#changed(room);
+  }
+
+  #watched(roomId: string): Watched {
+    const room = this.#rooms.get(roomId);
+    if (!room) throw new Error(`Room ${roomId} is not watched`);
+    return room;
+  }
+
+  #snapshot(room: Watched): RoomSnapshot {
+    return snapshotOf(room.state, {
+      meId: this.#me.id,
+      connected: this.status === "connected",
+      loadingOlder: room.loadingOlder,
+      pending: this.#outgoing.of(room.state.id),
+    });
+  }
+
+  #changed(room: Watched | undefined): void {
+    if (!room) return;
+    room.snapshot = null;
+    for (const listener of this.#listeners) listener();
+  }
+
+  #changedAll(): void {
+    for (const room of this.#rooms.values()) room.snapshot = null;
+    for (const listener of this.#listeners) listener();
+  }
+
+  #loadOutbox(room: Watched): void {
+    this.#outgoing.load(room.state.id, () => room.state.clientIdsOf(this.#me.id));
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "text":
+      case "system":
+      case "bot":
+        return this.#onMessage(frame);
+      case "resumed":
+        return this.#catchUp.resumed(frame);
+      case "error":
+        return frame.client_id === undefined ? this.#catchUp.refused(frame) : this.#outgoing.refused(frame);
+      case "ack": {
+        const room = this.#rooms.get(frame.room_id);
+        if (room && this.#outgoing.acked(frame, room.state.lastSeq) && "seq" in frame) {
+          // Shown as sent until its broadcast arrives; if that got lost, ask for it.
+          const seq = frame.seq;
+          this.#timers.after(ACK_GAP_MS, () => room.state.lastSeq < seq && this.#catchUp.fill(frame.room_id));
+        }
+        return;
+      }
+      case "reset": {
+        const room = this.#rooms.get(frame.room_id);
+        room?.state.reset(frame.from_seq);
+        return this.#changed(room);
+      }
+      case "presence_state": {
+        const room = this.#rooms.get(frame.room_id);
+        room?.state.presenceState(frame.online);
+        return this.#changed(room);
+      }
+      case "presence":
+        for (const room of this.#rooms.values()) {
+          if (room.state.presence(frame.user_id, frame.status === "online")) this.#changed(room);
+        }
+        return;
+      case "typing":
+        return this.#onTyping(frame.room_id, frame.user_id, frame.username);
+    }
+  }
+
+  /** A stored message from the socket (live or backfilled): a jump past `lastSeq + 1` asks for the gap. */
+  #onMessage(message: ChatMessage): void {
+    const room = this.#rooms.get(message.room_id);
+    if (!room) return;
+    const jump = this.#catchUp.isJump(message.room_id, message.seq);
+    this.#receive(room, message);
+    if (jump) this.#catchUp.fill(message.room_id);
+  }
+
+  /** A stored message from the socket or the history API. */
+  #receive(room: Watched, message: ChatMessage): void {
+    if (message.client_id && message.user_id === this.#me.id) this.#outgoing.settle(message.client_id);
+    if (!room.state.add(message)) return;
+    this.#changed(room);
+    if (message.type === "system") this.#refreshMembers(room);
+  }
+
+  #onTyping(roomId: string, userId: string, username: string): void {
+    const room = this.#rooms.get(roomId);
+    if (!room || userId === this.#me.id) return;
+    room.state.typing(userId, username, this.#clock.now() + TYPING_SHOW_MS);
+    this.#changed(room);
+    this.#timers.after(TYPING_SHOW_MS, () => {
+      if (room.state.expireTyping(this.#clock.now())) this.#changed(room);
+    });
+  }
+
+  /** Reads the room's members again soon (someone joined or left); several calls in a row make one read. */
+  #refreshMembers(room: Watched): void {
+    this.#timers.cancel(room.membersTimer);
+    room.membersTimer = this.#timers.after(MEMBERS_DEBOUNCE_MS, async () => {
+      try {
+        room.state.members = await this.#api.members(room.state.id);
+        this.#changed(room);
+      } catch {
+        // The next join or leave reads them again.
+      }
+    });
+  }
+}

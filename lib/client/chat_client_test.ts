@@ -1,0 +1,515 @@
+import assert from "node:assert/strict";
+import type { ChatMessage, ClientFrame } from "../hub/protocol.ts";
+import { ChatClient, type Member, TYPING_SHOW_MS } from "./chat_client.ts";
+import { backoff } from "./connection.ts";
+import { MemoryOutbox, type OutboxEntry } from "./outbox.ts";
+import { type ApiHandler, FakeApi } from "./testing/fake_api.ts";
+import { FakeClock } from "./testing/fake_clock.ts";
+import { FakeNetwork } from "./testing/fake_network.ts";
+import { type FakeSocket, FakeSockets } from "./testing/fake_socket.ts";
+
+const ME = { id: "u-me", username: "meg" };
+
+function member(id: string, username: string, online = false): Member {
+  return { id, username, display_name: null, avatar_url: null, online };
+}
+
+const MEMBERS = [member(ME.id, ME.username), member("u-bob", "bob"), member("u-cy", "cy")];
+
+function message(
+  room_id: string,
+  seq: number,
+  user_id = "u-bob",
+  extra: Partial<ChatMessage> = {},
+): ChatMessage {
+  const username = user_id === ME.id ? ME.username : user_id.slice(2);
+  return {
+    id: `${room_id}-${seq}`,
+    room_id,
+    seq,
+    user_id,
+    username,
+    content: `${room_id} #${seq}`,
+    type: "text",
+    timestamp: new Date(Date.UTC(2025, 0, 1, 0, 0, seq)).toISOString(),
+    ...extra,
+  };
+}
+
+/** Messages `from..to` of a room. */
+function messages(room: string, from: number, to: number): ChatMessage[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => message(room, from + i));
+}
+
+/** A room seed as a page renders it: messages 1..lastSeq. */
+function seed(room: string, lastSeq: number, members = MEMBERS) {
+  return { messages: messages(room, 1, lastSeq), hasOlder: false, members };
+}
+
+const seqs = (list: readonly ChatMessage[]) => list.map((m) => m.seq);
+
+/** Lets promise chains (the outbox, the fake API) settle. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function setup(options: { outbox?: MemoryOutbox; api?: ApiHandler } = {}) {
+  const sockets = new FakeSockets();
+  const clock = new FakeClock();
+  const network = new FakeNetwork();
+  const outbox = options.outbox ?? new MemoryOutbox();
+  const api = new FakeApi(options.api);
+  let ids = 0;
+  const client = new ChatClient({
+    me: ME,
+    url: "ws://chat.test/ws",
+    openSocket: sockets.open,
+    fetch: api.fetch,
+    openOutbox: () => Promise.resolve(outbox),
+    clock,
+    random: () => 0.5,
+    network,
+    newId: () => `cid-${++ids}`,
+  });
+  return { client, sockets, clock, network, outbox, api };
+}
+
+/** Connects, opens the socket and answers its first resume with `resumed` for exactly what it asked. */
+async function online(client: ChatClient, sockets: FakeSockets): Promise<FakeSocket> {
+  client.connect();
+  await settle();
+  const socket = sockets.last;
+  socket.accept();
+  const [resume] = socket.take();
+  assert.equal(resume.type, "resume");
+  socket.receive({ type: "resumed", rooms: (resume as { rooms: Record<string, number> }).rooms });
+  await settle();
+  return socket;
+}
+
+Deno.test("ChatClient.connect() resumes each watched room from its rendered seq as the socket's first frame", async () => {
+  const { client, sockets } = setup();
+  client.watch("r1", seed("r1", 3));
+  client.watch("r2", seed("r2", 7));
+  client.connect();
+  await settle();
+  assert.equal(sockets.all.length, 1);
+  assert.equal(sockets.last.url, "ws://chat.test/ws");
+  assert.equal(client.status, "connecting");
+  sockets.last.accept();
+  assert.deepEqual(sockets.last.take(), [{ type: "resume", rooms: { r1: 3, r2: 7 } }]);
+
+  // The backfill, then the answer: only now is the client connected.
+  sockets.last.receive(message("r1", 4), message("r1", 5));
+  assert.equal(client.status, "connecting");
+  sockets.last.receive({ type: "resumed", rooms: { r1: 5, r2: 7 } });
+  assert.equal(client.status, "connected");
+  assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 4, 5]);
+  assert.equal(client.room("r1").lastSeq, 5);
+  assert.equal(client.room("r2").lastSeq, 7);
+});
+
+Deno.test("ChatClient: a gap in the live stream resumes on the open socket, which fills the hole", async () => {
+  const { client, sockets, api } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+
+  socket.receive(message("r1", 6));
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+  assert.equal(client.room("r1").lastSeq, 3, "6 is held, but not past the hole");
+  assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 6]);
+
+  // More live frames while the resume runs ask for nothing more.
+  socket.receive(message("r1", 7));
+  assert.deepEqual(socket.take(), []);
+  // The server sends exactly what this socket was not sent.
+  socket.receive(message("r1", 4), message("r1", 5), { type: "resumed", rooms: { r1: 5 } });
+  assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(client.room("r1").lastSeq, 7);
+  assert.deepEqual(socket.take(), []);
+  assert.deepEqual(api.requests, []);
+});
+
+Deno.test("ChatClient keeps a repeated seq once and asks for nothing", async () => {
+  const { client, sockets } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  const before = client.room("r1");
+  socket.receive(message("r1", 2), message("r1", 3));
+  assert.equal(client.room("r1"), before, "nothing changed: the same snapshot");
+  socket.receive(message("r1", 4), message("r1", 4, "u-bob", { content: "again" }));
+  assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 4]);
+  assert.equal(client.room("r1").messages.at(-1)!.content, "r1 #4");
+  assert.deepEqual(socket.take(), []);
+});
+
+Deno.test("ChatClient reconnects with exponential backoff and jitter and resumes from the last contiguous seq", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const first = await online(client, sockets);
+  first.receive(message("r1", 4));
+  first.drop();
+  assert.equal(client.status, "reconnecting");
+  assert.deepEqual(clock.pending, [backoff(0, () => 0.5)]);
+  assert.deepEqual([backoff(0, () => 0.5), backoff(1, () => 0.5), backoff(2, () => 0.5)], [375, 750, 1_500]);
+  clock.advance(374);
+  assert.equal(sockets.all.length, 1);
+  clock.advance(1);
+  assert.equal(sockets.all.length, 2);
+
+  // Refused before it opened: the next wait doubles.
+  sockets.last.drop();
+  assert.deepEqual(clock.pending, [750]);
+  clock.advance(750);
+  assert.equal(sockets.all.length, 3);
+  const third = sockets.last;
+  third.accept();
+  assert.deepEqual(third.take(), [{ type: "resume", rooms: { r1: 4 } }]);
+  assert.equal(client.status, "reconnecting");
+  third.receive({ type: "resumed", rooms: { r1: 4 } });
+  assert.equal(client.status, "connected");
+
+  // Connected again: the backoff starts over.
+  third.drop();
+  assert.deepEqual(clock.pending, [375]);
+});
+
+Deno.test("ChatClient: the network going away closes the socket at once; its return reconnects at once", async () => {
+  const { client, sockets, clock, network } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  network.set(false);
+  assert.equal(client.status, "offline");
+  assert.ok(socket.closedByClient);
+  assert.deepEqual(clock.pending, [375]);
+  network.set(true);
+  assert.equal(sockets.all.length, 2);
+  assert.deepEqual(clock.pending, []);
+  sockets.last.accept();
+  assert.deepEqual(sockets.last.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+  client.close();
+  assert.ok(sockets.last.closedByClient);
+  assert.deepEqual(clock.pending, []);
+});
+
+Deno.test("ChatClient.send() keeps a message in the outbox, sends it after the resume and forgets it on the ack", async () => {
+  const { client, sockets, outbox } = setup();
+  client.watch("r1", seed("r1", 3));
+  client.connect();
+  assert.equal(client.send("r1", "  "), false, "blank: not sent");
+  assert.equal(client.send("r1", "hello"), true);
+  await settle();
+  assert.deepEqual(client.room("r1").pending.map((p) => [p.client_id, p.content, p.state]), [
+    ["cid-1", "hello", "sending"],
+  ]);
+  assert.deepEqual((await outbox.list("r1")).map((e) => e.content), ["hello"]);
+
+  const socket = sockets.last;
+  socket.accept();
+  assert.deepEqual(
+    socket.take(),
+    [{ type: "resume", rooms: { r1: 3 } }],
+    "nothing before the resume's answer",
+  );
+  socket.receive({ type: "resumed", rooms: { r1: 3 } });
+  assert.deepEqual(socket.take(), [{ type: "message", room_id: "r1", content: "hello", client_id: "cid-1" }]);
+
+  socket.receive({ type: "ack", client_id: "cid-1", id: "m4", seq: 4, room_id: "r1" });
+  await settle();
+  assert.deepEqual(await outbox.list("r1"), []);
+  assert.deepEqual(client.room("r1").pending.map((p) => p.state), ["sent"]);
+  socket.receive(message("r1", 4, ME.id, { content: "hello", client_id: "cid-1" }));
+  assert.deepEqual(client.room("r1").pending, []);
+  assert.equal(client.room("r1").messages.at(-1)!.content, "hello");
+  assert.deepEqual(socket.take(), []);
+});
+
+Deno.test("ChatClient sends an earlier page's outbox after the resume, except what the resume shows stored", async () => {
+  const outbox = new MemoryOutbox();
+  const entry = (client_id: string, content: string, second: number): OutboxEntry => ({
+    client_id,
+    room_id: "r1",
+    content,
+    created_at: new Date(Date.UTC(2025, 0, 1, 0, 0, second)).toISOString(),
+  });
+  await outbox.put(entry("old-2", "second", 2));
+  await outbox.put(entry("old-1", "first", 1));
+  await outbox.put(entry("old-3", "stored already", 3));
+  const { client, sockets } = setup({ outbox });
+  client.watch("r1", seed("r1", 3));
+  client.connect();
+  await settle();
+  assert.deepEqual(client.room("r1").pending.map((p) => p.content), ["first", "second", "stored already"]);
+  const socket = sockets.last;
+  socket.accept();
+  socket.take();
+  socket.receive(message("r1", 4, ME.id, { content: "stored already", client_id: "old-3" }));
+  socket.receive({ type: "resumed", rooms: { r1: 4 } });
+  assert.deepEqual(socket.take(), [
+    { type: "message", room_id: "r1", content: "first", client_id: "old-1" },
+    { type: "message", room_id: "r1", content: "second", client_id: "old-2" },
+  ]);
+  await settle();
+  assert.deepEqual((await outbox.list("r1")).map((e) => e.client_id), ["old-1", "old-2"]);
+});
+
+Deno.test("ChatClient resends after a retryable error with the same client_id; a refusal fails it until discarded", async () => {
+  const { client, sockets, clock, outbox } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.send("r1", "busy");
+  await settle();
+  const frame: ClientFrame = { type: "message", room_id: "r1", content: "busy", client_id: "cid-1" };
+  assert.deepEqual(socket.take(), [frame]);
+
+  socket.receive({
+    type: "error",
+    code: "rate_limited",
+    message: "Slow down",
+    retryable: true,
+    client_id: "cid-1",
+    room_id: "r1",
+    retry_after_ms: 500,
+  });
+  clock.advance(499);
+  assert.deepEqual(socket.take(), []);
+  clock.advance(1);
+  assert.deepEqual(socket.take(), [frame]);
+  assert.deepEqual(client.room("r1").pending.map((p) => p.state), ["sending"]);
+
+  socket.receive({
+    type: "error",
+    code: "message_too_long",
+    message: "Message is too long",
+    retryable: false,
+    client_id: "cid-1",
+    room_id: "r1",
+  });
+  assert.deepEqual(client.room("r1").pending.map((p) => [p.state, p.error]), [[
+    "failed",
+    "Message is too long",
+  ]]);
+  clock.advance(60_000);
+  assert.deepEqual(socket.take(), [], "a refused message is not sent again");
+  assert.deepEqual((await outbox.list("r1")).map((e) => e.client_id), ["cid-1"], "kept until discarded");
+  client.discard("cid-1");
+  await settle();
+  assert.deepEqual(client.room("r1").pending, []);
+  assert.deepEqual(await outbox.list("r1"), []);
+});
+
+Deno.test("ChatClient sends an unconfirmed message again on the next connection, with the same client_id", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const first = await online(client, sockets);
+  client.send("r1", "once");
+  await settle();
+  assert.equal(first.take().length, 1);
+  first.drop();
+  clock.advance(375);
+  const second = sockets.last;
+  second.accept();
+  assert.deepEqual(second.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+  second.receive({ type: "resumed", rooms: { r1: 3 } });
+  assert.deepEqual(second.take(), [{ type: "message", room_id: "r1", content: "once", client_id: "cid-1" }]);
+});
+
+Deno.test("ChatClient asks for an acknowledged message whose broadcast did not come", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.send("r1", "lost broadcast");
+  await settle();
+  socket.take();
+  socket.receive({ type: "ack", client_id: "cid-1", id: "m4", seq: 4, room_id: "r1" });
+  clock.advance(999);
+  assert.deepEqual(socket.take(), []);
+  clock.advance(1);
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+  socket.receive(message("r1", 4, ME.id, { content: "lost broadcast", client_id: "cid-1" }));
+  socket.receive({ type: "resumed", rooms: { r1: 4 } });
+  assert.deepEqual(client.room("r1").pending, []);
+  assert.equal(client.room("r1").lastSeq, 4);
+});
+
+Deno.test("ChatClient reads the history API when a resume says it sent more than arrived", async () => {
+  const { client, sockets, api } = setup({
+    api: (request) =>
+      request === "GET /api/rooms/r1/messages?after_seq=3&limit=100"
+        ? { messages: messages("r1", 4, 6) }
+        : undefined,
+  });
+  client.watch("r1", seed("r1", 3));
+  client.connect();
+  await settle();
+  sockets.last.accept();
+  sockets.last.take();
+  sockets.last.receive({ type: "resumed", rooms: { r1: 6 } });
+  await settle();
+  assert.deepEqual(api.requests, ["GET /api/rooms/r1/messages?after_seq=3&limit=100"]);
+  assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 4, 5, 6]);
+});
+
+Deno.test("ChatClient: a reset moves past the messages retention removed and marks the hole", async () => {
+  const { client, sockets } = setup();
+  client.watch("r1", seed("r1", 3));
+  client.connect();
+  await settle();
+  const socket = sockets.last;
+  socket.accept();
+  socket.take();
+  socket.receive({ type: "reset", room_id: "r1", from_seq: 11 }, message("r1", 11), message("r1", 12));
+  socket.receive({ type: "resumed", rooms: { r1: 12 } });
+  const room = client.room("r1");
+  assert.equal(room.historyReset, 11);
+  assert.equal(room.lastSeq, 12);
+  assert.deepEqual(seqs(room.messages), [1, 2, 3, 11, 12]);
+  assert.deepEqual(socket.take(), []);
+});
+
+Deno.test("ChatClient asks again after a resume refused with a retryable error", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  client.connect();
+  await settle();
+  const socket = sockets.last;
+  socket.accept();
+  socket.take();
+  socket.receive(
+    { type: "error", code: "store_unavailable", message: "Down", retryable: true, room_id: "r1" },
+    { type: "resumed", rooms: {} },
+  );
+  assert.equal(client.status, "connected");
+  clock.advance(999);
+  assert.deepEqual(socket.take(), []);
+  clock.advance(1);
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+});
+
+Deno.test("ChatClient applies presence_state (listed online, every other member offline), then presence frames", async () => {
+  const { client, sockets } = setup();
+  client.watch(
+    "r1",
+    seed("r1", 3, [member(ME.id, "meg"), member("u-bob", "bob"), member("u-cy", "cy", true)]),
+  );
+  client.watch("r2", seed("r2", 1, [member(ME.id, "meg"), member("u-bob", "bob")]));
+  const online_ = (room: string) => client.room(room).members.map((m) => [m.username, m.online]);
+  assert.deepEqual(
+    online_("r1"),
+    [["meg", false], ["bob", false], ["cy", true]],
+    "oneself: offline until connected",
+  );
+  const socket = await online(client, sockets);
+  socket.receive({ type: "presence_state", room_id: "r1", online: [ME.id, "u-bob"] });
+  assert.deepEqual(online_("r1"), [["meg", true], ["bob", true], ["cy", false]]);
+  assert.deepEqual(online_("r2"), [["meg", true], ["bob", false]], "another room's state is its own");
+
+  socket.receive({ type: "presence", user_id: "u-cy", username: "cy", status: "online" });
+  socket.receive({ type: "presence", user_id: "u-bob", username: "bob", status: "offline" });
+  assert.deepEqual(online_("r1"), [["meg", true], ["bob", false], ["cy", true]]);
+  socket.receive({ type: "presence", user_id: "u-bob", username: "bob", status: "online" });
+  assert.deepEqual(
+    online_("r2"),
+    [["meg", true], ["bob", true]],
+    "a presence frame is about the user, in every room",
+  );
+  socket.drop();
+  assert.deepEqual(
+    online_("r1"),
+    [["meg", false], ["bob", true], ["cy", true]],
+    "oneself offline when disconnected",
+  );
+});
+
+Deno.test("ChatClient: a message from a typist clears their typing at once; other notices expire", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  socket.receive({ type: "typing", room_id: "r1", user_id: "u-bob", username: "bob" });
+  socket.receive({ type: "typing", room_id: "r1", user_id: "u-cy", username: "cy" });
+  socket.receive({ type: "typing", room_id: "r1", user_id: ME.id, username: "meg" });
+  assert.deepEqual(client.room("r1").typists, ["bob", "cy"], "never oneself");
+
+  clock.advance(1_000);
+  socket.receive(message("r1", 4, "u-bob"));
+  assert.deepEqual(client.room("r1").typists, ["cy"], "bob's message ends his notice, at once");
+  clock.advance(TYPING_SHOW_MS - 1_001);
+  assert.deepEqual(client.room("r1").typists, ["cy"]);
+  clock.advance(1);
+  assert.deepEqual(client.room("r1").typists, [], "cy's notice expired");
+});
+
+Deno.test("ChatClient.typing() tells the room at most once per 2 s", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.typing("r1");
+  client.typing("r1");
+  clock.advance(2_000);
+  client.typing("r1");
+  assert.deepEqual(socket.take(), [{ type: "typing", room_id: "r1" }]);
+  clock.advance(1);
+  client.typing("r1");
+  assert.deepEqual(socket.take(), [{ type: "typing", room_id: "r1" }]);
+});
+
+Deno.test("ChatClient watches several rooms over one socket", async () => {
+  const { client, sockets } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.watch("r2", seed("r2", 5));
+  await settle();
+  assert.deepEqual(
+    socket.take(),
+    [{ type: "resume", rooms: { r2: 5 } }],
+    "a room watched later resumes alone",
+  );
+  socket.receive(message("r2", 6), { type: "resumed", rooms: { r2: 6 } });
+  socket.receive(message("r1", 4), message("r2", 7));
+  assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 4]);
+  assert.deepEqual(seqs(client.room("r2").messages), [1, 2, 3, 4, 5, 6, 7]);
+
+  client.send("r2", "to two");
+  client.send("r1", "to one");
+  await settle();
+  assert.deepEqual(socket.take(), [
+    { type: "message", room_id: "r2", content: "to two", client_id: "cid-1" },
+    { type: "message", room_id: "r1", content: "to one", client_id: "cid-2" },
+  ]);
+  assert.deepEqual(client.room("r1").pending.map((p) => p.content), ["to one"]);
+  assert.deepEqual(client.room("r2").pending.map((p) => p.content), ["to two"]);
+
+  // A jump in one room resumes that room only.
+  socket.receive(message("r1", 9));
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r1: 4 } }]);
+  assert.equal(sockets.all.length, 1);
+});
+
+Deno.test("ChatClient.subscribe() calls back on changes; a room's snapshot stays the same object until one", async () => {
+  const { client, sockets } = setup();
+  client.watch("r1", seed("r1", 3));
+  let calls = 0;
+  const unsubscribe = client.subscribe(() => calls++);
+  const socket = await online(client, sockets);
+  const snapshot = client.room("r1");
+  assert.equal(client.room("r1"), snapshot);
+  const before = calls;
+  socket.receive(message("r1", 4));
+  assert.equal(calls, before + 1);
+  assert.notEqual(client.room("r1"), snapshot);
+  unsubscribe();
+  socket.receive(message("r1", 5));
+  assert.equal(calls, before + 1);
+});
+
+Deno.test("ChatClient.loadOlder() prepends the page before the oldest message", async () => {
+  const { client, api } = setup({
+    api: (request) =>
+      request === "GET /api/rooms/r1/messages?before_seq=51&limit=50"
+        ? { messages: messages("r1", 1, 50) }
+        : undefined,
+  });
+  client.watch("r1", { messages: messages("r1", 51, 60), hasOlder: true, members: MEMBERS });
+  await client.loadOlder("r1");
+  assert.deepEqual(api.requests, ["GET /api/rooms/r1/messages?before_seq=51&limit=50"]);
+  assert.deepEqual(seqs(client.room("r1").messages), Array.from({ length: 60 }, (_, i) => i + 1));
+  assert.equal(client.room("r1").hasOlder, false);
+});

@@ -1,0 +1,14 @@
+/**
+ * The browser's chat client, for views: `ChatClient` (one socket for every watched room, catch-up, the outbox,
+ * presence and typing) and the snapshots it gives views. Plain TypeScript; no Preact, no server code.
+ */
+export {
+  ChatClient,
+  type ChatClientOptions,
+  type ConnectionStatus,
+  type Member,
+  type PendingMessage,
+  type RoomSeed,
+  type RoomSnapshot,
+} from "./chat_client.ts";
+export { seedSnapshot } from "./snapshot.ts";
