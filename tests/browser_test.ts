@@ -247,6 +247,49 @@ Deno.test("two browsers sign up, share a room and chat live with typing and pres
     }
   }));
 
+Deno.test("two people open the same room at the same moment: each sees the other online, 5 times; offline after", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db`, HEARTBEAT_SECONDS: "5" });
+    try {
+      const base = server.url;
+      const [ctxA, ctxB] = [await browser.newContext(), await browser.newContext()];
+      const setup = await signUp(ctxA, base, "ada");
+      await setup.fill("#room-name", "Standup");
+      await Promise.all([
+        setup.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        setup.click("#create-room-form button[type=submit]"),
+      ]);
+      const roomUrl = setup.url();
+      await setup.close();
+      const grace = await signUp(ctxB, base, "grace");
+      await Promise.all([grace.waitForURL(roomUrl), grace.click('button[aria-label="Join Standup"]')]);
+      await grace.close();
+      const isOnline = (page: Page, name: string) =>
+        page.$eval(`#members li:has-text('${name}')`, (el) => el.getAttribute("data-online"));
+
+      for (let round = 1; round <= 5; round++) {
+        const [a, b] = await Promise.all([ctxA.newPage(), ctxB.newPage()]);
+        await Promise.all([a.goto(roomUrl), b.goto(roomUrl)]);
+        await Promise.all([connected(a), connected(b)]);
+        // The presence state comes with the connection: no dot may stay grey once both are connected.
+        await a.waitForSelector('#members li[data-online="true"] >> text=grace', { timeout: LIVE_MS * 2 });
+        await b.waitForSelector('#members li[data-online="true"] >> text=ada', { timeout: LIVE_MS * 2 });
+        if (round === 1) {
+          await shot(a, "presence-ada");
+          await shot(b, "presence-grace");
+        }
+        await b.close();
+        // Within the heartbeat bound (2 x HEARTBEAT_SECONDS); a closed page says goodbye at once.
+        await a.waitForSelector('#members li[data-online="false"] >> text=grace', { timeout: 10_000 });
+        assert.equal(await isOnline(a, "ada"), "true", `round ${round}: one's own dot`);
+        await a.close();
+      }
+      await Promise.all([ctxA.close(), ctxB.close()]);
+    } finally {
+      await server.stop();
+    }
+  }));
+
 Deno.test("after the server is killed and restarted the page reconnects and shows the gap's messages once", () =>
   withBrowser(async (browser, dir) => {
     const env = { DATABASE_URL: `sqlite:${dir}/chat.db` };
