@@ -3,7 +3,7 @@
  * Only this file picks adapters.
  */
 import { Redis } from "ioredis";
-import { RedisRateLimiter } from "./lib/auth/redis_rate_limit.ts";
+import { RedisRateLimiter } from "./lib/limits/redis_rate_limit.ts";
 import type { Bus } from "./lib/bus/bus.ts";
 import { MemoryBus } from "./lib/bus/memory.ts";
 import { RedisBus } from "./lib/bus/redis.ts";

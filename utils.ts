@@ -1,6 +1,6 @@
 /** The web UI's typed request state and `define` helpers (as `utils.ts` in a Fresh 2 app). */
 import type { TokenService } from "./lib/auth/jwt.ts";
-import type { RateLimiter } from "./lib/auth/rate_limit.ts";
+import type { RateLimiter } from "./lib/limits/rate_limit.ts";
 import type { AuthService } from "./lib/auth/service.ts";
 import type { Chat } from "./lib/chat/chat.ts";
 import type { Config } from "./lib/config.ts";

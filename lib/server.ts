@@ -4,20 +4,22 @@ import type { AppEnv } from "./api/context.ts";
 import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
 import { AuthService } from "./auth/service.ts";
-import { type RateLimiter, TokenBucketLimiter } from "./auth/rate_limit.ts";
+import { type RateLimiter } from "./limits/rate_limit.ts";
+import { TokenBucketLimiter } from "./limits/token_bucket.ts";
 import type { Bus } from "./bus/bus.ts";
-import { MemoryPresence, type Presence } from "./chat/presence.ts";
+import { type Presence } from "./chat/presence.ts";
+import { MemoryPresence } from "./chat/memory_presence.ts";
 import type { CommandQueue } from "./commands/queue.ts";
 import type { CommandRegistry } from "./commands/registry.ts";
 import { type Chat, createChat } from "./chat/chat.ts";
-import { socketHandler } from "./chat/socket_handler.ts";
+import { hubHandler } from "./chat/hub_handler.ts";
 import { storeHistory } from "./chat/history.ts";
 import type { Config } from "./config.ts";
 import { Hub } from "./hub/hub.ts";
 import type { Logger } from "./log.ts";
 import { countRefusals, Metrics } from "./metrics/metrics.ts";
 import type { Store } from "./storage/store.ts";
-import { ConnectionSlots } from "./transport/connection_slots.ts";
+import { ConnectionSlots } from "./websocket/connection_slots.ts";
 import { createFreshApp } from "./fresh/mod.ts";
 import type { State, WebServices } from "../utils.ts";
 import { fileURLToPath } from "node:url";
@@ -104,7 +106,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onRefused: () => metrics.connectionRefused(),
   });
   metrics.watch({ connections, hub, store, bus, presence, commands: options.commands?.queue });
-  await hub.start(socketHandler(chat, hub, log));
+  await hub.start(hubHandler(chat, hub, log));
   const commands = chat.commands;
   if (commands !== undefined) {
     await options.commands?.queue.consumeAnswers((answer) => commands.answer(answer));

@@ -1,4 +1,4 @@
-import type { RateLimiter } from "../auth/rate_limit.ts";
+import type { RateLimiter } from "../limits/rate_limit.ts";
 import type { TokenService } from "../auth/jwt.ts";
 import type { AuthService } from "../auth/service.ts";
 import type { Bus } from "../bus/bus.ts";
@@ -9,7 +9,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../storage/store.ts";
-import type { ConnectionSlots } from "../transport/connection_slots.ts";
+import type { ConnectionSlots } from "../websocket/connection_slots.ts";
 
 /** Everything the HTTP layer uses, built once by `main.ts` (or a test). */
 export interface ApiDeps {

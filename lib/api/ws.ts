@@ -2,8 +2,8 @@ import type { Handler } from "hono";
 import { getCookie } from "hono/cookie";
 import { TokenError } from "../auth/jwt.ts";
 import { ChatError, errorResponse } from "../errors.ts";
-import type { ConnectionSlots } from "../transport/connection_slots.ts";
-import { upgradeToHub } from "../transport/deno_websocket.ts";
+import type { ConnectionSlots } from "../websocket/connection_slots.ts";
+import { upgradeToHub } from "../websocket/deno_websocket.ts";
 import { type ApiDeps, type AppEnv, SESSION_COOKIE } from "./context.ts";
 import { originAllowed } from "./middleware.ts";
 

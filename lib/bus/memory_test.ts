@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { busContract } from "./bus_contract.ts";
+import { busContract } from "./testing/bus_contract.ts";
 import { MemoryBroker, MemoryBus } from "./memory.ts";
 
 busContract("MemoryBus", () => {

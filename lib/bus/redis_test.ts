@@ -8,7 +8,7 @@ import {
   startRedis,
 } from "../../tests/helpers/redis.ts";
 import { type LogFields, Logger, type LogLevel, nullLogger } from "../log.ts";
-import { busContract } from "./bus_contract.ts";
+import { busContract } from "./testing/bus_contract.ts";
 import { RedisBus } from "./redis.ts";
 
 busContract("RedisBus", async () => {

@@ -1,4 +1,4 @@
-import type { RateLimiter } from "../auth/rate_limit.ts";
+import type { RateLimiter } from "../limits/rate_limit.ts";
 import { ChatError } from "../errors.ts";
 import type { Identity } from "../hub/client.ts";
 import { isId } from "../ids.ts";

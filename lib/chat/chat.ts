@@ -1,4 +1,4 @@
-import type { RateLimiter } from "../auth/rate_limit.ts";
+import type { RateLimiter } from "../limits/rate_limit.ts";
 import type { CommandQueue } from "../commands/queue.ts";
 import type { CommandRegistry } from "../commands/registry.ts";
 import type { Hub } from "../hub/hub.ts";

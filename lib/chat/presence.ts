@@ -15,24 +15,3 @@ export interface Presence {
   /** `degraded` while shared state (Redis) cannot be reached (metrics); absent in process. */
   health?(): "ok" | "degraded";
 }
-
-export class MemoryPresence implements Presence {
-  readonly #sockets = new Map<string, number>();
-
-  connected(userId: string): Promise<boolean> {
-    const count = (this.#sockets.get(userId) ?? 0) + 1;
-    this.#sockets.set(userId, count);
-    return Promise.resolve(count === 1);
-  }
-
-  disconnected(userId: string): Promise<boolean> {
-    const count = (this.#sockets.get(userId) ?? 0) - 1;
-    if (count > 0) this.#sockets.set(userId, count);
-    else this.#sockets.delete(userId);
-    return Promise.resolve(count === 0);
-  }
-
-  online(userIds: string[]): Promise<Set<string>> {
-    return Promise.resolve(new Set(userIds.filter((id) => this.#sockets.has(id))));
-  }
-}

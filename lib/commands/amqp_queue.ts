@@ -53,7 +53,7 @@ import {
   Delays,
   jobFields,
   settleWithin,
-} from "./memory_queue.ts";
+} from "./queue_support.ts";
 import type {
   AnswerHandler,
   CommandAnswer,

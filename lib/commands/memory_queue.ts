@@ -1,5 +1,5 @@
 /**
- * The in-process command queue, the default when no `AMQP_URL` is set. A `MemoryBroker` plays RabbitMQ's part
+ * The in-process command queue, the default when no `AMQP_URL` is set. A `MemoryJobBroker` plays RabbitMQ's part
  * (queues, prefetch, acks, requeue, dead-lettering, a single active answer consumer) and `MemoryQueue` plays
  * the client's, with the same retry algorithm as `AmqpQueue`; several `MemoryQueue`s on one broker behave like
  * several processes on one RabbitMQ (the contract suite runs them so).
@@ -15,11 +15,14 @@ import type {
   JobConsumerOptions,
   JobHandler,
 } from "./queue.ts";
-
-/** Delay before an answer whose handler threw is handed out again (ms). */
-export const ANSWER_RETRY_DELAY_MS = 250;
-/** How long `close()` waits for handlers already running to finish (their results are then published and acked). */
-export const CLOSE_GRACE_MS = 5_000;
+import {
+  ANSWER_RETRY_DELAY_MS,
+  checkCommand,
+  CLOSE_GRACE_MS,
+  Delays,
+  jobFields,
+  settleWithin,
+} from "./queue_support.ts";
 
 const DEFAULT_PREFETCH = 1;
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -169,7 +172,7 @@ class BrokerQueue<T> {
  * Connects `MemoryQueue` instances in one process, as a RabbitMQ server connects `AmqpQueue` instances: one
  * queue of jobs per command, one queue of answers (with a single active consumer) and the dead letters.
  */
-export class MemoryBroker {
+export class MemoryJobBroker {
   readonly #jobs = new Map<string, BrokerQueue<CommandJob>>();
   readonly #answers = new BrokerQueue<CommandAnswer>({ singleActive: true });
   readonly #dead: CommandJob[] = [];
@@ -236,7 +239,7 @@ export class MemoryBroker {
  * `ANSWER_RETRY_DELAY_MS`, before any later answer.
  *
  * @example
- * const broker = new MemoryBroker();
+ * const broker = new MemoryJobBroker();
  * const chat = new MemoryQueue(broker);
  * const bot = new MemoryQueue(broker);
  * await chat.start();
@@ -246,7 +249,7 @@ export class MemoryBroker {
  * await chat.publishJob(job);
  */
 export class MemoryQueue implements CommandQueue {
-  readonly #broker: MemoryBroker;
+  readonly #broker: MemoryJobBroker;
   readonly #log: Logger;
   readonly #consumers = new Set<BrokerConsumer<CommandJob> | BrokerConsumer<CommandAnswer>>();
   /** Handlings in progress (handler, then publish and ack, or the retry delay). */
@@ -254,7 +257,7 @@ export class MemoryQueue implements CommandQueue {
   readonly #delays = new Delays();
   #closed = false;
 
-  constructor(broker: MemoryBroker = new MemoryBroker(), options: { log?: Logger } = {}) {
+  constructor(broker: MemoryJobBroker = new MemoryJobBroker(), options: { log?: Logger } = {}) {
     this.#broker = broker;
     this.#log = options.log ?? nullLogger;
   }
@@ -387,67 +390,5 @@ export class MemoryQueue implements CommandQueue {
 
   #assertOpen(): void {
     if (this.#closed) throw new Error("The command queue is closed");
-  }
-}
-
-/**
- * Throws for a command name that cannot name a queue: letters, digits, `_` and `-`, at most 64, and not `dead`
- * (RabbitMQ's `<prefix>.jobs.dead` holds the dead letters).
- */
-export function checkCommand(command: string): void {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(command) || command === "dead") {
-    throw new Error(`Invalid command name for the queue: ${JSON.stringify(command)}`);
-  }
-}
-
-/** The fields a log line about `job` carries (never the user's text beyond the command's argument). */
-export function jobFields(job: CommandJob): Record<string, unknown> {
-  return { job_id: job.id, command: job.command, room_id: job.room_id };
-}
-
-/** Waits until every task has settled or `ms` has passed, leaving no timer behind. */
-export async function settleWithin(tasks: Promise<unknown>[], ms: number): Promise<void> {
-  if (tasks.length === 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
-  try {
-    await Promise.race([Promise.allSettled(tasks), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Delays that `cancelAll()` ends at once, so that a closing queue cuts its retry and backoff waits short and
- * leaves no timer behind. `sleep()` resolves true when the time passed, false when cancelled (also when
- * called after `cancelAll()`).
- */
-export class Delays {
-  readonly #pending = new Set<
-    { timer: ReturnType<typeof setTimeout>; resolve: (elapsed: boolean) => void }
-  >();
-  #cancelled = false;
-
-  sleep(ms: number): Promise<boolean> {
-    if (this.#cancelled) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const delay = {
-        timer: setTimeout(() => {
-          this.#pending.delete(delay);
-          resolve(true);
-        }, Math.max(0, ms)),
-        resolve,
-      };
-      this.#pending.add(delay);
-    });
-  }
-
-  cancelAll(): void {
-    this.#cancelled = true;
-    for (const delay of this.#pending) {
-      clearTimeout(delay.timer);
-      delay.resolve(false);
-    }
-    this.#pending.clear();
   }
 }

@@ -13,12 +13,12 @@ import { freePort } from "../../tests/helpers/redis.ts";
 import { waitUntil } from "../../tests/helpers/server.ts";
 import { type LogFields, Logger, type LogLevel, nullLogger } from "../log.ts";
 import { amqpNames, AmqpQueue, AmqpUnavailableError } from "./amqp_queue.ts";
-import { MemoryBroker, MemoryQueue } from "./memory_queue.ts";
+import { MemoryJobBroker, MemoryQueue } from "./memory_queue.ts";
 import type { CommandAnswer, CommandJob } from "./queue.ts";
-import { CONTRACT_COMMANDS, makeJob, queueContract } from "./queue_contract.ts";
+import { CONTRACT_COMMANDS, makeJob, queueContract } from "./testing/queue_contract.ts";
 
 queueContract("MemoryQueue", () => {
-  const broker = new MemoryBroker();
+  const broker = new MemoryJobBroker();
   const a = new MemoryQueue(broker);
   const b = new MemoryQueue(broker);
   return Promise.resolve({
@@ -259,7 +259,7 @@ Deno.test("AmqpQueue: start() fails clearly when RabbitMQ cannot be reached", as
 });
 
 Deno.test("MemoryQueue: a job published with no bot waits in the broker until one subscribes", async () => {
-  const broker = new MemoryBroker();
+  const broker = new MemoryJobBroker();
   const chat = new MemoryQueue(broker);
   const bot = new MemoryQueue(broker);
   try {
@@ -281,7 +281,7 @@ Deno.test("MemoryQueue: a job published with no bot waits in the broker until on
 });
 
 Deno.test("MemoryQueue: prefetch lets a bot run that many jobs at once", async () => {
-  const broker = new MemoryBroker();
+  const broker = new MemoryJobBroker();
   const queue = new MemoryQueue(broker);
   let active = 0;
   let maxActive = 0;
@@ -304,7 +304,7 @@ Deno.test("MemoryQueue: prefetch lets a bot run that many jobs at once", async (
 });
 
 Deno.test("MemoryQueue: close() cuts a retry delay short and gives the job back for the next bot", async () => {
-  const broker = new MemoryBroker();
+  const broker = new MemoryJobBroker();
   const first = new MemoryQueue(broker);
   const second = new MemoryQueue(broker);
   let failures = 0;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Client } from "./client.ts";
-import { FakeTransport } from "./fake_transport.ts";
+import { FakeTransport } from "./testing/fake_transport.ts";
 
 function client(): { client: Client; transport: FakeTransport } {
   const transport = new FakeTransport();

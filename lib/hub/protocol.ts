@@ -1,4 +1,5 @@
 import { ChatError } from "../errors.ts";
+import type { ChatMessage } from "../model.ts";
 
 /**
  * The WebSocket protocol: JSON text frames. Types only plus `parseClientFrame()`; islands may import this file.
@@ -37,21 +38,7 @@ export type ClientFrame = MessageFrame | JoinFrame | LeaveFrame | TypingFrame | 
 
 // ---- server -> client ----
 
-/**
- * A stored room message (`text`, `system` or `bot`), exactly as the history API returns it. `seq` is per room,
- * from 1, without gaps; `timestamp` is ISO 8601 UTC and only for display.
- */
-export interface ChatMessage {
-  id: string;
-  room_id: string;
-  seq: number;
-  user_id: string;
-  username: string;
-  content: string;
-  type: "text" | "system" | "bot";
-  timestamp: string;
-  client_id?: string;
-}
+export type { ChatMessage };
 
 export interface AckFrame {
   type: "ack";

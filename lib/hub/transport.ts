@@ -1,5 +1,5 @@
 /**
- * What the hub needs of a socket. One small adapter per runtime (`lib/transport/deno_websocket.ts`) owns the
+ * What the hub needs of a socket. One small adapter per runtime (`lib/websocket/deno_websocket.ts`) owns the
  * real WebSocket; tests use a fake that records frames.
  */
 export interface Transport {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { RateDecision, RateLimiter } from "../auth/rate_limit.ts";
+import type { RateDecision, RateLimiter } from "../limits/rate_limit.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { MessageSource } from "../chat/broadcast.ts";
 import type { Presence } from "../chat/presence.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { TokenBucketLimiter } from "../auth/rate_limit.ts";
+import { TokenBucketLimiter } from "../limits/token_bucket.ts";
 import { MemoryBus } from "../bus/memory.ts";
-import { MemoryPresence } from "../chat/presence.ts";
+import { MemoryPresence } from "../chat/memory_presence.ts";
 import { SeqOrder } from "../hub/seq_order.ts";
 import { httpMetrics } from "./http.ts";
 import { countRefusals, type GapRepairOutcome, Metrics } from "./metrics.ts";

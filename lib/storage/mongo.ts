@@ -43,7 +43,7 @@ import {
 import { newId } from "../ids.ts";
 import { type Logger, nullLogger } from "../log.ts";
 import { SchemaVersionError, StoreUnavailableError } from "./errors.ts";
-import { prefixUpperBound } from "./sqlite.ts";
+import { prefixUpperBound } from "./prefix.ts";
 import {
   type AppendResult,
   ConflictError,

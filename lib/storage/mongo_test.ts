@@ -7,7 +7,7 @@ import { type LogFields, Logger, type LogLevel } from "../log.ts";
 import { SchemaVersionError, StoreUnavailableError } from "./errors.ts";
 import { databaseName, historyFind, MongoStore, type MongoStoreOptions, SCHEMA_VERSION } from "./mongo.ts";
 import type { HistoryQuery, NewMessage, Store } from "./store.ts";
-import { storeContract, type WriterArgs } from "./store_contract.ts";
+import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
 
 const WRITER = new URL("../../tests/helpers/store_writer.ts", import.meta.url).pathname;
 

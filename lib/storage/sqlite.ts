@@ -20,6 +20,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import { newId } from "../ids.ts";
 import { SchemaVersionError } from "./errors.ts";
+import { prefixUpperBound } from "./prefix.ts";
 import {
   type AppendResult,
   ConflictError,
@@ -224,22 +225,6 @@ function toMessage(row: Row): Message {
   };
   if (row.client_id !== null) message.client_id = row.client_id as string;
   return message;
-}
-
-/**
- * The smallest string greater than every string that starts with `prefix` (in SQLite's BINARY order, which is
- * code point order), or null when there is none. Lets a prefix search use the index without LIKE escaping.
- */
-export function prefixUpperBound(prefix: string): string | null {
-  const chars = Array.from(prefix);
-  while (chars.length > 0) {
-    const last = chars.pop()!.codePointAt(0)!;
-    if (last < 0x10ffff) {
-      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
-      return chars.join("") + String.fromCodePoint(next);
-    }
-  }
-  return null;
 }
 
 class SqliteUserRepo implements UserRepo {

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { newId } from "../ids.ts";
-import { prefixUpperBound, SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
+import { prefixUpperBound } from "./prefix.ts";
+import { SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
-import { storeContract, type WriterArgs } from "./store_contract.ts";
+import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
 
 const WRITER = new URL("../../tests/helpers/store_writer.ts", import.meta.url).pathname;
 

@@ -5,7 +5,7 @@
  * suite in `store_contract.ts`. Ids are 24 lowercase hex characters (ObjectId-shaped) so that both adapters
  * produce the same ids; timestamps are ISO 8601 UTC strings; the per-room `seq` orders messages.
  */
-import type { ChatMessage } from "../hub/protocol.ts";
+import type { ChatMessage } from "../model.ts";
 
 export interface User {
   id: string;

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { isId, newId } from "../ids.ts";
+import { isId, newId } from "../../ids.ts";
 import {
   ConflictError,
   type Message,
@@ -16,7 +16,7 @@ import {
   type NewUser,
   type ProfileUpdate,
   type Store,
-} from "./store.ts";
+} from "../store.ts";
 
 /** What a writer process is asked to do: append `count` messages to `roomId` as `userId`. */
 export interface WriterArgs {

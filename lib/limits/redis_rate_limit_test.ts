@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { Logger } from "../log.ts";
 import { startRedis } from "../../tests/helpers/redis.ts";
-import { TokenBucketLimiter } from "./rate_limit.ts";
+import { TokenBucketLimiter } from "./token_bucket.ts";
 import { RedisRateLimiter } from "./redis_rate_limit.ts";
 
 Deno.test("`RedisRateLimiter` shares one bucket between instances and falls back when Redis is gone", async () => {

@@ -11,10 +11,10 @@ import type { Chat } from "./chat.ts";
 const TYPING_INTERVAL_MS = 1_000;
 
 /**
- * Connects the hub's sockets to the chat service: one method per frame type; every refusal becomes an error
- * frame that names the code and, for sends, the `client_id`.
+ * The chat side of the hub (its `HubHandler`): one method per frame type, each calling the chat core; every
+ * refusal becomes an error frame that names the code and, for sends, the `client_id`.
  */
-export function socketHandler(
+export function hubHandler(
   chat: Chat,
   hub: Hub,
   log: Logger,

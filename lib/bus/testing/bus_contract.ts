@@ -19,7 +19,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Bus } from "./bus.ts";
+import type { Bus } from "../bus.ts";
 
 /**
  * Two buses, not yet started, connected to the same broker (two instances of the server). `close()` closes both;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type RateDecision, TokenBucketLimiter, type TokenBucketOptions } from "./rate_limit.ts";
+import type { RateDecision } from "./rate_limit.ts";
+import { TokenBucketLimiter, type TokenBucketOptions } from "./token_bucket.ts";
 
 /** A limiter on a clock the test moves by hand. */
 function limiter(options: Omit<TokenBucketOptions, "now">, start = 1_000_000) {

@@ -14,7 +14,7 @@
  * @example
  * // lib/commands/queue_test.ts
  * queueContract("MemoryQueue", () => {
- *   const broker = new MemoryBroker();
+ *   const broker = new MemoryJobBroker();
  *   const a = new MemoryQueue(broker);
  *   const b = new MemoryQueue(broker);
  *   return Promise.resolve({ a, b, cleanup: async () => { await a.close(); await b.close(); } });
@@ -22,7 +22,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { CommandAnswer, CommandJob, CommandQueue, JobConsumerOptions } from "./queue.ts";
+import type { CommandAnswer, CommandJob, CommandQueue, JobConsumerOptions } from "../queue.ts";
 
 /** Two queues on the same broker, not yet started. */
 export interface QueuePair {

@@ -9,8 +9,8 @@
  * assert.deepEqual(await transport.nextFrames(1), [{ type: "pong" }]);
  */
 
-import type { ServerFrame } from "./protocol.ts";
-import type { Transport } from "./transport.ts";
+import type { ServerFrame } from "../protocol.ts";
+import type { Transport } from "../transport.ts";
 
 /** One `close()` call. */
 export interface CloseCall {
