@@ -1,4 +1,4 @@
-import type { History } from "../hub/recovery.ts";
+import type { History } from "../hub/recovery/mod.ts";
 import type { Store } from "../storage/store.ts";
 
 /** The hub's history port on the store: a stored message's frame is its JSON, as it was published. */

@@ -1,7 +1,7 @@
 import { ChatError, errorFrameOf, isUnexpected } from "../errors.ts";
 import type { Client } from "../hub/client.ts";
 import type { Hub, HubHandler } from "../hub/hub.ts";
-import { NotSubscribedError } from "../hub/recovery.ts";
+import { NotSubscribedError } from "../hub/recovery/mod.ts";
 import { isId } from "../ids.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";

@@ -4,8 +4,15 @@ import type { Logger } from "../log.ts";
 import { Client, type Identity } from "./client.ts";
 import { decodeEnvelope, encodeEnvelope, type EnvelopeMeta, roomChannel, userChannel } from "./envelope.ts";
 import { type ClientFrame, MAX_FRAME_BYTES, parseClientFrame, type PingFrame } from "./protocol.ts";
-import { type History, RecentWindow, resume, type ResumeOutcome, type ResumeResult } from "./recovery.ts";
-import { type SeqFrame, SeqOrder } from "./seq_order.ts";
+import {
+  type History,
+  RecentWindow,
+  resume,
+  type ResumeOutcome,
+  type ResumeResult,
+  type SeqFrame,
+  SeqOrder,
+} from "./recovery/mod.ts";
 import { CloseCode, type Transport } from "./transport.ts";
 
 /** What the application does with connections; the hub only routes. */
@@ -134,7 +141,7 @@ export class Hub {
       this.#maxBuffered,
     );
     this.#clients.add(client);
-    if (this.#resumeGraceMs > 0) client.startHold(this.#resumeGraceMs);
+    if (this.#resumeGraceMs > 0) client.stream.startHold(this.#resumeGraceMs);
     this.#log.debug("Socket opened", { conn_id: client.id, user_id: identity.userId });
     client.enqueue(async () => {
       // Gone before set-up began (closed or shut down at once): joining now would leak the user channel.
@@ -194,10 +201,10 @@ export class Hub {
       ? () => Promise.resolve(client.sendFrame({ type: "pong" }))
       : () => this.#app.frame(client, frame);
     // The first frame ends the start hold: a resume once it has been handled, anything else at once.
-    const endsHold = client.startHolding;
-    if (endsHold && frame.type !== "resume") client.endStartHold();
+    const endsHold = client.stream.startHolding;
+    if (endsHold && frame.type !== "resume") client.stream.endStartHold();
     const run = client.enqueue(task);
-    if (endsHold && frame.type === "resume") run.finally(() => client.endStartHold()).catch(() => {});
+    if (endsHold && frame.type === "resume") run.finally(() => client.stream.endStartHold()).catch(() => {});
     run.catch((error) => {
       this.#log.error("Frame handler failed", { conn_id: client.id, user_id: client.userId, error });
       client.sendFrame(errorFrameOf(new ChatError("internal_error")));
@@ -218,7 +225,7 @@ export class Hub {
 
   unsubscribe(client: Client, roomId: string): void {
     if (!client.rooms.delete(roomId)) return;
-    client.forgetRoom(roomId);
+    client.stream.forget(roomId);
     this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
   }
 
@@ -329,7 +336,7 @@ export class Hub {
     for (const client of entry.clients) {
       if (meta.x === client.userId) continue;
       if (meta.p !== undefined && meta.p.find((r) => client.rooms.has(r)) !== roomId) continue;
-      if (meta.s !== undefined) stored += client.sendStored(roomId, meta.s, frame) ? 1 : 0;
+      if (meta.s !== undefined) stored += client.stream.live(roomId, meta.s, frame) ? 1 : 0;
       else client.sendLive(frame);
     }
     if (meta.s !== undefined) this.#metrics?.fannedOut(stored, meta.t);

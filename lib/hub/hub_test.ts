@@ -6,7 +6,7 @@ import type { Client } from "./client.ts";
 import { FakeHistory } from "./testing/fake_history.ts";
 import { FakeTransport, within } from "./testing/fake_transport.ts";
 import { Hub, type HubHandler, MAX_PENDING_FRAMES } from "./hub.ts";
-import { NotSubscribedError } from "./recovery.ts";
+import { NotSubscribedError } from "./recovery/mod.ts";
 import type { ChatMessage, ClientFrame, MessageFrame, PingFrame } from "./protocol.ts";
 
 // ------------------------------------------------------------------------------------------------ helpers
@@ -950,7 +950,7 @@ Deno.test("`Hub` treats a frame filled from the store like one off the bus: held
   await a.transport.waitForFrames(1);
 
   // A resume from 1 begins; 2 never comes over the bus, 3 does, and the store fills 2 while the socket holds.
-  a.client.hold("r1", 1);
+  a.client.stream.hold("r1", 1);
   history.store("r1", storedFrames(2));
   await publishStored(hub, 3);
   await history.until(() => history.only("after").length === 1, "a gap repair");
@@ -959,8 +959,8 @@ Deno.test("`Hub` treats a frame filled from the store like one off the bus: held
   assert.deepEqual(hub.recentAfter("r1", 0)!.map((f) => f.seq), [1, 2, 3]);
 
   // The resume's backfill sent 2 itself: only 3 goes out at release, and 2 is never sent again.
-  a.client.sendBackfilled("r1", 2, stored(2));
-  a.client.release("r1");
+  a.client.stream.backfilled("r1", 2, stored(2));
+  a.client.stream.release("r1");
   await a.transport.waitForFrames(3);
   await nextMacrotask();
   assert.deepEqual(seqsOf(a), [1, 2, 3]);

@@ -3,7 +3,7 @@ import type { RateDecision, RateLimiter } from "../limits/rate_limit.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { MessageSource } from "../chat/broadcast.ts";
 import type { Presence } from "../chat/presence.ts";
-import type { ResumeOutcome as HubResumeOutcome } from "../hub/recovery.ts";
+import type { ResumeOutcome as HubResumeOutcome } from "../hub/recovery/mod.ts";
 import type { CommandQueue } from "../commands/queue.ts";
 import type { MessageType, Store } from "../storage/store.ts";
 

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { TokenBucketLimiter } from "../limits/token_bucket.ts";
 import { MemoryBus } from "../bus/memory.ts";
 import { MemoryPresence } from "../chat/memory_presence.ts";
-import { SeqOrder } from "../hub/seq_order.ts";
+import { SeqOrder } from "../hub/recovery/mod.ts";
 import { httpMetrics } from "./http.ts";
 import { countRefusals, type GapRepairOutcome, Metrics } from "./metrics.ts";
 

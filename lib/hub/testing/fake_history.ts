@@ -9,8 +9,7 @@
  */
 
 import { within } from "./fake_transport.ts";
-import type { History } from "../recovery.ts";
-import type { SeqFrame } from "../seq_order.ts";
+import type { History, SeqFrame } from "../recovery/mod.ts";
 
 export class FakeHistory implements History {
   /** Per room, its stored frames in seq order. */

@@ -1,19 +1,9 @@
 /**
- * How a socket catches up without a gap or a repeat: the history port the hub reads stored frames through, the
- * per-room recent window, and the resume backfill. The hub owns the sockets and rooms; this module owns the
- * rules. Each socket records exactly which seqs it was sent (`Client`, `SentSeqs`), and a resume sends every
- * stored frame after the client's `last_seq` that this socket was not sent, in order, once.
+ * The resume: a socket catches up in each room it names from its `last_seq`, from the recent window or the
+ * store, with no gap and no repeat at the seam with the live stream (see `SocketStream`).
  */
-import type { Client } from "./client.ts";
-import type { SeqFrame } from "./seq_order.ts";
-
-/** Stored room frames, read by the hub to fill gaps and resumes (the store, behind a port). */
-export interface History {
-  /** The room's last stored seq; 0 when it has none (or is unknown). */
-  lastSeq(roomId: string): Promise<number>;
-  /** Stored frames of the room with `seq > afterSeq`, ascending, at most `limit`. */
-  after(roomId: string, afterSeq: number, limit: number): Promise<SeqFrame[]>;
-}
+import type { Client } from "../client.ts";
+import type { History, SeqFrame } from "./history.ts";
 
 /** Where a room's resume backfill came from: the recent window, the store, or the store after a `reset`. */
 export type ResumeOutcome = "window" | "store" | "reset";
@@ -92,7 +82,7 @@ export async function resume(
       continue;
     }
     const progress = { after: lastSeq };
-    client.hold(roomId, lastSeq);
+    client.stream.hold(roomId, lastSeq);
     try {
       options.onResumed?.(await backfill(client, roomId, progress, options));
       done[roomId] = progress.after;
@@ -101,7 +91,7 @@ export async function resume(
       failed.push({ roomId, error });
     } finally {
       // Held frames the backfill did not send (also when it failed part way) go out now, once.
-      client.release(roomId);
+      client.stream.release(roomId);
     }
   }
   return { done, failed };
@@ -127,7 +117,7 @@ async function backfill(
       outcome = "reset";
     }
     for (const { seq, frame } of page) {
-      client.sendBackfilled(roomId, seq, frame);
+      client.stream.backfilled(roomId, seq, frame);
       progress.after = seq;
     }
     if (fromWindow || page.length < pageSize || client.closed) return outcome;

@@ -1,10 +1,5 @@
-import type { EnvelopeMeta } from "./envelope.ts";
-
-/** A stored frame fetched to fill a gap. */
-export interface SeqFrame {
-  seq: number;
-  frame: string;
-}
+import type { EnvelopeMeta } from "../envelope.ts";
+import type { SeqFrame } from "./history.ts";
 
 export interface SeqOrderOptions {
   /** Hands a frame on, in seq order, each seq once. */
