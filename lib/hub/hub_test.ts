@@ -4,32 +4,13 @@ import { MemoryBroker, MemoryBus } from "../bus/memory.ts";
 import { nullLogger } from "../log.ts";
 import type { Client } from "./client.ts";
 import { FakeHistory } from "./testing/fake_history.ts";
-import { FakeTransport, within } from "./testing/fake_transport.ts";
+import { FakeTransport } from "./testing/fake_transport.ts";
+import { Watched, within } from "./testing/watched.ts";
 import { Hub, type HubHandler, MAX_PENDING_FRAMES } from "./hub.ts";
 import { NotSubscribedError } from "./recovery/mod.ts";
 import type { ChatMessage, ClientFrame, MessageFrame, PingFrame } from "./protocol.ts";
 
 // ------------------------------------------------------------------------------------------------ helpers
-
-/** Something a test can wait on: `until()` re-checks its condition whenever `notify()` runs. */
-class Watched {
-  readonly #listeners = new Set<() => void>();
-
-  protected notify(): void {
-    for (const listener of [...this.#listeners]) listener();
-  }
-
-  /** Resolves once `done()` holds (checked now and after every change), or fails after 2 s naming `what`. */
-  until(done: () => boolean, what: string): Promise<void> {
-    if (done()) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const check = () => {
-      if (done()) resolve();
-    };
-    this.#listeners.add(check);
-    return within(promise, what).finally(() => this.#listeners.delete(check));
-  }
-}
 
 /** A `Bus` around a `MemoryBus` that records the hub's (un)subscribe calls and can hold or fail them. */
 class SpyBus extends Watched implements Bus {

@@ -8,17 +8,16 @@
  * const hub = new Hub({ bus, history, log });
  */
 
-import { within } from "./fake_transport.ts";
+import { Watched } from "./watched.ts";
 import type { History, SeqFrame } from "../recovery/mod.ts";
 
-export class FakeHistory implements History {
+export class FakeHistory extends Watched implements History {
   /** Per room, its stored frames in seq order. */
   readonly stored = new Map<string, SeqFrame[]>();
   /** `lastSeq r1`, `after r1 3`, ... in the order the hub called them. */
   readonly calls: string[] = [];
   /** When set, `after()` waits for it before answering. */
   gate: Promise<void> | undefined;
-  readonly #listeners = new Set<() => void>();
 
   /** Adds frames to a room's store (kept in seq order). */
   store(roomId: string, frames: SeqFrame[]): void {
@@ -42,19 +41,8 @@ export class FakeHistory implements History {
     return this.calls.filter((call) => call.startsWith(prefix));
   }
 
-  /** Resolves once `done()` holds (checked now and after every call), or fails after 2 s naming `what`. */
-  until(done: () => boolean, what: string): Promise<void> {
-    if (done()) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const check = () => {
-      if (done()) resolve();
-    };
-    this.#listeners.add(check);
-    return within(promise, what).finally(() => this.#listeners.delete(check));
-  }
-
   #record(call: string): void {
     this.calls.push(call);
-    for (const listener of [...this.#listeners]) listener();
+    this.notify();
   }
 }

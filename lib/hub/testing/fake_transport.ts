@@ -11,6 +11,7 @@
 
 import type { ServerFrame } from "../protocol.ts";
 import type { Transport } from "../transport.ts";
+import { Watched } from "./watched.ts";
 
 /** One `close()` call. */
 export interface CloseCall {
@@ -18,19 +19,7 @@ export interface CloseCall {
   reason: string;
 }
 
-/** How long the `wait...` methods wait before failing the test. */
-export const WAIT_MS = 2_000;
-
-/** Resolves like `promise`, or rejects with a message naming `what` after `ms` milliseconds. */
-export function within<T>(promise: Promise<T>, what: string, ms: number = WAIT_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export class FakeTransport implements Transport {
+export class FakeTransport extends Watched implements Transport {
   /** Every frame sent, as raw text, in order (frames sent after `close()` too: the hub should send none). */
   readonly sent: string[] = [];
   /** Every `close()` call, in order. */
@@ -39,19 +28,19 @@ export class FakeTransport implements Transport {
   buffered = 0;
   /** Runs after each send is recorded, e.g. to grow `buffered`. */
   onSend: ((data: string) => void) | undefined;
-  readonly #listeners = new Set<() => void>();
-
-  constructor(readonly name = "transport") {}
+  constructor(readonly name = "transport") {
+    super();
+  }
 
   send(data: string): void {
     this.sent.push(data);
     this.onSend?.(data);
-    this.#notify();
+    this.notify();
   }
 
   close(code: number, reason: string): void {
     this.closes.push({ code, reason });
-    this.#notify();
+    this.notify();
   }
 
   /** Every frame sent, parsed as JSON. */
@@ -67,7 +56,7 @@ export class FakeTransport implements Transport {
   /** Resolves with the next `count` frames sent after this call (parsed), or fails after `ms`. */
   nextFrames(count: number, ms?: number): Promise<ServerFrame[]> {
     const from = this.sent.length;
-    return this.#until(
+    return this.until(
       () => this.sent.length >= from + count,
       `${count} more frame(s) on ${this.name} (had ${from})`,
       ms,
@@ -76,27 +65,13 @@ export class FakeTransport implements Transport {
 
   /** Resolves with all frames once at least `count` frames have been sent in total, or fails after `ms`. */
   waitForFrames(count: number, ms?: number): Promise<ServerFrame[]> {
-    return this.#until(() => this.sent.length >= count, `${count} frame(s) on ${this.name}`, ms)
+    return this.until(() => this.sent.length >= count, `${count} frame(s) on ${this.name}`, ms)
       .then(() => this.frames);
   }
 
   /** Resolves with the first `close()` call once there is one, or fails after `ms`. */
   waitForClose(ms?: number): Promise<CloseCall> {
-    return this.#until(() => this.closes.length > 0, `close() on ${this.name}`, ms)
+    return this.until(() => this.closes.length > 0, `close() on ${this.name}`, ms)
       .then(() => this.closes[0]);
-  }
-
-  #until(done: () => boolean, what: string, ms?: number): Promise<void> {
-    if (done()) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const check = () => {
-      if (done()) resolve();
-    };
-    this.#listeners.add(check);
-    return within(promise, what, ms).finally(() => this.#listeners.delete(check));
-  }
-
-  #notify(): void {
-    for (const listener of [...this.#listeners]) listener();
   }
 }
