@@ -145,7 +145,7 @@ export function errorFrameOf(
   context: { room_id?: string; client_id?: string } = {},
 ): {
   type: "error";
-  code: string;
+  code: ErrorCode;
   message: string;
   retryable: boolean;
   retry_after_ms?: number;

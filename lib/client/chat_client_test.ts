@@ -277,7 +277,7 @@ Deno.test("ChatClient resends after a retryable error with the same client_id; a
 
   socket.receive({
     type: "error",
-    code: "message_too_long",
+    code: "content_too_long",
     message: "Message is too long",
     retryable: false,
     client_id: "cid-1",

@@ -1,4 +1,4 @@
-import { ChatError } from "../errors.ts";
+import { ChatError, type ErrorCode } from "../errors.ts";
 import type { ChatMessage } from "../model.ts";
 
 /**
@@ -55,9 +55,10 @@ export interface CommandAckFrame {
   command: string;
   job_id: string;
 }
+/** A refusal; `code` is a row of the error table (lib/errors.ts). */
 export interface ErrorFrame {
   type: "error";
-  code: string;
+  code: ErrorCode;
   message: string;
   /** Whether sending the same frame again later may succeed. */
   retryable: boolean;
