@@ -1,6 +1,4 @@
 import type { Hono } from "hono";
-import { createApp } from "./api/app.ts";
-import type { AppEnv } from "./api/context.ts";
 import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
 import { AuthService } from "./auth/service.ts";
@@ -18,8 +16,9 @@ import type { Logger } from "./log.ts";
 import { countRefusals, Metrics } from "./metrics/metrics.ts";
 import type { Store } from "./storage/store.ts";
 import { ConnectionSlots } from "./transport/connection_slots.ts";
-import { createFreshApp } from "./fresh/mod.ts";
-import type { State, WebServices } from "../utils.ts";
+import { createFresh } from "./fresh/mod.ts";
+import { createApp } from "./web/app.ts";
+import type { AppEnv, Services } from "./web/env.ts";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
@@ -110,19 +109,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     chat.usersLost(userIds).catch((error) => log.error("Cannot report lost users offline", { error }));
   });
 
-  const services: WebServices = { chat, auth, tokens, store, config, authLimiter, log };
-  const fresh = web
-    ? await createFreshApp<State>({
-      root: ROOT,
-      dev: config.appEnv === "development",
-      prebuiltDir: config.appEnv === "production" ? join(ROOT, "_fresh") : undefined,
-      initialState: () => ({ services, user: null }),
-      onError: (error, request) => log.error("Page failed", { error, path: new URL(request.url).pathname }),
-    })
-    : undefined;
-
-  const app = createApp({
-    web: fresh?.handler,
+  const services: Services = {
     config,
     log,
     store,
@@ -135,7 +122,17 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     authLimiter,
     metrics,
     isShuttingDown: () => shuttingDown,
-  });
+  };
+  const pages = web
+    ? await createFresh({
+      root: ROOT,
+      dev: config.appEnv === "development",
+      prebuiltDir: config.appEnv === "production" ? join(ROOT, "_fresh") : undefined,
+      onError: (error, request) =>
+        log.error("Cannot render the error page", { error, path: new URL(request.url).pathname }),
+    })
+    : undefined;
+  const app = createApp(services, { pages });
   return {
     app,
     hub,

@@ -52,18 +52,18 @@ const ROUTES = {
 
 const state = () => ({ trail: [] as string[] });
 
-Deno.test("createFreshApp() lists the routes most specific first", async () => {
+Deno.test("createFresh() lists the routes most specific first", async () => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
-  const patterns = project.app.routes.map((r) => r.pattern);
+  const patterns = project.fresh.routes.map((r) => r.pattern);
   assert.deepEqual(patterns.filter((p) => p.startsWith("/rooms")), ["/rooms/new", "/rooms/:id"]);
   assert.ok(
-    project.app.routes.some((r) => r.pattern === "/docs/:slug*" && r.file === "routes/docs/[...slug].tsx"),
+    project.fresh.routes.some((r) => r.pattern === "/docs/:slug*" && r.file === "routes/docs/[...slug].tsx"),
   );
   assert.equal(patterns.includes("/_ignored"), false);
-  assert.match(project.app.buildId, /^[0-9a-f]{12}$/);
+  assert.match(project.fresh.buildId, /^[0-9a-f]{12}$/);
 });
 
-Deno.test("FreshApp.handler() routes by file name", async (t) => {
+Deno.test("Fresh.fsRoutes() routes by file name", async (t) => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
 
   await t.step("index and static segments", async () => {
@@ -97,7 +97,7 @@ Deno.test("FreshApp.handler() routes by file name", async (t) => {
   });
 });
 
-Deno.test("FreshApp.handler() runs folder middleware outermost first, sharing state", async (t) => {
+Deno.test("Fresh.fsRoutes() runs folder middleware outermost first, sharing state", async (t) => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
 
   await t.step("root, then rooms, then the route", async () => {
@@ -132,7 +132,7 @@ Deno.test("FreshApp.handler() runs folder middleware outermost first, sharing st
   });
 });
 
-Deno.test("FreshApp.handler() dispatches by method", async (t) => {
+Deno.test("Fresh.fsRoutes() dispatches by method", async (t) => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
 
   await t.step("a handler function answers every method", async () => {
@@ -166,7 +166,7 @@ Deno.test("FreshApp.handler() dispatches by method", async (t) => {
   });
 });
 
-Deno.test("FreshApp.handler() renders page(data) inside _app with the security headers", async () => {
+Deno.test("Fresh.fsRoutes() renders page(data) inside _app; pageHeaders() adds the security headers", async () => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
   const response = await project.request("/rooms/5");
   const html = await response.text();
@@ -186,9 +186,9 @@ Deno.test("FreshApp.handler() renders page(data) inside _app with the security h
   assert.match(await created.text(), /<p>made<\/p>/);
 });
 
-Deno.test("FreshApp.handler() renders a minimal document without _app, and honours the csp option", async () => {
+Deno.test("Fresh.fsRoutes() renders a minimal document without _app; pageHeaders() takes another policy", async () => {
   await using project = await fixtureApp({ "routes/index.tsx": `export default () => <main>hi</main>;` }, {
-    csp: "default-src 'none'",
+    csp: { defaultSrc: ["'none'"] },
   });
   const response = await project.request("/");
   assert.equal(
@@ -199,7 +199,7 @@ Deno.test("FreshApp.handler() renders a minimal document without _app, and honou
   assert.equal(response.headers.get("content-security-policy"), "default-src 'none'");
 });
 
-Deno.test("FreshApp.handler() answers 500 without revealing the error, and reports it", async (t) => {
+Deno.test("Fresh.errorPage() answers 500 without revealing the error; the error reaches the error handler", async (t) => {
   const errors: unknown[] = [];
   await using project = await fixtureApp(ROUTES, {
     initialState: state,
@@ -224,7 +224,7 @@ Deno.test("FreshApp.handler() answers 500 without revealing the error, and repor
   });
 });
 
-Deno.test("FreshApp.handler() renders _404.tsx and _500.tsx when present", async () => {
+Deno.test("Fresh.notFoundPage() and errorPage() render _404.tsx and _500.tsx when present", async () => {
   const errors: unknown[] = [];
   await using project = await fixtureApp({
     "routes/_404.tsx": `export default ({ url }) => <p>No page at {url.pathname}</p>;`,
@@ -240,7 +240,7 @@ Deno.test("FreshApp.handler() renders _404.tsx and _500.tsx when present", async
   assert.match(String(errors[0]), /render failed/);
 });
 
-Deno.test("FreshApp.handler() falls back to a plain 500 when _app itself throws", async () => {
+Deno.test("Fresh.errorPage() falls back to a plain 500 when _app itself throws", async () => {
   await using project = await fixtureApp({
     "routes/_app.tsx": `export default () => { throw new Error("layout broke"); };`,
     "routes/index.tsx": `export default () => <p>hi</p>;`,
@@ -250,7 +250,7 @@ Deno.test("FreshApp.handler() falls back to a plain 500 when _app itself throws"
   assert.doesNotMatch(await response.text(), /layout broke/);
 });
 
-Deno.test("createFreshApp() rejects route files that export nothing usable", async () => {
+Deno.test("createFresh() rejects route files that export nothing usable", async () => {
   await assert.rejects(
     fixtureApp({ "routes/empty.ts": `export const x = 1;` }),
     /routes\/empty\.ts exports neither "handler" nor a default page component/,

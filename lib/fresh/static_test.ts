@@ -17,7 +17,7 @@ const PROJECT = {
   "routes/index.tsx": `export default () => <p>home</p>;`,
 };
 
-Deno.test("FreshApp.handler() serves static/ files with a content type and an ETag", async (t) => {
+Deno.test("Fresh.staticFiles serves static/ files with a content type and an ETag", async (t) => {
   await using project = await fixtureApp(PROJECT);
 
   for (
@@ -71,7 +71,7 @@ Deno.test("FreshApp.handler() serves static/ files with a content type and an ET
   });
 });
 
-Deno.test("FreshApp.handler() never serves outside static/ nor lists directories", async (t) => {
+Deno.test("Fresh.staticFiles never serves outside static/ nor lists directories", async (t) => {
   await using project = await fixtureApp(PROJECT);
   await Deno.symlink(join(project.root, "secret.txt"), join(project.root, "static/link.txt"));
 
