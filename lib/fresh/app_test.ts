@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { fixtureApp } from "./test_utils.ts";
+import { Hono } from "hono";
+import { createFresh } from "./app.ts";
+import { pageHeaders } from "./headers.ts";
+import { fixture, fixtureApp } from "./test_utils.ts";
 
 const ROUTES = {
   "routes/_app.tsx": `
@@ -255,4 +258,70 @@ Deno.test("createFresh() rejects route files that export nothing usable", async 
     fixtureApp({ "routes/empty.ts": `export const x = 1;` }),
     /routes\/empty\.ts exports neither "handler" nor a default page component/,
   );
+});
+
+Deno.test("Fresh.fsRoutes() makes each file route a route of the Hono app; ctx.state is c.var", async (t) => {
+  await using project = await fixture({
+    "routes/_middleware.ts": `
+      export const handler = (ctx) => { ctx.state.trail = [...(ctx.state.trail ?? []), "root"]; return ctx.next(); };`,
+    "routes/rooms/[id].tsx": `
+      import { page } from "$fresh";
+      export const handler = (ctx) => {
+        ctx.state.title = "Room " + ctx.params.id;
+        return page({ who: ctx.state.who, trail: ctx.state.trail.join("+"), has: "who" in ctx.state });
+      };
+      export default ({ data }) => <p>{data.who} {data.trail} {String(data.has)}</p>;`,
+  });
+  const fresh = await createFresh({ root: project.root });
+  const app = new Hono<{ Variables: { who: string; title?: string; trail?: string[] } }>();
+  const seen: (string | undefined)[] = [];
+  app.use(async (c, next) => {
+    c.set("who", "hono");
+    await next();
+    seen.push(c.get("title"));
+  });
+  fresh.fsRoutes(app);
+
+  await t.step("the route is registered on the app under its Hono path, then the catch-all", () => {
+    const paths = app.routes.map((r) => `${r.method} ${r.path}`);
+    assert.ok(paths.includes("ALL /rooms/:id"));
+    assert.equal(paths.at(-1), "ALL /*");
+  });
+  await t.step("Hono middleware and the page share one state, both ways", async () => {
+    const response = await app.request("/rooms/7");
+    assert.match(await response.text(), /<p>hono root true<\/p>/);
+    assert.deepEqual(seen, ["Room 7"]);
+  });
+});
+
+Deno.test("pageHeaders() adds the page CSP, nosniff and Referrer-Policy to HTML only, keeping a page's own", async () => {
+  const app = new Hono();
+  app.use(pageHeaders());
+  app.get(
+    "/page",
+    () => new Response("<p>hi</p>", { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  app.get("/own", () =>
+    new Response("<p>hi</p>", {
+      headers: { "content-type": "text/html", "referrer-policy": "no-referrer" },
+    }));
+  app.get("/redirect", () => new Response(null, { status: 303, headers: { location: "/page" } }));
+  app.get("/text", () => new Response("Unknown form", { status: 400 }));
+
+  const page = await app.request("/page");
+  assert.deepEqual(Object.fromEntries(page.headers), {
+    "content-type": "text/html; charset=utf-8",
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; " +
+      "img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " +
+      "frame-ancestors 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+  });
+  assert.equal((await app.request("/own")).headers.get("referrer-policy"), "no-referrer");
+  for (const path of ["/redirect", "/text"]) {
+    const response = await app.request(path);
+    assert.equal(response.headers.get("content-security-policy"), null, path);
+    assert.equal(response.headers.get("referrer-policy"), null, path);
+    await response.body?.cancel();
+  }
 });
