@@ -1,4 +1,4 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ChatError } from "../errors.ts";
 import type { AppEnv, Services } from "../web/env.ts";
@@ -53,7 +53,7 @@ export function apiApp(deps: Services): Hono<AppEnv> {
  * The last step under `/api`. Middleware-shaped (it takes `next`) so that the HTTP metrics label its requests
  * `unmatched`.
  */
-function noRoute(c: Parameters<MiddlewareHandler<AppEnv>>[0], _next: unknown): never {
+function noRoute(c: Context<AppEnv>, _next: unknown): never {
   throw new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`);
 }
 
