@@ -1,13 +1,11 @@
 import type { Hono } from "hono";
-import { createApp } from "./api/app.ts";
-import type { AppEnv } from "./api/context.ts";
 import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
 import { AuthService } from "./auth/service.ts";
-import { type RateLimiter } from "./limits/rate_limit.ts";
+import type { RateLimiter } from "./limits/rate_limit.ts";
 import { TokenBucketLimiter } from "./limits/token_bucket.ts";
 import type { Bus } from "./bus/bus.ts";
-import { type Presence } from "./chat/presence.ts";
+import type { Presence } from "./chat/presence.ts";
 import { MemoryPresence } from "./chat/memory_presence.ts";
 import type { CommandQueue } from "./commands/queue.ts";
 import type { CommandRegistry } from "./commands/registry.ts";
@@ -20,8 +18,9 @@ import type { Logger } from "./log.ts";
 import { countRefusals, Metrics } from "./metrics/metrics.ts";
 import type { Store } from "./storage/store.ts";
 import { ConnectionSlots } from "./websocket/connection_slots.ts";
-import { createFreshApp } from "./fresh/mod.ts";
-import type { State, WebServices } from "../utils.ts";
+import { createFresh } from "./fresh/mod.ts";
+import { createApp } from "./app.ts";
+import type { AppEnv, Services } from "./web/env.ts";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
@@ -117,19 +116,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     );
   });
 
-  const services: WebServices = { chat, auth, tokens, store, config, authLimiter, log };
-  const fresh = web
-    ? await createFreshApp<State>({
-      root: ROOT,
-      dev: config.appEnv === "development",
-      prebuiltDir: config.appEnv === "production" ? join(ROOT, "_fresh") : undefined,
-      initialState: () => ({ services, user: null }),
-      onError: (error, request) => log.error("Page failed", { error, path: new URL(request.url).pathname }),
-    })
-    : undefined;
-
-  const app = createApp({
-    web: fresh?.handler,
+  const services: Services = {
     config,
     log,
     store,
@@ -142,7 +129,17 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     authLimiter,
     metrics,
     isShuttingDown: () => shuttingDown,
-  });
+  };
+  const pages = web
+    ? await createFresh({
+      root: ROOT,
+      dev: config.appEnv === "development",
+      prebuiltDir: config.appEnv === "production" ? join(ROOT, "_fresh") : undefined,
+      onError: (error, request) =>
+        log.error("Cannot render the error page", { error, path: new URL(request.url).pathname }),
+    })
+    : undefined;
+  const app = createApp(services, { pages });
   return {
     app,
     hub,

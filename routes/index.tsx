@@ -1,3 +1,4 @@
+import { takeAuthAttempt } from "../lib/web/auth_attempts.ts";
 import { clientIpOf } from "../lib/web/client_ip.ts";
 import { formError } from "../lib/web/form_errors.ts";
 import { Field } from "../components/Field.tsx";
@@ -24,24 +25,17 @@ export const handler = define.handlers<Data>({
     const { fields } = await readForm(ctx.req);
     const intent = fields.intent === "signup" ? "signup" : "login";
     const values = { username: fields.username ?? "", email: fields.email ?? "" };
-    const decision = await authLimiter.take(clientIpOf(ctx.req, ctx.info, config.trustProxy));
-    if (!decision.ok) {
-      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      return page({ intent, values, errors: { _form: `Too many attempts; try again in ${seconds} s` } }, {
-        status: 429,
-        headers: { "retry-after": String(seconds) },
-      });
-    }
     try {
+      await takeAuthAttempt(authLimiter, clientIpOf(ctx.req, ctx.info, config.trustProxy));
       if (intent === "signup") await auth.register(fields);
       const { token } = await auth.login(fields);
       const next = ctx.url.searchParams.get("next");
       const target = next?.startsWith("/") && !next.startsWith("//") ? next : "/rooms";
       return redirect(target, [sessionCookie(token, config.jwtTtlSeconds, ctx.url)]);
     } catch (error) {
-      const { errors, status } = formError(error, ["username", "email", "password", "credentials"]);
+      const { errors, status, headers } = formError(error, ["username", "email", "password", "credentials"]);
       if (errors.credentials) errors.password = errors.credentials;
-      return page({ intent, values, errors }, { status });
+      return page({ intent, values, errors }, { status, headers });
     }
   },
 });

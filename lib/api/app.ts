@@ -1,50 +1,30 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { cors } from "hono/cors";
-import { ChatError, errorResponse, isUnexpected } from "../errors.ts";
-import { StoreUnavailableError } from "../storage/errors.ts";
+import { ChatError } from "../errors.ts";
+import type { AppEnv, Services } from "../web/env.ts";
+import { apiCors, sameOrigin } from "../web/origins.ts";
+import { requireUser, session } from "../web/session.ts";
 import { authRoutes } from "./auth.ts";
-import type { ApiDeps, AppEnv } from "./context.ts";
-import { originAllowed, requestLog, requireAuth } from "./middleware.ts";
 import { apiDocsHandler, openApiHandler } from "./openapi.ts";
-import { httpMetrics } from "../metrics/http.ts";
-import { metricsResponse } from "../metrics/metrics.ts";
 import { dmRoutes, roomRoutes } from "./rooms.ts";
 import { userRoutes } from "./users.ts";
-import { wsHandler } from "./ws.ts";
 
 /** Largest JSON body outside the profile update (which may carry a data: avatar). */
 const MAX_BODY_BYTES = 64 * 1024;
 
 /**
- * The HTTP application: REST API under `/api`, the WebSocket at `/ws`. Errors thrown anywhere below become
- * `{"error":{"code","message"}}`; only 5xx are logged as errors.
+ * The REST API, mounted at `/api` by the app (lib/app.ts): CORS, body limits, the session and the
+ * same-origin check for every route, a signed-in user for users, rooms and direct messages. It answers
+ * everything under `/api`: a path it has no route for is a JSON 404 here, never a page.
  *
  * @example
- * const app = createApp(deps);
- * Deno.serve(app.fetch);
+ * app.route("/api", apiApp(services));
  */
-export function createApp(deps: ApiDeps): Hono<AppEnv> {
+export function apiApp(deps: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const allowed = deps.config.corsOrigins;
+  app.use(apiCors(deps.config), limitBody, session(), sameOrigin());
 
-  app.use("*", requestLog(deps.log));
-  const metrics = deps.metrics;
-  if (metrics !== undefined) app.use("*", httpMetrics(metrics));
-  app.use(
-    "/api/*",
-    cors({
-      origin: (origin) => (allowed.includes("*") || allowed.includes(origin) ? origin : null),
-      credentials: !allowed.includes("*"),
-      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["Retry-After", "X-Request-Id"],
-      maxAge: 600,
-    }),
-  );
-  app.use("/api/*", limitBody);
-
-  app.get("/api/health", async (c) => {
+  app.get("/health", async (c) => {
     if (deps.isShuttingDown?.()) return c.json({ status: "shutting_down", checks: {} }, 503);
     let store = "ok";
     try {
@@ -57,38 +37,24 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     const status = store !== "ok" ? "error" : bus !== "ok" ? "degraded" : "ok";
     return c.json({ status, checks: { store, bus } }, store === "ok" ? 200 : 503);
   });
-  app.route("/api/auth", authRoutes(deps));
+  app.route("/auth", authRoutes(deps));
 
-  const auth = requireAuth(deps.tokens, (c) => originAllowed(c.req.raw, allowed));
-  for (const path of ["/api/users/*", "/api/rooms/*", "/api/dms/*"]) app.use(path, auth);
-  app.route("/api/users", userRoutes(deps));
-  app.route("/api/rooms", roomRoutes(deps));
-  app.route("/api/dms", dmRoutes(deps));
-  app.get("/api/openapi.json", openApiHandler(deps.config));
-  app.get("/api/docs", apiDocsHandler(deps.config));
-  app.get("/ws", wsHandler(deps));
-  // Prometheus text format, outside /api; for the scraper: keep it off the public network.
-  if (metrics !== undefined) app.get("/metrics", () => metricsResponse(metrics));
-  const web = deps.web;
-  if (web !== undefined) {
-    app.all(
-      "*",
-      (c) => c.req.path.startsWith("/api/") ? notFound(c) : web(c.req.raw, c.env as Deno.ServeHandlerInfo),
-    );
-  }
-
-  app.notFound(notFound);
-  app.onError((error, c) => {
-    const log = c.var.log ?? deps.log;
-    if (error instanceof StoreUnavailableError) log.warn("Store unavailable", { path: c.req.path, error });
-    else if (isUnexpected(error)) log.error("Unhandled error", { error, path: c.req.path });
-    return errorResponse(error);
-  });
+  for (const path of ["/users/*", "/rooms/*", "/dms/*"]) app.use(path, requireUser);
+  app.route("/users", userRoutes(deps));
+  app.route("/rooms", roomRoutes(deps));
+  app.route("/dms", dmRoutes(deps));
+  app.get("/openapi.json", openApiHandler(deps.config));
+  app.get("/docs", apiDocsHandler(deps.config));
+  app.use(noRoute);
   return app;
 }
 
-function notFound(c: Context): Response {
-  return errorResponse(new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`));
+/**
+ * The last step under `/api`. Middleware-shaped (it takes `next`) so that the HTTP metrics label its requests
+ * `unmatched`.
+ */
+function noRoute(c: Context<AppEnv>, _next: unknown): never {
+  throw new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`);
 }
 
 const limitSmall = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });

@@ -1,24 +1,14 @@
 import { Hono } from "hono";
-import { ChatError } from "../errors.ts";
 import { readJson } from "../validate.ts";
-import type { ApiDeps, AppEnv } from "./context.ts";
-import { clientIp } from "./middleware.ts";
+import { limitAuthAttempts } from "../web/auth_attempts.ts";
+import type { AppEnv, Services } from "../web/env.ts";
 
-/** `POST /api/auth/register` and `POST /api/auth/login`, both limited per client IP. */
-export function authRoutes(deps: ApiDeps): Hono<AppEnv> {
-  const { auth, authLimiter, config } = deps;
+/** `POST /api/auth/register` and `POST /api/auth/login`, both limited per client IP (as the login form is). */
+export function authRoutes(deps: Services): Hono<AppEnv> {
+  const { auth } = deps;
   const app = new Hono<AppEnv>();
 
-  app.use("*", async function limitPerIp(c, next) {
-    const decision = await authLimiter.take(clientIp(c, config.trustProxy));
-    if (!decision.ok) {
-      const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-      throw new ChatError("too_many_requests", `Too many attempts; try again in ${seconds} s`, {
-        retryAfterMs: decision.retryAfterMs,
-      });
-    }
-    await next();
-  });
+  app.use("*", limitAuthAttempts());
 
   app.post("/register", async (c) => {
     const user = await auth.register(await readJson(c.req.raw));

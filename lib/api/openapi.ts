@@ -6,7 +6,7 @@
  */
 import type { Handler } from "hono";
 import type { Config } from "../config.ts";
-import type { AppEnv } from "./context.ts";
+import type { AppEnv } from "../web/env.ts";
 
 // ---- a typed subset of OpenAPI 3.1 ----
 

@@ -2,15 +2,15 @@ import { Hono } from "hono";
 import { ChatError } from "../errors.ts";
 import { isClientId } from "../hub/protocol.ts";
 import type { HistoryQuery } from "../storage/store.ts";
-import type { ApiDeps, AppEnv } from "./context.ts";
+import type { Services, SignedInEnv } from "../web/env.ts";
 import { integerQuery, optionalBoolean, optionalString, readJson, requiredString } from "../validate.ts";
 
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 /** Rooms, their members and their messages under `/api/rooms`. */
-export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
+export function roomRoutes(deps: Services): Hono<SignedInEnv> {
   const { chat } = deps;
-  const app = new Hono<AppEnv>();
+  const app = new Hono<SignedInEnv>();
 
   app.post("/", async (c) => {
     const body = await readJson(c.req.raw);
@@ -112,8 +112,8 @@ export function roomRoutes(deps: ApiDeps): Hono<AppEnv> {
 }
 
 /** `POST /api/dms {user_id}`: the direct room of the caller and that user. */
-export function dmRoutes(deps: ApiDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function dmRoutes(deps: Services): Hono<SignedInEnv> {
+  const app = new Hono<SignedInEnv>();
   app.post("/", async (c) => {
     const body = await readJson(c.req.raw);
     const userId = requiredString(body, "user_id", 1, 64);

@@ -4,13 +4,13 @@ import { publicUser, selfUser } from "../chat/views.ts";
 import { ChatError } from "../errors.ts";
 import { isId } from "../ids.ts";
 import { parseProfileUpdate } from "../chat/profile.ts";
-import type { ApiDeps, AppEnv } from "./context.ts";
+import type { Services, SignedInEnv } from "../web/env.ts";
 import { readJson } from "../validate.ts";
 
 /** Profiles: `/api/users/me`, `/api/users/:id`, and search by username prefix (`/api/users?q=`). */
-export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
+export function userRoutes(deps: Services): Hono<SignedInEnv> {
   const { store, chat } = deps;
-  const app = new Hono<AppEnv>();
+  const app = new Hono<SignedInEnv>();
 
   app.get("/me", async (c) => {
     const user = await store.users.byId(c.var.user.userId);
@@ -25,13 +25,7 @@ export function userRoutes(deps: ApiDeps): Hono<AppEnv> {
     return c.json(selfUser(user, await chat.activity.isOnline(user.id)));
   });
 
-  app.get("/", async (c) => {
-    const q = c.req.query("q") ?? "";
-    if (q.length > 32) throw new ChatError("invalid_query", '"q" must be at most 32 characters long');
-    const users = q === "" ? [] : await store.users.search(q, 20);
-    const online = await Promise.all(users.map((u) => chat.activity.isOnline(u.id)));
-    return c.json({ users: users.map((u, i) => publicUser(u, online[i])) });
-  });
+  app.get("/", async (c) => c.json({ users: await chat.people.search(c.req.query("q") ?? "") }));
 
   app.get("/:id", async (c) => {
     const id = c.req.param("id");

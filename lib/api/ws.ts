@@ -1,11 +1,12 @@
 import type { Handler } from "hono";
 import { getCookie } from "hono/cookie";
-import { TokenError } from "../auth/jwt.ts";
+import { SESSION_COOKIE } from "../auth/session.ts";
 import { ChatError, errorResponse } from "../errors.ts";
 import type { ConnectionSlots } from "../websocket/connection_slots.ts";
 import { upgradeToHub } from "../websocket/deno_websocket.ts";
-import { type ApiDeps, type AppEnv, SESSION_COOKIE } from "./context.ts";
-import { originAllowed } from "./middleware.ts";
+import type { AppEnv, Services } from "../web/env.ts";
+import { originAllowed } from "../web/origins.ts";
+import { identify } from "../web/session.ts";
 
 /** The subprotocol a browser offers (with `bearer.<token>`) since it cannot set an Authorization header. */
 export const WS_PROTOCOL = "chat";
@@ -19,7 +20,7 @@ export const SERVER_FULL_RETRY_AFTER_S = 5;
  * bearer.<jwt>`, or the session cookie) before upgrading, and answers a refusal with HTTP 401/403 and a JSON
  * error, never with an upgraded socket. At `MAX_CONNECTIONS` it answers 503 `server_full` with `Retry-After`.
  */
-export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
+export function wsHandler(deps: Services): Handler<AppEnv> {
   const { tokens, store, hub, config, connections } = deps;
   return async (c) => {
     if (deps.isShuttingDown?.()) {
@@ -28,7 +29,7 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new ChatError("upgrade_required", "This endpoint only accepts WebSocket upgrades");
     }
-    if (!originAllowed(c.req.raw, config.corsOrigins)) {
+    if (!originAllowed(c.req.raw, config)) {
       throw new ChatError("origin_not_allowed", "WebSocket connections from this origin are not allowed");
     }
     // Early, before the token and the store are asked; the slot itself is taken just before the upgrade.
@@ -38,13 +39,7 @@ export function wsHandler(deps: ApiDeps): Handler<AppEnv> {
     );
     const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
     const token = c.req.query("token") ?? bearer?.slice(BEARER_PREFIX.length) ?? getCookie(c, SESSION_COOKIE);
-    let userId: string;
-    try {
-      userId = (await tokens.verify(token)).sub;
-    } catch (error) {
-      if (error instanceof TokenError) throw new ChatError(error.code, error.message);
-      throw error;
-    }
+    const { userId } = await identify(tokens, token);
     const user = await store.users.byId(userId);
     if (user === null) throw new ChatError("invalid_token", "The access token's account does not exist");
     c.set("user", { userId: user.id, username: user.username });

@@ -1,4 +1,7 @@
-/** The web session: the access token in an HttpOnly cookie that pages, the API and the socket all accept. */
+/**
+ * The web session: the access token in an HttpOnly cookie that pages, the API and the socket all accept.
+ * Reading it is `hono/cookie`'s `getCookie(c, SESSION_COOKIE)` (lib/web/session.ts).
+ */
 
 export const SESSION_COOKIE = "chat_session";
 
@@ -10,13 +13,4 @@ export function sessionCookie(token: string, maxAgeSeconds: number, url: URL): s
 
 export function clearedSessionCookie(): string {
   return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`;
-}
-
-/** The session token from a `Cookie` header, if any. */
-export function sessionToken(cookieHeader: string | null): string | undefined {
-  for (const part of (cookieHeader ?? "").split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }

@@ -9,6 +9,7 @@ import { Activity } from "./activity.ts";
 import { broadcaster, type ChatMetrics } from "./broadcast.ts";
 import { Commands } from "./commands.ts";
 import { Messages } from "./messages.ts";
+import { People } from "./people.ts";
 import type { Presence } from "./presence.ts";
 import { Rooms } from "./rooms.ts";
 
@@ -38,6 +39,7 @@ export interface Chat {
   rooms: Rooms;
   messages: Messages;
   activity: Activity;
+  people: People;
   /** Absent without a command queue. */
   commands?: Commands;
 }
@@ -61,16 +63,18 @@ export function createChat(options: ChatOptions): Chat {
     commands,
     metrics: options.metrics,
   });
+  const activity = new Activity({
+    store,
+    hub,
+    presence: options.presence,
+    log,
+    presenceMaxRoomMembers: options.presenceMaxRoomMembers,
+  });
   return {
     rooms: new Rooms({ store, hub, access, messages, presence: options.presence }),
     messages,
-    activity: new Activity({
-      store,
-      hub,
-      presence: options.presence,
-      log,
-      presenceMaxRoomMembers: options.presenceMaxRoomMembers,
-    }),
+    activity,
+    people: new People(store, activity),
     commands,
   };
 }

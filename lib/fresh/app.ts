@@ -1,31 +1,64 @@
 /**
- * The web app: `/_fresh/js/` bundles, then `static/` files, then file routes through their middleware chains.
- * Everything is discovered and imported once, at startup.
+ * The web layer on a Hono app: the island bundles and `static/` files as one middleware, every file route as a
+ * Hono route (its folders' `_middleware.ts` first), and the `_404` / `_500` pages for the app's error handler.
+ * Routes and islands are discovered and imported once, at startup.
  */
 import { join } from "node:path";
+import type { Context as HonoContext, Env, Hono, MiddlewareHandler } from "hono";
 import type { ComponentType } from "preact";
 import { loadPrebuilt } from "./build.ts";
 import { buildIdOf, bundleIslands, CLIENT_FILE, type IslandBuild } from "./bundle.ts";
-import { compose } from "./compose.ts";
+import { contextOf, honoHandler, honoMiddleware } from "./context.ts";
 import { DefaultNotFound, DefaultServerError, PLAIN_SERVER_ERROR } from "./error_pages.tsx";
 import { loadRoutes } from "./fs_routes.ts";
-import { type RenderPage, routeHandler } from "./handlers.ts";
+import { routeHandler } from "./handlers.ts";
 import { type IslandFile, loadIslands } from "./islands.ts";
-import { DEFAULT_CSP, htmlResponse, renderDocument } from "./render.tsx";
-import { Router, splitPath } from "./router.ts";
+import { htmlResponse, renderDocument } from "./render.tsx";
+import { honoPaths } from "./route_path.ts";
 import { staticFiles } from "./static.ts";
-import type { Context, FreshApp, FreshAppOptions, PageInit, PageProps } from "./types.ts";
+import type { Context, FreshOptions, FsRoutesOptions, PageInit, PageProps } from "./types.ts";
+
+/** The layer of one project: hand its pieces to a Hono app. */
+export interface Fresh {
+  /** The discovered routes, most specific first: `{ pattern: "/rooms/:id", file: "routes/rooms/[id].tsx" }`. */
+  routes: { pattern: string; file: string }[];
+  /** A short hash of the island bundles; part of their URLs. */
+  buildId: string;
+  /**
+   * Middleware answering `/_fresh/js/<buildId>/…` (immutable island bundles, 404 for anything else there) and
+   * GET/HEAD of `static/` files; every other request goes on.
+   */
+  staticFiles: MiddlewareHandler;
+  /**
+   * Registers every file route on `app`, most specific first, each behind its folders' `_middleware.ts`
+   * (outermost first), then a catch-all that runs the root `_middleware.ts` and renders `_404`. A path with
+   * malformed percent-encoding is a 400. Register it after the middleware pages share.
+   */
+  fsRoutes<E extends Env>(app: Hono<E>, options?: FsRoutesOptions<E["Variables"]>): void;
+  /** The `_404` page (or a default one), status 404. */
+  notFoundPage(c: HonoContext): Response;
+  /** The `_500` page (or a default one) for `error`, which it never shows; status 500 unless `init` says. */
+  errorPage(c: HonoContext, error: unknown, init?: PageInit): Response;
+}
 
 /**
- * Discovers routes and islands under `options.root`, bundles the islands (or loads `prebuiltDir`) and returns
- * the request handler.
+ * Discovers routes and islands under `options.root` and bundles the islands (or loads `prebuiltDir`).
  *
  * ```ts
- * const app = await createFreshApp({ root: import.meta.dirname!, initialState: () => ({}) });
- * Deno.serve(app.handler);
+ * const fresh = await createFresh({ root: import.meta.dirname! });
+ * const app = new Hono();
+ * app.use(fresh.staticFiles, trailingSlashes(), pageHeaders());
+ * fresh.fsRoutes(app);
+ * app.onError((error, c) => fresh.errorPage(c, error));
+ * Deno.serve(app.fetch);
  * ```
  */
-export async function createFreshApp<State>(options: FreshAppOptions<State>): Promise<FreshApp> {
+export async function createFresh(options: FreshOptions): Promise<Fresh> {
+  // The layer serves any project: its pages' data and state are the project's business.
+  // deno-lint-ignore no-explicit-any
+  type State = any;
+  // deno-lint-ignore no-explicit-any
+  type AnyPage = ComponentType<PageProps<any, State>>;
   const tree = await loadRoutes<State>(options.root);
   const islandFiles = await loadIslands(options.root);
   const build = await loadBuild(islandFiles, options);
@@ -33,15 +66,15 @@ export async function createFreshApp<State>(options: FreshAppOptions<State>): Pr
   const islands = new Map(
     islandFiles.map(({ name, component }) => [component, { name, src: jsBase + build.islands[name] }]),
   );
-  const csp = options.csp ?? DEFAULT_CSP;
   const serveStatic = staticFiles(join(options.root, "static"));
 
   function render(
-    // deno-lint-ignore no-explicit-any
-    component: ComponentType<PageProps<any, State>>,
-    props: PageProps<unknown, State>,
+    component: AnyPage,
+    ctx: Context<State>,
+    data: unknown,
     init: PageInit,
   ) {
+    const props = { data, params: ctx.params, url: ctx.url, state: ctx.state };
     const html = renderDocument({
       app: tree.app,
       component,
@@ -49,94 +82,84 @@ export async function createFreshApp<State>(options: FreshAppOptions<State>): Pr
       islands,
       clientSrc: jsBase + CLIENT_FILE,
     });
-    return htmlResponse(html, { ...init, csp });
-  }
-  const propsOf = (ctx: Context<State>, data: unknown) => ({
-    data,
-    params: ctx.params,
-    url: ctx.url,
-    state: ctx.state,
-  });
-  const renderPage: RenderPage<State> = (component, result, ctx) =>
-    render(component, propsOf(ctx, result.data), { status: result.status, headers: result.headers });
-
-  const router = new Router(tree.routes.map((route) => ({
-    segments: route.segments,
-    value: { route, run: compose([...route.middlewares, routeHandler(route, renderPage)]) },
-  })));
-  const notFound = compose<State>([
-    ...tree.rootMiddlewares,
-    (ctx) => render(tree.notFound ?? DefaultNotFound, propsOf(ctx, undefined), { status: 404 }),
-  ]);
-
-  function reportError(error: unknown, req: Request): void {
-    try {
-      options.onError?.(error, req);
-    } catch {
-      // A failing error reporter must not turn a 500 page into a crash.
-    }
+    return htmlResponse(html, init);
   }
 
-  async function handle(req: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
-    const url = new URL(req.url);
-    if (url.pathname.startsWith("/_fresh/js/")) return serveBundle(build, jsBase, req, url);
-    if (url.pathname.length > 1 && url.pathname.endsWith("/")) {
-      // Also collapses leading slashes, so `//evil.example/` cannot become a protocol-relative redirect.
-      const location = "/" + url.pathname.replace(/^\/+|\/+$/g, "") + url.search;
-      return new Response(null, { status: 308, headers: { location } });
-    }
-    const file = await serveStatic(req, url);
-    if (file) return file;
-    let path: string[];
-    try {
-      path = splitPath(url.pathname);
-    } catch {
-      return new Response("Bad Request: malformed URL encoding", { status: 400 });
-    }
-    const match = router.match(path);
-    const ctx: Context<State> = {
-      req,
-      url,
-      params: match?.params ?? {},
-      state: undefined as State,
-      info,
-      next: () => Promise.reject(new Error("next() called outside of a middleware chain")),
-    };
-    try {
-      ctx.state = options.initialState();
-      return await (match ? match.value.run : notFound)(ctx);
-    } catch (error) {
-      reportError(error, req);
-      try {
-        return render(tree.error ?? DefaultServerError, propsOf(ctx, error), { status: 500 });
-      } catch (renderError) {
-        reportError(renderError, req);
-        return htmlResponse(PLAIN_SERVER_ERROR, { status: 500, csp });
-      }
-    }
-  }
+  const notFoundPage = (c: HonoContext) =>
+    render(tree.notFound ?? DefaultNotFound, contextOf(c), undefined, { status: 404 });
 
   return {
-    async handler(req, info) {
-      const response = await handle(req, info);
-      if (req.method !== "HEAD" || response.body === null) return response;
-      await response.body.cancel();
-      return new Response(null, {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      });
-    },
-    routes: router.routes.map(({ value: { route } }) => ({ pattern: route.pattern, file: route.file })),
+    routes: tree.routes.map(({ pattern, file }) => ({ pattern, file })),
     buildId: build.buildId,
+
+    async staticFiles(c, next) {
+      const url = new URL(c.req.url);
+      if (url.pathname.startsWith("/_fresh/js/")) return serveBundle(build, jsBase, c.req.raw, url);
+      const file = await serveStatic(c.req.raw, url);
+      if (file) return file;
+      await next();
+    },
+
+    fsRoutes(app, fsOptions = {}) {
+      const { initialState } = fsOptions;
+      // deno-lint-ignore no-explicit-any
+      const hono = app as Hono<any>;
+      /** The first step of every chain: a well-formed path, the route's params and the initial state. */
+      const startOf = (rest?: string): MiddlewareHandler => async (c, next) => {
+        try {
+          new URL(c.req.url).pathname.split("/").forEach((part) => decodeURIComponent(part));
+        } catch {
+          return new Response("Bad Request: malformed URL encoding", { status: 400 });
+        }
+        const ctx = contextOf(c);
+        ctx.params = { ...c.req.param() };
+        if (rest !== undefined) ctx.params[rest] ??= "";
+        for (const [key, value] of Object.entries(initialState?.() ?? {})) {
+          if (c.get(key) === undefined) c.set(key, value);
+        }
+        await next();
+      };
+      const renderPage = (
+        component: AnyPage,
+        result: { data: unknown } & PageInit,
+        ctx: Context<State>,
+      ) => render(component, ctx, result.data, { status: result.status, headers: result.headers });
+      for (const route of tree.routes) {
+        const last = route.segments.at(-1);
+        const chain = [
+          startOf(last?.kind === "rest" ? last.name : undefined),
+          ...route.middlewares.map(honoMiddleware),
+        ];
+        const handler = honoHandler(routeHandler(route, renderPage));
+        // One registration per step: Hono runs a path's handlers in the order they were added.
+        for (const path of honoPaths(route.segments)) {
+          for (const step of [...chain, handler]) hono.all(path, step);
+        }
+      }
+      for (const step of [startOf(), ...tree.rootMiddlewares.map(honoMiddleware)]) hono.all("*", step);
+      hono.all("*", notFoundPage);
+    },
+
+    notFoundPage,
+
+    errorPage(c, error, init = {}) {
+      const status = init.status ?? 500;
+      try {
+        return render(tree.error ?? DefaultServerError, contextOf(c), error, { ...init, status });
+      } catch (renderError) {
+        try {
+          options.onError?.(renderError, c.req.raw);
+        } catch {
+          // A failing error reporter must not turn a 500 page into a crash.
+        }
+        return htmlResponse(PLAIN_SERVER_ERROR, { ...init, status });
+      }
+    },
   };
 }
 
 /** The prebuilt bundles when `prebuiltDir` holds a manifest, otherwise a fresh bundle (none without islands). */
-async function loadBuild<State>(
-  islands: IslandFile[],
-  options: FreshAppOptions<State>,
-): Promise<IslandBuild> {
+async function loadBuild(islands: IslandFile[], options: FreshOptions): Promise<IslandBuild> {
   const prebuilt = options.prebuiltDir ? await loadPrebuilt(options.prebuiltDir) : undefined;
   if (prebuilt) {
     const missing = islands.filter(({ name }) => !prebuilt.islands[name]).map(({ name }) => name);

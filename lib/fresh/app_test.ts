@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { fixtureApp } from "./test_utils.ts";
+import { Hono } from "hono";
+import { createFresh } from "./app.ts";
+import { pageHeaders } from "./headers.ts";
+import { fixture, fixtureApp } from "./testing/test_utils.ts";
 
 const ROUTES = {
   "routes/_app.tsx": `
@@ -52,18 +55,18 @@ const ROUTES = {
 
 const state = () => ({ trail: [] as string[] });
 
-Deno.test("createFreshApp() lists the routes most specific first", async () => {
+Deno.test("createFresh() lists the routes most specific first", async () => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
-  const patterns = project.app.routes.map((r) => r.pattern);
+  const patterns = project.fresh.routes.map((r) => r.pattern);
   assert.deepEqual(patterns.filter((p) => p.startsWith("/rooms")), ["/rooms/new", "/rooms/:id"]);
   assert.ok(
-    project.app.routes.some((r) => r.pattern === "/docs/:slug*" && r.file === "routes/docs/[...slug].tsx"),
+    project.fresh.routes.some((r) => r.pattern === "/docs/:slug*" && r.file === "routes/docs/[...slug].tsx"),
   );
   assert.equal(patterns.includes("/_ignored"), false);
-  assert.match(project.app.buildId, /^[0-9a-f]{12}$/);
+  assert.match(project.fresh.buildId, /^[0-9a-f]{12}$/);
 });
 
-Deno.test("FreshApp.handler() routes by file name", async (t) => {
+Deno.test("Fresh.fsRoutes() routes by file name", async (t) => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
 
   await t.step("index and static segments", async () => {
@@ -97,7 +100,7 @@ Deno.test("FreshApp.handler() routes by file name", async (t) => {
   });
 });
 
-Deno.test("FreshApp.handler() runs folder middleware outermost first, sharing state", async (t) => {
+Deno.test("Fresh.fsRoutes() runs folder middleware outermost first, sharing state", async (t) => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
 
   await t.step("root, then rooms, then the route", async () => {
@@ -132,7 +135,7 @@ Deno.test("FreshApp.handler() runs folder middleware outermost first, sharing st
   });
 });
 
-Deno.test("FreshApp.handler() dispatches by method", async (t) => {
+Deno.test("Fresh.fsRoutes() dispatches by method", async (t) => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
 
   await t.step("a handler function answers every method", async () => {
@@ -166,7 +169,7 @@ Deno.test("FreshApp.handler() dispatches by method", async (t) => {
   });
 });
 
-Deno.test("FreshApp.handler() renders page(data) inside _app with the security headers", async () => {
+Deno.test("Fresh.fsRoutes() renders page(data) inside _app; pageHeaders() adds the security headers", async () => {
   await using project = await fixtureApp(ROUTES, { initialState: state });
   const response = await project.request("/rooms/5");
   const html = await response.text();
@@ -186,9 +189,9 @@ Deno.test("FreshApp.handler() renders page(data) inside _app with the security h
   assert.match(await created.text(), /<p>made<\/p>/);
 });
 
-Deno.test("FreshApp.handler() renders a minimal document without _app, and honours the csp option", async () => {
+Deno.test("Fresh.fsRoutes() renders a minimal document without _app; pageHeaders() takes another policy", async () => {
   await using project = await fixtureApp({ "routes/index.tsx": `export default () => <main>hi</main>;` }, {
-    csp: "default-src 'none'",
+    csp: { defaultSrc: ["'none'"] },
   });
   const response = await project.request("/");
   assert.equal(
@@ -199,7 +202,7 @@ Deno.test("FreshApp.handler() renders a minimal document without _app, and honou
   assert.equal(response.headers.get("content-security-policy"), "default-src 'none'");
 });
 
-Deno.test("FreshApp.handler() answers 500 without revealing the error, and reports it", async (t) => {
+Deno.test("Fresh.errorPage() answers 500 without revealing the error; the error reaches the error handler", async (t) => {
   const errors: unknown[] = [];
   await using project = await fixtureApp(ROUTES, {
     initialState: state,
@@ -224,7 +227,7 @@ Deno.test("FreshApp.handler() answers 500 without revealing the error, and repor
   });
 });
 
-Deno.test("FreshApp.handler() renders _404.tsx and _500.tsx when present", async () => {
+Deno.test("Fresh.notFoundPage() and errorPage() render _404.tsx and _500.tsx when present", async () => {
   const errors: unknown[] = [];
   await using project = await fixtureApp({
     "routes/_404.tsx": `export default ({ url }) => <p>No page at {url.pathname}</p>;`,
@@ -240,7 +243,7 @@ Deno.test("FreshApp.handler() renders _404.tsx and _500.tsx when present", async
   assert.match(String(errors[0]), /render failed/);
 });
 
-Deno.test("FreshApp.handler() falls back to a plain 500 when _app itself throws", async () => {
+Deno.test("Fresh.errorPage() falls back to a plain 500 when _app itself throws", async () => {
   await using project = await fixtureApp({
     "routes/_app.tsx": `export default () => { throw new Error("layout broke"); };`,
     "routes/index.tsx": `export default () => <p>hi</p>;`,
@@ -250,9 +253,75 @@ Deno.test("FreshApp.handler() falls back to a plain 500 when _app itself throws"
   assert.doesNotMatch(await response.text(), /layout broke/);
 });
 
-Deno.test("createFreshApp() rejects route files that export nothing usable", async () => {
+Deno.test("createFresh() rejects route files that export nothing usable", async () => {
   await assert.rejects(
     fixtureApp({ "routes/empty.ts": `export const x = 1;` }),
     /routes\/empty\.ts exports neither "handler" nor a default page component/,
   );
+});
+
+Deno.test("Fresh.fsRoutes() makes each file route a route of the Hono app; ctx.state is c.var", async (t) => {
+  await using project = await fixture({
+    "routes/_middleware.ts": `
+      export const handler = (ctx) => { ctx.state.trail = [...(ctx.state.trail ?? []), "root"]; return ctx.next(); };`,
+    "routes/rooms/[id].tsx": `
+      import { page } from "$fresh";
+      export const handler = (ctx) => {
+        ctx.state.title = "Room " + ctx.params.id;
+        return page({ who: ctx.state.who, trail: ctx.state.trail.join("+"), has: "who" in ctx.state });
+      };
+      export default ({ data }) => <p>{data.who} {data.trail} {String(data.has)}</p>;`,
+  });
+  const fresh = await createFresh({ root: project.root });
+  const app = new Hono<{ Variables: { who: string; title?: string; trail?: string[] } }>();
+  const seen: (string | undefined)[] = [];
+  app.use(async (c, next) => {
+    c.set("who", "hono");
+    await next();
+    seen.push(c.get("title"));
+  });
+  fresh.fsRoutes(app);
+
+  await t.step("the route is registered on the app under its Hono path, then the catch-all", () => {
+    const paths = app.routes.map((r) => `${r.method} ${r.path}`);
+    assert.ok(paths.includes("ALL /rooms/:id"));
+    assert.equal(paths.at(-1), "ALL /*");
+  });
+  await t.step("Hono middleware and the page share one state, both ways", async () => {
+    const response = await app.request("/rooms/7");
+    assert.match(await response.text(), /<p>hono root true<\/p>/);
+    assert.deepEqual(seen, ["Room 7"]);
+  });
+});
+
+Deno.test("pageHeaders() adds the page CSP, nosniff and Referrer-Policy to HTML only, keeping a page's own", async () => {
+  const app = new Hono();
+  app.use(pageHeaders());
+  app.get(
+    "/page",
+    () => new Response("<p>hi</p>", { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  app.get("/own", () =>
+    new Response("<p>hi</p>", {
+      headers: { "content-type": "text/html", "referrer-policy": "no-referrer" },
+    }));
+  app.get("/redirect", () => new Response(null, { status: 303, headers: { location: "/page" } }));
+  app.get("/text", () => new Response("Unknown form", { status: 400 }));
+
+  const page = await app.request("/page");
+  assert.deepEqual(Object.fromEntries(page.headers), {
+    "content-type": "text/html; charset=utf-8",
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; " +
+      "img-src 'self' data: https:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " +
+      "frame-ancestors 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+  });
+  assert.equal((await app.request("/own")).headers.get("referrer-policy"), "no-referrer");
+  for (const path of ["/redirect", "/text"]) {
+    const response = await app.request(path);
+    assert.equal(response.headers.get("content-security-policy"), null, path);
+    assert.equal(response.headers.get("referrer-policy"), null, path);
+    await response.body?.cancel();
+  }
 });

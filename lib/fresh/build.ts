@@ -28,7 +28,7 @@ export interface BuildIslandsOptions {
  *
  * ```ts
  * await buildIslands({ root: Deno.cwd(), outDir: "_fresh" });
- * const app = await createFreshApp({ root: Deno.cwd(), prebuiltDir: "_fresh", initialState: () => ({}) });
+ * const fresh = await createFresh({ root: Deno.cwd(), prebuiltDir: "_fresh" });
  * ```
  */
 export async function buildIslands(options: BuildIslandsOptions): Promise<BuildManifest> {

@@ -1,11 +1,12 @@
 /**
  * Route discovery: walks `<root>/routes`, imports every module and sorts it into pages/handlers, `_app`,
- * `_middleware` (per folder), `_404` and `_500`. Runs once at startup; there is no build step.
+ * `_middleware` (per folder), `_404` and `_500`. Runs once at startup (`Deno.readDir` and `import()`, which a
+ * compiled binary supports for the folders it embeds); there is no build step.
  */
 import { join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ComponentType } from "preact";
-import { parseRoutePath, patternOf, type Segment } from "./router.ts";
+import { parseRoutePath, patternOf, type Segment, sortRoutes } from "./route_path.ts";
 import type { AppProps, Middleware, MiddlewareModule, PageProps, RouteModule } from "./types.ts";
 
 export interface FileRoute<State> {
@@ -20,6 +21,7 @@ export interface FileRoute<State> {
 }
 
 export interface RouteTree<State> {
+  /** Most specific first: the order they are tried in. */
   routes: FileRoute<State>[];
   /** The middleware of the routes folder itself (it also runs for unmatched paths). */
   rootMiddlewares: Middleware<State>[];
@@ -87,12 +89,13 @@ export async function loadRoutes<State>(root: string): Promise<RouteTree<State>>
   }
 
   tree.rootMiddlewares = middlewares.get("") ?? [];
-  for (const { path, file, module } of pages) {
+  const routes = pages.map(({ path, file, module }) => {
     const segments = parseRoutePath(path);
     const folders = path.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"));
     const chain = ["", ...folders].flatMap((folder) => middlewares.get(folder) ?? []);
-    tree.routes.push({ pattern: patternOf(segments), file, segments, middlewares: chain, module });
-  }
+    return { pattern: patternOf(segments), file, segments, middlewares: chain, module };
+  });
+  tree.routes = sortRoutes(routes);
   return tree;
 }
 

@@ -56,7 +56,7 @@ export interface IslandProps<P> {
  * ```
  */
 export function Island<P>({ component, props }: IslandProps<P>): VNode {
-  if (!collector) throw new Error("<Island> can only be rendered by a page of createFreshApp()");
+  if (!collector) throw new Error("<Island> can only be rendered by a page of createFresh()");
   const name = component.displayName ?? component.name ?? "anonymous";
   const entry = collector.registry.get(component);
   if (!entry) {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Hono } from "hono";
 import { buildIslands } from "./build.ts";
-import { createFreshApp } from "./app.ts";
-import { fixture, fixtureApp } from "./test_utils.ts";
+import { createFresh } from "./app.ts";
+import { fixture, fixtureApp } from "./testing/test_utils.ts";
 
 const NASTY = "</script><script>alert(1)</script> \u2028 \u2029 & <!-- é";
 
@@ -48,7 +49,7 @@ function propsBlock(html: string, id: string): string {
 
 Deno.test("<Island> marks islands and serialises their props safely", async (t) => {
   await using project = await fixtureApp(PROJECT);
-  const { buildId } = project.app;
+  const { buildId } = project.fresh;
   const html = await (await project.request("/")).text();
 
   await t.step("each island gets a marker div around its server output", () => {
@@ -94,9 +95,9 @@ Deno.test("<Island> errors are 500s that name the problem", async (t) => {
   });
 });
 
-Deno.test("FreshApp.handler() serves the island bundles as immutable modules", async (t) => {
+Deno.test("Fresh.staticFiles serves the island bundles as immutable modules", async (t) => {
   await using project = await fixtureApp(PROJECT);
-  const base = `/_fresh/js/${project.app.buildId}`;
+  const base = `/_fresh/js/${project.fresh.buildId}`;
 
   const client = await project.request(`${base}/client.js`);
   const clientCode = await client.text();
@@ -131,7 +132,7 @@ Deno.test("FreshApp.handler() serves the island bundles as immutable modules", a
   });
 });
 
-Deno.test("createFreshApp() fails with the bundler's message when an island cannot be bundled", async () => {
+Deno.test("createFresh() fails with the bundler's message when an island cannot be bundled", async () => {
   await assert.rejects(
     fixtureApp({
       "islands/Broken.tsx": `
@@ -142,7 +143,7 @@ Deno.test("createFreshApp() fails with the bundler's message when an island cann
   );
 });
 
-Deno.test("buildIslands() writes bundles and a manifest that createFreshApp({ prebuiltDir }) loads", async () => {
+Deno.test("buildIslands() writes bundles and a manifest that createFresh({ prebuiltDir }) loads", async () => {
   await using project = await fixture(PROJECT);
   const outDir = join(project.root, "_fresh");
   const manifest = await buildIslands({ root: project.root, outDir });
@@ -151,17 +152,16 @@ Deno.test("buildIslands() writes bundles and a manifest that createFreshApp({ pr
   const written = JSON.parse(await Deno.readTextFile(join(outDir, "manifest.json")));
   assert.deepEqual(written, manifest);
 
-  const app = await createFreshApp({ root: project.root, prebuiltDir: outDir, initialState: () => ({}) });
-  assert.equal(app.buildId, manifest.buildId);
-  const response = await app.handler(
-    new Request(`http://localhost/_fresh/js/${manifest.buildId}/island-Greeter.js`),
-  );
+  const fresh = await createFresh({ root: project.root, prebuiltDir: outDir });
+  assert.equal(fresh.buildId, manifest.buildId);
+  const app = new Hono().use(fresh.staticFiles);
+  const response = await app.request(`http://localhost/_fresh/js/${manifest.buildId}/island-Greeter.js`);
   assert.equal(response.status, 200);
   assert.deepEqual(await response.bytes(), await Deno.readFile(join(outDir, "island-Greeter.js")));
 
   await Deno.writeTextFile(join(outDir, "client.js"), "tampered");
   await assert.rejects(
-    createFreshApp({ root: project.root, prebuiltDir: outDir, initialState: () => ({}) }),
+    createFresh({ root: project.root, prebuiltDir: outDir }),
     /do not match its manifest\.json/,
   );
 });

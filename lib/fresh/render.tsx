@@ -1,13 +1,8 @@
-/** Page rendering: `_app` (or a minimal document) around the page, islands, and the HTML response headers. */
+/** Page rendering: `_app` (or a minimal document) around the page, and islands. Headers: `headers.ts`. */
 import type { ComponentType } from "preact";
 import { renderToString } from "preact-render-to-string";
 import { collectIslands, type IslandRegistry } from "./island.tsx";
 import type { AppProps, PageProps } from "./types.ts";
-
-export const DEFAULT_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; " +
-  "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " +
-  "form-action 'self'";
 
 function DefaultApp({ Component }: AppProps) {
   return (
@@ -50,17 +45,12 @@ export function renderDocument<State>(options: RenderOptions<State>): string {
   return end === -1 ? html + script : html.slice(0, end) + script + html.slice(end);
 }
 
-/** An HTML response with the security headers; `headers` may override any of them. */
-export function htmlResponse(
-  html: string,
-  init: { status?: number; headers?: HeadersInit; csp?: string } = {},
-): Response {
-  const headers = new Headers({
-    "content-type": "text/html; charset=utf-8",
-    "content-security-policy": init.csp ?? DEFAULT_CSP,
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
-  });
+/**
+ * An HTML response; `headers` may override its content type. The security headers are added by
+ * `pageHeaders()`, which leaves any that `headers` set.
+ */
+export function htmlResponse(html: string, init: { status?: number; headers?: HeadersInit } = {}): Response {
+  const headers = new Headers({ "content-type": "text/html; charset=utf-8" });
   const extra = new Headers(init.headers);
   for (const name of extra.keys()) headers.delete(name);
   for (const [name, value] of extra) headers.append(name, value);

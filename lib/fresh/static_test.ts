@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fixtureApp } from "./test_utils.ts";
+import { fixtureApp } from "./testing/test_utils.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -17,7 +17,7 @@ const PROJECT = {
   "routes/index.tsx": `export default () => <p>home</p>;`,
 };
 
-Deno.test("FreshApp.handler() serves static/ files with a content type and an ETag", async (t) => {
+Deno.test("Fresh.staticFiles serves static/ files with a content type and an ETag", async (t) => {
   await using project = await fixtureApp(PROJECT);
 
   for (
@@ -71,7 +71,7 @@ Deno.test("FreshApp.handler() serves static/ files with a content type and an ET
   });
 });
 
-Deno.test("FreshApp.handler() never serves outside static/ nor lists directories", async (t) => {
+Deno.test("Fresh.staticFiles never serves outside static/ nor lists directories", async (t) => {
   await using project = await fixtureApp(PROJECT);
   await Deno.symlink(join(project.root, "secret.txt"), join(project.root, "static/link.txt"));
 

@@ -1,7 +1,8 @@
 /**
  * The public types of the Fresh-shaped web layer. It follows Fresh's conventions (file routes, `handler` +
  * default page component, `_app.tsx`, `_middleware.ts`, islands with serialised props) so that moving to real
- * Fresh later is mechanical. It knows nothing about chat.
+ * Fresh later is mechanical; underneath, every file route is a route of one Hono app. It knows nothing about
+ * chat.
  */
 import type { ComponentType, JSX } from "preact";
 
@@ -13,7 +14,10 @@ export interface Context<State> {
   url: URL;
   /** Route parameters: `[id].tsx` gives `params.id`. */
   params: Record<string, string>;
-  /** Per-request state, shared along the middleware chain; starts as the app's `initialState`. */
+  /**
+   * Per-request state, shared along the middleware chain: the Hono request's variables (`c.var`), so Hono
+   * middleware and pages see one state. Writing a property sets the variable.
+   */
   state: State;
   /** The connection info from `Deno.serve`, when there is one. */
   info?: Deno.ServeHandlerInfo;
@@ -73,26 +77,20 @@ export interface PageInit {
   headers?: HeadersInit;
 }
 
-/** Options of `createFreshApp()`. */
-export interface FreshAppOptions<State> {
+/** Options of `createFresh()`. */
+export interface FreshOptions {
   /** Absolute project directory holding `routes/`, `islands/` and `static/`. */
   root: string;
-  /** The state every request starts with (`ctx.state`). */
-  initialState: () => State;
   /** Unminified island bundles. */
   dev?: boolean;
-  /** Replaces the default Content-Security-Policy of rendered pages. */
-  csp?: string;
   /** A directory written by `buildIslands()`; when it holds a `manifest.json`, nothing is bundled at startup. */
   prebuiltDir?: string;
-  /** Called with every error that becomes a 500 response (the client never sees it). */
+  /** Called when an error page itself fails to render (the client then gets a plain 500 page). */
   onError?: (error: unknown, req: Request) => void;
 }
 
-export interface FreshApp {
-  handler(req: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
-  /** The discovered routes, most specific first: `{ pattern: "/rooms/:id", file: "routes/rooms/[id].tsx" }`. */
-  routes: { pattern: string; file: string }[];
-  /** A short hash of the island bundles; part of their URLs. */
-  buildId: string;
+/** Options of `Fresh.fsRoutes()`. */
+export interface FsRoutesOptions<State> {
+  /** Values every page request's `state` starts with, where nothing earlier set them. */
+  initialState?: () => Partial<State>;
 }

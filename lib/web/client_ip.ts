@@ -1,3 +1,5 @@
+import type { Context } from "hono";
+
 /** The client's address: the connection's, or behind a trusted proxy the last `X-Forwarded-For` hop. */
 export function clientIpOf(
   req: Request,
@@ -10,4 +12,9 @@ export function clientIpOf(
   }
   const addr = info?.remoteAddr as Deno.NetAddr | undefined;
   return addr?.hostname ?? "unknown";
+}
+
+/** `clientIpOf` for a Hono request (`Deno.serve` passes the connection info as `c.env`). */
+export function clientIp(c: Context, trustProxy: boolean): string {
+  return clientIpOf(c.req.raw, c.env as Deno.ServeHandlerInfo | undefined, trustProxy);
 }

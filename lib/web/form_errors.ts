@@ -1,4 +1,4 @@
-import { ChatError } from "../errors.ts";
+import { ChatError, httpErrorOf } from "../errors.ts";
 
 /**
  * Which form field a refusal belongs to, from its code (`invalid_email`, `username_taken` …), so the page shows
@@ -10,13 +10,17 @@ export function fieldOf(error: ChatError, fields: string[]): string {
   return "_form";
 }
 
-/** A `ChatError` under 500 as `{field: message}`; anything else is rethrown (a 500 page). */
+/**
+ * A `ChatError` under 500 as `{field: message}`, with its status and headers (`Retry-After`) from the error
+ * table; anything else is rethrown (an error page).
+ */
 export function formError(
   error: unknown,
   fields: string[],
-): { errors: Record<string, string>; status: number } {
+): { errors: Record<string, string>; status: number; headers: Record<string, string> } {
   if (error instanceof ChatError && error.status < 500) {
-    return { errors: { [fieldOf(error, fields)]: error.message }, status: error.status };
+    const { status, headers } = httpErrorOf(error);
+    return { errors: { [fieldOf(error, fields)]: error.message }, status, headers };
   }
   throw error;
 }

@@ -20,31 +20,15 @@ interface Data {
 }
 
 async function load(state: State, actorId: string, q: string): Promise<Omit<Data, "errors" | "values">> {
-  const { chat, store } = state.services;
+  const { chat } = state.services;
   const rooms = await chat.rooms.list(state.user!);
   const mine = rooms.filter((r) => r.last_read_seq !== null).map((r) => ({
     ...r,
     unread: Math.max(0, r.last_seq - (r.last_read_seq ?? 0)),
   }));
   const discover = rooms.filter((r) => r.last_read_seq === null);
-  const found = q === ""
-    ? []
-    : (await store.users.search(q.slice(0, 32), 20)).filter((u) => u.id !== actorId);
-  const online = await Promise.all(found.map((u) => chat.activity.isOnline(u.id)));
-  return {
-    mine,
-    discover,
-    q,
-    found: found.map((u, i) => ({
-      id: u.id,
-      username: u.username,
-      display_name: u.display_name,
-      avatar_url: u.avatar_url,
-      created_at: u.created_at,
-      online: online[i],
-      last_seen: u.last_seen,
-    })),
-  };
+  const found = (await state.services.chat.people.search(q.slice(0, 32))).filter((u) => u.id !== actorId);
+  return { mine, discover, q, found };
 }
 
 /** Room list: my rooms with unread counts, public rooms to join, create a room, start a direct message. */

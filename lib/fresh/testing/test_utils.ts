@@ -7,10 +7,13 @@
  * are the very module instances the app under test uses.
  */
 import { dirname, join } from "node:path";
-import { createFreshApp } from "./app.ts";
-import type { FreshApp, FreshAppOptions } from "./types.ts";
+import { Hono } from "hono";
+import { createFresh, type Fresh } from "../app.ts";
+import { type CspDirectives, pageHeaders } from "../headers.ts";
+import { trailingSlashes } from "../trailing_slashes.ts";
+import type { FreshOptions } from "../types.ts";
 
-export const FRESH_URL: string = import.meta.resolve("./mod.ts");
+export const FRESH_URL: string = import.meta.resolve("../mod.ts");
 
 export interface Fixture extends AsyncDisposable {
   root: string;
@@ -29,27 +32,40 @@ export async function fixture(files: Record<string, string | Uint8Array>): Promi
   return { root, [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
 }
 
+export interface FixtureAppOptions<State> extends Partial<FreshOptions> {
+  initialState?: () => Partial<State>;
+  csp?: CspDirectives;
+}
+
 export interface FixtureApp extends Fixture {
-  app: FreshApp;
-  /** `app.handler` for a path on http://localhost. */
+  fresh: Fresh;
+  // deno-lint-ignore no-explicit-any
+  app: Hono<any>;
+  /** `app.request()` for a path on http://localhost. */
   request(path: string, init?: RequestInit): Promise<Response>;
 }
 
-/** A fixture project and the app created from it. */
+/**
+ * A fixture project served by a Hono app wired as an application wires the layer: static files, trailing
+ * slashes, page headers, the file routes, and an error handler that reports to `onError` and renders `_500`.
+ */
 export async function fixtureApp<State = Record<string, unknown>>(
   files: Record<string, string | Uint8Array>,
-  options: Partial<FreshAppOptions<State>> = {},
+  options: FixtureAppOptions<State> = {},
 ): Promise<FixtureApp> {
   const project = await fixture(files);
   try {
-    const app = await createFreshApp<State>({
-      root: project.root,
-      initialState: () => ({}) as State,
-      ...options,
+    const fresh = await createFresh({ root: project.root, ...options });
+    const app = new Hono();
+    app.use(fresh.staticFiles, trailingSlashes(), pageHeaders(options.csp));
+    fresh.fsRoutes(app, { initialState: options.initialState });
+    app.onError((error, c) => {
+      options.onError?.(error, c.req.raw);
+      return fresh.errorPage(c, error);
     });
-    const request = (path: string, init?: RequestInit) =>
-      app.handler(new Request(`http://localhost${path}`, init));
-    return { ...project, app, request };
+    const request = async (path: string, init?: RequestInit) =>
+      await app.request(new Request(`http://localhost${path}`, init));
+    return { ...project, fresh, app, request };
   } catch (error) {
     await project[Symbol.asyncDispose]();
     throw error;

@@ -1,0 +1,17 @@
+import { ChatError } from "../errors.ts";
+import type { Store } from "../storage/store.ts";
+import type { Activity } from "./activity.ts";
+import { type PublicUser, publicUser } from "./views.ts";
+
+/** Finding people, for the API and the pages alike. */
+export class People {
+  constructor(readonly store: Store, readonly activity: Activity) {}
+
+  /** Up to 20 users whose username starts with `q` (at most 32 characters), with whether each is online. */
+  async search(q: string): Promise<PublicUser[]> {
+    if (q.length > 32) throw new ChatError("invalid_query", '"q" must be at most 32 characters long');
+    const users = q === "" ? [] : await this.store.users.search(q, 20);
+    const online = await Promise.all(users.map((u) => this.activity.isOnline(u.id)));
+    return users.map((u, i) => publicUser(u, online[i]));
+  }
+}
