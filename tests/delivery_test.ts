@@ -639,6 +639,9 @@ for (const kind of STORES) {
           assert.equal(raw.status, 101);
           const reader = new ServerFrameReader(raw.conn);
           await raw.conn.write(clientTextFrame('{"type":"ping"}'));
+          // The connect's presence state comes first (a room of 51 members gets presence), then the pong.
+          const state = JSON.parse(await within(reader.nextText(), 5_000, "the presence state") ?? "null");
+          assert.equal(state?.type, "presence_state");
           assert.equal(await within(reader.nextText(), 5_000, "pong"), '{"type":"pong"}');
           const withSlow = await runPhase(2, count);
           retaining = false;
