@@ -639,10 +639,12 @@ for (const kind of STORES) {
           assert.equal(raw.status, 101);
           const reader = new ServerFrameReader(raw.conn);
           await raw.conn.write(clientTextFrame('{"type":"ping"}'));
-          // The connect's presence state comes first (a room of 51 members gets presence), then the pong.
-          const state = JSON.parse(await within(reader.nextText(), 5_000, "the presence state") ?? "null");
-          assert.equal(state?.type, "presence_state");
-          assert.equal(await within(reader.nextText(), 5_000, "pong"), '{"type":"pong"}');
+          // Up to the pong; the connect's presence state (a room of 51 members gets presence) may come before it.
+          let text = await within(reader.nextText(), 5_000, "pong");
+          if (text?.startsWith('{"type":"presence_state"')) {
+            text = await within(reader.nextText(), 5_000, "pong");
+          }
+          assert.equal(text, '{"type":"pong"}');
           const withSlow = await runPhase(2, count);
           retaining = false;
           await retention;

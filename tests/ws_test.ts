@@ -405,6 +405,7 @@ Deno.test("every connect gets the presence state of its rooms: who of the member
     const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
     await b.sync();
     const a = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    await a.waitFor((f) => f.type === "presence_state", "the presence state");
     await a.sync();
     const states = a.frames.filter((f) => f.type === "presence_state");
     assert.deepEqual(states.map((f) => ({ ...f, online: [...f.online].sort() })), [
@@ -421,6 +422,7 @@ Deno.test("every connect gets the presence state of its rooms: who of the member
     );
     await a.close();
     const again = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    await again.waitFor((f) => f.type === "presence_state", "the presence state");
     await again.sync();
     assert.deepEqual(again.frames.filter((f) => f.type === "presence_state"), [
       { type: "presence_state", room_id: room.id, online: [alice.id] },
@@ -439,6 +441,11 @@ Deno.test("two members opening sockets at the same moment each see the other onl
       const [a, b] = await Promise.all([
         TestSocket.open(`${srv.wsUrl}?token=${alice.token}`),
         TestSocket.open(`${srv.wsUrl}?token=${bob.token}`),
+      ]);
+      const state = (f: Frame) => f.type === "presence_state";
+      await Promise.all([
+        a.waitFor(state, "alice's presence state"),
+        b.waitFor(state, "bob's presence state"),
       ]);
       await Promise.all([a.sync(), b.sync()]);
       assert.equal(presenceSeen(a, room.id, bob.id), "online", `round ${round}: alice sees bob`);

@@ -4,6 +4,7 @@ import type { PresenceFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../storage/store.ts";
 import type { Presence } from "./presence.ts";
+import { SharedReads } from "./shared_reads.ts";
 
 export interface ActivityOptions {
   store: Store;
@@ -30,6 +31,8 @@ export class Activity {
   readonly #maxMembers: number;
   /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
   readonly #counted = new WeakSet<Client>();
+  /** A room's online members, one read shared by the sockets that ask while it waits to start. */
+  readonly #onlineIn = new SharedReads((roomId) => this.#readOnlineIn(roomId));
 
   constructor(options: ActivityOptions) {
     this.#store = options.store;
@@ -52,7 +55,9 @@ export class Activity {
     if (cameOnline === undefined) return;
     this.#counted.add(client);
     const rooms = await this.#presenceRooms(actor, roomIds);
-    await this.#sendPresenceState(client, rooms);
+    // The state is read now and sent without delaying the socket; its live presence frames wait for it.
+    client.holdLive();
+    this.#sendPresenceState(client, rooms).finally(() => client.releaseLive());
     if (cameOnline) await this.#publishPresence(actor, "online", rooms);
   }
 
@@ -107,24 +112,26 @@ export class Activity {
   }
 
   /**
-   * Sends the socket who is online now in each of `rooms`. Sent while the socket is being set up, so live
-   * presence frames that arrived meanwhile follow it (`Client.sendLive`) and a newer change is never
-   * overwritten by this older state.
+   * Sends the socket who is online now in each of `rooms`. Read after the socket receives the rooms, and sent
+   * while its live frames are held, so presence frames that arrived meanwhile follow it and a newer change is
+   * never overwritten by this older state. Best effort: nothing is sent when the store or presence fails.
    */
   async #sendPresenceState(client: Client, rooms: string[]): Promise<void> {
     try {
-      const members = await Promise.all(rooms.map((roomId) => this.#store.rooms.memberIds(roomId)));
-      const online = await this.#presence.online([...new Set(members.flat())]);
-      rooms.forEach((roomId, i) => {
-        client.sendFrame({
-          type: "presence_state",
-          room_id: roomId,
-          online: members[i].filter((id) => online.has(id)),
-        });
-      });
+      const states = await Promise.all(rooms.map((roomId) => this.#onlineIn.get(roomId)));
+      rooms.forEach((roomId, i) =>
+        client.sendFrame({ type: "presence_state", room_id: roomId, online: states[i] })
+      );
     } catch (error) {
       this.#log.warn("Cannot send the presence state", { user_id: client.userId, error });
     }
+  }
+
+  /** Who of a room's members is online now (read from the store and the presence). */
+  async #readOnlineIn(roomId: string): Promise<string[]> {
+    const members = await this.#store.rooms.memberIds(roomId);
+    const online = await this.#presence.online(members);
+    return members.filter((id) => online.has(id));
   }
 
   /**

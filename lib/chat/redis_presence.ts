@@ -39,12 +39,37 @@ if n <= 0 then redis.call('HDEL', hash, user) end
 return total(prefix, zset, user, ttl)
 `;
 
-/** ARGV: prefix, ttl, user ids... Returns 1/0 per user. */
+/**
+ * ARGV: prefix, ttl, user ids... Returns a string with "1" or "0" per user. Reads the live instances once, then
+ * each one's counts: a small hash (Redis keeps up to 512 fields as a list, where each lookup is a scan) is read
+ * whole with HGETALL, a big one is asked with HMGET, 500 users at a time. So asking about a whole room costs a
+ * few commands, not a few per member, and never a scan per member.
+ */
 const ONLINE = SUM + `
 local prefix, ttl = ARGV[1], tonumber(ARGV[2])
+local live = redis.call('ZRANGEBYSCORE', prefix .. 'instances', now_ms() - ttl, '+inf')
 local out = {}
-for i = 3, #ARGV do out[#out + 1] = total(prefix, prefix .. 'instances', ARGV[i], ttl) > 0 and 1 or 0 end
-return out
+for i = 3, #ARGV do out[i - 2] = 0 end
+for _, inst in ipairs(live) do
+  local hash = prefix .. 'sockets:' .. inst
+  if redis.call('HLEN', hash) <= 1024 then
+    local counts = {}
+    local all = redis.call('HGETALL', hash)
+    for j = 1, #all, 2 do counts[all[j]] = tonumber(all[j + 1]) end
+    for i = 3, #ARGV do
+      if (counts[ARGV[i]] or 0) > 0 then out[i - 2] = 1 end
+    end
+  else
+    for first = 3, #ARGV, 500 do
+      local last = math.min(first + 499, #ARGV)
+      local counts = redis.call('HMGET', hash, unpack(ARGV, first, last))
+      for j, count in ipairs(counts) do
+        if count and tonumber(count) > 0 then out[first - 3 + j] = 1 end
+      end
+    end
+  end
+end
+return table.concat(out)
 `;
 
 /** ARGV: prefix, instance, hash expiry. Returns 1 when the instance was not registered (new, or reaped). */
@@ -132,8 +157,8 @@ export class RedisPresence implements Presence {
 
   async online(userIds: string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
-    const flags = await this.#redis.eval(ONLINE, 0, this.#prefix, this.#ttl, ...userIds) as number[];
-    return new Set(userIds.filter((_, i) => flags[i] === 1));
+    const flags = await this.#redis.eval(ONLINE, 0, this.#prefix, this.#ttl, ...userIds) as string;
+    return new Set(userIds.filter((_, i) => flags[i] === "1"));
   }
 
   async #change(userId: string, delta: number): Promise<number> {

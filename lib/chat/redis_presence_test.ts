@@ -45,6 +45,33 @@ Deno.test("`RedisPresence` counts a user's sockets across instances; one transit
     }
   }));
 
+Deno.test("`RedisPresence.online()` answers for a whole big room at once, across instances", () =>
+  withRedis(async (url) => {
+    const [ra, rb] = [client(url), client(url)];
+    const a = new RedisPresence({ redis: ra, log: nullLogger, instanceId: "a", ttlMs: 60_000 });
+    const b = new RedisPresence({ redis: rb, log: nullLogger, instanceId: "b", ttlMs: 60_000 });
+    await a.start(() => {});
+    await b.start(() => {});
+    try {
+      // 2,600 members: every second on a (a big hash, asked 500 at a time), every fifth on b (a small hash, read
+      // whole), the rest offline.
+      const ids = Array.from({ length: 2_600 }, (_, i) => `u${i}`);
+      const onA = ids.filter((_, i) => i % 2 === 0);
+      const onB = ids.filter((_, i) => i % 5 === 0);
+      await Promise.all([...onA.map((id) => a.connected(id)), ...onB.map((id) => b.connected(id))]);
+      const expected = new Set([...onA, ...onB]);
+      assert.deepEqual(await a.online(ids), expected);
+      assert.deepEqual(await b.online([...ids].reverse()), expected);
+      await Promise.all(onB.map((id) => b.disconnected(id)));
+      assert.deepEqual(await a.online(ids), new Set(onA));
+    } finally {
+      a.stop();
+      b.stop();
+      ra.disconnect();
+      rb.disconnect();
+    }
+  }));
+
 Deno.test("`RedisPresence` reaps a dead instance and reports its users who are offline everywhere", () =>
   withRedis(async (url) => {
     const [rd, rl] = [client(url), client(url)];

@@ -19,11 +19,12 @@ export class Client {
   /** Its stored room frames: each seq once, in order, across resumes (lib/hub/recovery/). */
   readonly stream: SocketStream;
   /**
-   * Room frames that are not stored (presence, typing) arriving while the socket is being set up: they go out
-   * after what the set-up sends (e.g. the presence state it read), so a change newer than that state is not
-   * overwritten by it. Null once set up.
+   * Room frames that are not stored (presence, typing) wait here while anything holds them: the socket's set-up,
+   * and whatever the set-up started that must reach the client first (e.g. the presence state it reads), so a
+   * change newer than that state is never overwritten by it.
    */
-  #early: string[] | null = [];
+  readonly #early: string[] = [];
+  #liveHolds = 1;
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #closed = false;
@@ -53,17 +54,21 @@ export class Client {
     if (this.transport.buffered > this.maxBuffered) this.onOverflow(this);
   }
 
-  /** Sends a live room frame that is not stored; during the socket's set-up it waits (see `setUp()`). */
+  /** Sends a live room frame that is not stored; it waits while the live frames are held (`holdLive()`). */
   sendLive(data: string): void {
-    if (this.#early !== null) this.#early.push(data);
+    if (this.#liveHolds > 0) this.#early.push(data);
     else this.send(data);
   }
 
-  /** The set-up (`HubHandler.connect`) is done: the live frames that waited go out, in order. */
-  setUp(): void {
-    const early = this.#early ?? [];
-    this.#early = null;
-    for (const data of early) this.send(data);
+  /** Holds live frames that are not stored until a matching `releaseLive()`; the set-up holds them from the start. */
+  holdLive(): void {
+    this.#liveHolds++;
+  }
+
+  /** Ends one hold; after the last, the frames that waited go out in order. */
+  releaseLive(): void {
+    if (this.#liveHolds === 0 || --this.#liveHolds > 0) return;
+    for (const data of this.#early.splice(0)) this.send(data);
   }
 
   /** Resolves once the unsent backlog is under `bytes` (or the socket closed): flow control for backfills. */

@@ -148,7 +148,7 @@ export class Hub {
       if (client.closed) return;
       await this.#join(this.#users, identity.userId, userChannel(identity.userId), client);
       await this.#app.connect(client);
-      client.setUp();
+      client.releaseLive();
     }).catch((error) => {
       this.#log.error("Cannot set up connection", { conn_id: client.id, user_id: client.userId, error });
       this.#close(client, CloseCode.TryAgainLater, "Server busy, reconnect later");

@@ -527,6 +527,34 @@ Deno.test("`Hub` sends a socket's live room frames that arrive during its set-up
   await hub.shutdown();
 });
 
+Deno.test("`Client.holdLive()` keeps live frames back past the set-up until the last hold is released", async () => {
+  const broker = new MemoryBroker();
+  const hub = new Hub({ bus: new MemoryBus(broker), history: new FakeHistory(), log: nullLogger });
+  const handler = new RecordingHandler();
+  const { promise: stateRead, resolve: readState } = Promise.withResolvers<void>();
+  // The set-up ends at once; what it started (the presence state) is sent later, and holds live frames till then.
+  handler.connect = async (client) => {
+    await hub.subscribe(client, "r1");
+    client.holdLive();
+    stateRead.then(() => client.sendFrame({ type: "presence_state", room_id: "r1", online: [] }))
+      .finally(() => client.releaseLive());
+  };
+  await hub.start(handler);
+  const a = await open(hub, "alice");
+  hub.receive(a.client, PING);
+  await a.client.idle();
+  await hub.publishToRoom("r1", presence("bob"));
+  await delivered(broker);
+  assert.deepEqual(a.transport.frames.map((f) => f.type), ["pong"], "the socket works; presence waits");
+  readState();
+  await nextMacrotask();
+  assert.deepEqual(a.transport.frames.map((f) => f.type), ["pong", "presence_state", "presence"]);
+  await hub.publishToRoom("r1", presence("carol"));
+  await delivered(broker);
+  assert.equal(a.transport.frames.length, 4, "no hold left");
+  await hub.shutdown();
+});
+
 // ------------------------------------------------------------------------------------------------ receive
 
 Deno.test("`Hub.receive()` answers ping with pong in turn, without calling the handler", async () => {
