@@ -464,6 +464,37 @@ Deno.test("two members opening sockets at the same moment each see the other onl
   }
 });
 
+Deno.test("a reload whose old socket's offline is slowed by the store never leaves the user shown offline", async () => {
+  const srv = await startServer();
+  try {
+    const { alice, bob, room } = await twoMembers(srv.url);
+    const users = srv.store.users;
+    const setLastSeen = users.setLastSeen.bind(users);
+    // The store records last_seen slowly (a loaded database): the old socket's "offline" is held up by it.
+    users.setLastSeen = async (id, at) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return setLastSeen(id, at);
+    };
+    const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
+    await b.sync();
+    const first = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    await b.waitFor((f) => f.type === "presence" && f.user_id === alice.id, "alice online");
+    // A reload: the old socket closes, the new one opens at once.
+    await first.close();
+    const second = await TestSocket.open(`${srv.wsUrl}?token=${alice.token}`);
+    await second.sync();
+    // Both sockets' announcements (the old one's after its slow write): three presence frames of alice in all.
+    const ofAlice = (f: Frame) => f.type === "presence" && f.user_id === alice.id;
+    await b.waitFor(() => b.count(ofAlice) >= 3, "both announcements", { timeoutMs: 5_000 });
+    await b.sync();
+    assert.equal(b.count(ofAlice), 3);
+    assert.equal(presenceSeen(b, room.id, alice.id), "online", "alice is here");
+    await Promise.all([second.close(), b.close()]);
+  } finally {
+    await srv.close();
+  }
+});
+
 Deno.test("presence goes only to rooms of at most PRESENCE_MAX_ROOM_MEMBERS members, and to direct rooms", async () => {
   const srv = await startServer({ PRESENCE_MAX_ROOM_MEMBERS: "2" });
   try {

@@ -31,6 +31,8 @@ export class Activity {
   readonly #maxMembers: number;
   /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
   readonly #counted = new WeakSet<Client>();
+  /** Per user, the announcement of their presence going out now (the next waits for it). */
+  readonly #announcing = new Map<string, Promise<void>>();
   /** A room's online members, one read shared by the sockets that ask while it waits to start. */
   readonly #onlineIn = new SharedReads((roomId) => this.#readOnlineIn(roomId));
 
@@ -58,7 +60,7 @@ export class Activity {
     // The state is read now and sent without delaying the socket; its live presence frames wait for it.
     client.holdLive();
     this.#sendPresenceState(client, rooms).finally(() => client.releaseLive());
-    if (cameOnline) await this.#publishPresence(actor, "online", rooms);
+    if (cameOnline) await this.#announce(actor, "online", rooms);
   }
 
   /** A socket closed: when it was the user's last one, `last_seen` is recorded and presence goes out. */
@@ -66,13 +68,13 @@ export class Activity {
     if (!this.#counted.has(client)) return;
     this.#counted.delete(client);
     const actor = client.identity;
-    if (await this.#count(actor, "disconnected")) await this.#wentOffline(actor);
+    if (await this.#count(actor, "disconnected")) await this.#announce(actor, "offline");
   }
 
   /** Users whose last socket was on an instance that died: record `last_seen` and tell their rooms. */
   async usersLost(userIds: string[]): Promise<void> {
     for (const user of await this.#store.users.byIds(userIds)) {
-      await this.#wentOffline({ userId: user.id, username: user.username });
+      await this.#announce({ userId: user.id, username: user.username }, "offline");
     }
   }
 
@@ -105,10 +107,35 @@ export class Activity {
     }
   }
 
-  async #wentOffline(actor: Identity): Promise<void> {
-    await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
-    const roomIds = await this.#store.rooms.roomIdsOf(actor.userId);
-    await this.#publishPresence(actor, "offline", await this.#presenceRooms(actor, roomIds));
+  /**
+   * Tells the user's rooms that they came online or went offline (recording `last_seen` when offline). One
+   * user's announcements on this instance run one at a time, in the order of their transitions, and each says
+   * the user's status as presence has it when it goes out: a reload's late "offline" (slowed by the store) can
+   * never follow the new socket's "online" and leave the user grey while they are here. `rooms`: the user's
+   * rooms with presence, when the caller has them.
+   */
+  #announce(actor: Identity, transition: PresenceFrame["status"], known?: string[]): Promise<void> {
+    const previous = this.#announcing.get(actor.userId) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      if (transition === "offline") {
+        await this.#store.users.setLastSeen(actor.userId, new Date().toISOString());
+      }
+      const rooms = known ??
+        await this.#presenceRooms(actor, await this.#store.rooms.roomIdsOf(actor.userId));
+      let status = transition;
+      try {
+        status = (await this.#presence.online([actor.userId])).has(actor.userId) ? "online" : "offline";
+      } catch {
+        // Presence is away: the transition this socket saw is the best guess.
+      }
+      await this.#publishPresence(actor, status, rooms);
+    });
+    const settled = run.catch(() => {}); // the caller gets the error
+    this.#announcing.set(actor.userId, settled);
+    settled.finally(() => {
+      if (this.#announcing.get(actor.userId) === settled) this.#announcing.delete(actor.userId);
+    });
+    return run;
   }
 
   /**
