@@ -17,14 +17,29 @@ function client(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: 0 });
 }
 
+/** Two instances' presences on one Redis (started; stopped after `fn`). */
+async function withTwoInstances(
+  url: string,
+  fn: (a: RedisPresence, b: RedisPresence) => Promise<void>,
+): Promise<void> {
+  const [ra, rb] = [client(url), client(url)];
+  const a = new RedisPresence({ redis: ra, log: nullLogger, instanceId: "a", ttlMs: 60_000 });
+  const b = new RedisPresence({ redis: rb, log: nullLogger, instanceId: "b", ttlMs: 60_000 });
+  await a.start(() => {});
+  await b.start(() => {});
+  try {
+    await fn(a, b);
+  } finally {
+    a.stop();
+    b.stop();
+    ra.disconnect();
+    rb.disconnect();
+  }
+}
+
 Deno.test("`RedisPresence` counts a user's sockets across instances; one transition each way", () =>
-  withRedis(async (url) => {
-    const [ra, rb] = [client(url), client(url)];
-    const a = new RedisPresence({ redis: ra, log: nullLogger, instanceId: "a", ttlMs: 60_000 });
-    const b = new RedisPresence({ redis: rb, log: nullLogger, instanceId: "b", ttlMs: 60_000 });
-    await a.start(() => {});
-    await b.start(() => {});
-    try {
+  withRedis((url) =>
+    withTwoInstances(url, async (a, b) => {
       assert.equal(await a.connected("u1"), true, "first socket anywhere: online");
       assert.equal(await b.connected("u1"), false, "second socket on another instance");
       assert.equal(await a.connected("u1"), false);
@@ -37,24 +52,14 @@ Deno.test("`RedisPresence` counts a user's sockets across instances; one transit
       // Concurrent first sockets on both instances: exactly one sees the user come online.
       const results = await Promise.all([a.connected("u2"), b.connected("u2"), a.connected("u2")]);
       assert.equal(results.filter(Boolean).length, 1);
-    } finally {
-      a.stop();
-      b.stop();
-      ra.disconnect();
-      rb.disconnect();
-    }
-  }));
+    })
+  ));
 
 Deno.test("`RedisPresence.online()` answers for a whole big room at once, across instances", () =>
-  withRedis(async (url) => {
-    const [ra, rb] = [client(url), client(url)];
-    const a = new RedisPresence({ redis: ra, log: nullLogger, instanceId: "a", ttlMs: 60_000 });
-    const b = new RedisPresence({ redis: rb, log: nullLogger, instanceId: "b", ttlMs: 60_000 });
-    await a.start(() => {});
-    await b.start(() => {});
-    try {
-      // 2,600 members: every second on a (a big hash, asked 500 at a time), every fifth on b (a small hash, read
-      // whole), the rest offline.
+  withRedis((url) =>
+    withTwoInstances(url, async (a, b) => {
+      // 2,600 members: every second on a (a big hash, asked 500 at a time), every fifth on b (a small hash,
+      // read whole), the rest offline.
       const ids = Array.from({ length: 2_600 }, (_, i) => `u${i}`);
       const onA = ids.filter((_, i) => i % 2 === 0);
       const onB = ids.filter((_, i) => i % 5 === 0);
@@ -64,13 +69,8 @@ Deno.test("`RedisPresence.online()` answers for a whole big room at once, across
       assert.deepEqual(await b.online([...ids].reverse()), expected);
       await Promise.all(onB.map((id) => b.disconnected(id)));
       assert.deepEqual(await a.online(ids), new Set(onA));
-    } finally {
-      a.stop();
-      b.stop();
-      ra.disconnect();
-      rb.disconnect();
-    }
-  }));
+    })
+  ));
 
 Deno.test("`RedisPresence` reaps a dead instance and reports its users who are offline everywhere", () =>
   withRedis(async (url) => {
