@@ -18,11 +18,6 @@ export class SentSeqs {
     return i >= 0 && seq <= this.#ranges[i][1];
   }
 
-  /** The highest seq sent (0 when none). */
-  get last(): number {
-    return this.#ranges.at(-1)?.[1] ?? 0;
-  }
-
   /** Records `seq` as sent; false when it already was. */
   add(seq: number): boolean {
     const ranges = this.#ranges;
