@@ -50,7 +50,7 @@ export interface HubOptions {
   metrics?: HubMetrics;
   /**
    * How long a new socket's stored room frames wait for its first frame (0: they do not wait). When that frame
-   * is a `resume`, frames the client already has are not sent again: see `Client.startHold()`.
+   * is a `resume`, frames the client already has are not sent again: see `SocketStream.startHold()`.
    */
   resumeGraceMs?: number;
 }
