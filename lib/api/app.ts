@@ -2,6 +2,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ChatError } from "../errors.ts";
 import type { AppEnv, Services } from "../web/env.ts";
+import { noRoute } from "../web/error_handler.ts";
 import { apiCors, sameOrigin } from "../web/origins.ts";
 import { requireUser, session } from "../web/session.ts";
 import { authRoutes } from "./auth.ts";
@@ -45,7 +46,7 @@ export function apiApp(deps: Services): Hono<AppEnv> {
   app.route("/dms", dmRoutes(deps));
   app.get("/openapi.json", openApiHandler(deps.config));
   app.get("/docs", apiDocsHandler(deps.config));
-  app.use(noRoute);
+  app.use(unmatched);
   return app;
 }
 
@@ -53,8 +54,8 @@ export function apiApp(deps: Services): Hono<AppEnv> {
  * The last step under `/api`. Middleware-shaped (it takes `next`) so that the HTTP metrics label its requests
  * `unmatched`.
  */
-function noRoute(c: Context<AppEnv>, _next: unknown): never {
-  throw new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`);
+function unmatched(c: Context<AppEnv>, _next: unknown): never {
+  throw noRoute(c);
 }
 
 const limitSmall = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });

@@ -111,7 +111,7 @@ export class Activity {
    * Tells the user's rooms that they came online or went offline (recording `last_seen` when offline). One
    * user's announcements on this instance run one at a time, in the order of their transitions, and each says
    * the user's status as presence has it when it goes out: a reload's late "offline" (slowed by the store) can
-   * never follow the new socket's "online" and leave the user grey while they are here. `rooms`: the user's
+   * never follow the new socket's "online" and leave the user grey while they are here. `known`: the user's
    * rooms with presence, when the caller has them.
    */
   #announce(actor: Identity, transition: PresenceFrame["status"], known?: string[]): Promise<void> {

@@ -41,6 +41,11 @@ export function errorHandler(log: Logger, pages?: ErrorPages): ErrorHandler<AppE
 export function notFoundHandler(pages?: ErrorPages): NotFoundHandler<AppEnv> {
   return function notFound(c) {
     if (pages !== undefined && !isApiRequest(c)) return pages.notFoundPage(c);
-    return errorResponse(new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`));
+    return errorResponse(noRoute(c));
   };
+}
+
+/** The refusal of a request no route answers. */
+export function noRoute(c: Context): ChatError {
+  return new ChatError("not_found", `No route for ${c.req.method} ${c.req.path}`);
 }
