@@ -76,10 +76,13 @@ export function hubHandler(
             client.sendFrame({ type: "joined", room_id: room.id, last_seq: room.last_seq });
             return;
           }
-          case "leave":
+          case "leave": {
+            // A subscribed socket gets its `left` from the membership change.
+            const subscribed = client.rooms.has(frame.room_id);
             await chat.rooms.leave(actor, frame.room_id);
-            client.sendFrame({ type: "left", room_id: frame.room_id });
+            if (!subscribed) client.sendFrame({ type: "left", room_id: frame.room_id });
             return;
+          }
           case "resume": {
             const { done, failed } = await hub.resume(client, frame.rooms);
             for (const { roomId, error } of failed) {

@@ -69,6 +69,11 @@ export class CatchUp {
     this.#resume([room]);
   }
 
+  /** A room no longer kept caught up (the user left it); a resume on its way is answered without it. */
+  remove(roomId: string): void {
+    this.#rooms.delete(roomId);
+  }
+
   /** Whether the socket's first resume of the room was answered. */
   synced(roomId: string): boolean {
     return this.#rooms.get(roomId)?.synced ?? false;

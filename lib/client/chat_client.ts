@@ -24,11 +24,13 @@ import {
 } from "./connection.ts";
 import { openOutbox, type Outbox } from "./outbox.ts";
 import { Outgoing, type PendingMessage } from "./outgoing.ts";
-import { RoomApi } from "./room_api.ts";
+import { ApiError, RoomApi } from "./room_api.ts";
+import { type RoomEntry, RoomList, type SidebarRoom } from "./room_list.ts";
 import { type Member, type RoomSeed, RoomState } from "./room_state.ts";
 import { type RoomSnapshot, snapshotOf } from "./snapshot.ts";
 
-export type { ConnectionStatus, Member, PendingMessage, RoomSeed, RoomSnapshot };
+export { ApiError };
+export type { ConnectionStatus, Member, PendingMessage, RoomEntry, RoomSeed, RoomSnapshot, SidebarRoom };
 
 export interface ChatClientOptions {
   /** The signed-in user (the socket authenticates with the session cookie). */
@@ -48,6 +50,11 @@ export interface ChatClientOptions {
   network?: Network;
   /** Makes a message's `client_id`; default `crypto.randomUUID()`. */
   newId?: () => string;
+  /**
+   * The user's rooms (for a sidebar): given, the client keeps them live for every room, watched or not (new
+   * rooms appear, left ones go, unread counts move) and reads them again after every reconnect.
+   */
+  rooms?: readonly RoomEntry[];
 }
 
 const OLDER_PAGE = 50;
@@ -80,6 +87,10 @@ export class ChatClient {
   readonly #outgoing: Outgoing;
   readonly #rooms = new Map<string, Watched>();
   readonly #listeners = new Set<() => void>();
+  readonly #list: RoomList | null;
+  #rows: SidebarRoom[] | null = null;
+  /** Rooms being looked up (a message came from a room not in the list, or one's notice may rename it). */
+  readonly #lookups = new Set<string>();
   #started = false;
 
   constructor(options: ChatClientOptions) {
@@ -88,6 +99,7 @@ export class ChatClient {
     this.#clock = options.clock ?? systemClock;
     this.#timers = new Timers(this.#clock);
     this.#api = new RoomApi(options.fetch ?? ((input, init) => fetch(input, init)));
+    this.#list = options.rooms ? new RoomList(options.rooms) : null;
     this.#connection = new Connection({
       url: options.url ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
       openSocket: options.openSocket ?? ((url) => new WebSocket(url)),
@@ -97,7 +109,10 @@ export class ChatClient {
       onOpen: () => this.#catchUp.opened(),
       onFrame: (frame) => this.#onFrame(frame),
       onClose: () => this.#catchUp.closed(),
-      onStatus: () => this.#changedAll(),
+      onStatus: (status) => {
+        if (status === "connected") this.#refreshList();
+        this.#changedAll();
+      },
     });
     this.#catchUp = new CatchUp({
       connection: this.#connection,
@@ -130,6 +145,37 @@ export class ChatClient {
   room(roomId: string): RoomSnapshot {
     const room = this.#watched(roomId);
     return room.snapshot ??= this.#snapshot(room);
+  }
+
+  /** The user's rooms, rooms first then direct conversations, each with its unread count (the same array until a change). */
+  rooms(): readonly SidebarRoom[] {
+    return this.#rows ??= this.#list?.rows() ?? [];
+  }
+
+  /** One of the user's rooms; undefined when they do not belong to it (or no room list is kept). */
+  roomEntry(roomId: string): RoomEntry | undefined {
+    return this.#list?.get(roomId);
+  }
+
+  /** Unread events over the user's rooms, leaving out `exceptRoomId` (the one on screen). */
+  unreadTotal(exceptRoomId?: string): number {
+    return this.#list?.unreadTotal(exceptRoomId) ?? 0;
+  }
+
+  isWatched(roomId: string): boolean {
+    return this.#rooms.has(roomId);
+  }
+
+  /** Watches a room the page did not render: loads its newest history and members first. */
+  async open(roomId: string): Promise<void> {
+    if (this.#rooms.has(roomId)) return;
+    const seed = await this.#api.seed(roomId);
+    this.watch(roomId, seed);
+  }
+
+  /** Reconnects now instead of waiting for the next attempt ("retry now"). */
+  retry(): void {
+    this.#connection.reconnectNow();
   }
 
   /** Follows one of the user's rooms from `seed`: caught up after it, its outbox sent. Again: no effect. */
@@ -188,6 +234,53 @@ export class ChatClient {
     this.#outgoing.discard(clientId);
   }
 
+  /** Takes a refused message back for editing: drops it like `discard()` and returns its text. */
+  takeBack(clientId: string): string | null {
+    const content = this.#outgoing.contentOf(clientId);
+    this.#outgoing.discard(clientId);
+    return content;
+  }
+
+  /** Creates a room (the creator is its first member) and lists it. */
+  async createRoom(input: { name: string; description: string; is_private: boolean }): Promise<RoomEntry> {
+    const room = await this.#api.create(input);
+    this.#listed({ ...room, last_read_seq: room.last_seq });
+    return room;
+  }
+
+  /** The direct conversation with a user (made on first call), listed. */
+  async direct(userId: string): Promise<RoomEntry> {
+    const room = await this.#api.direct(userId);
+    if (!this.#list?.has(room.id)) this.#listed({ ...room, last_read_seq: room.last_seq });
+    return room;
+  }
+
+  /** Renames a room or changes its description (the creator only). */
+  async updateRoom(roomId: string, change: { name?: string; description?: string }): Promise<void> {
+    this.#listed(await this.#api.update(roomId, change));
+  }
+
+  /** Adds a user, by username, to a room (the creator only); the members list follows from its notice. */
+  addMember(roomId: string, username: string): Promise<void> {
+    return this.#api.addMember(roomId, username);
+  }
+
+  /** Removes a member (the creator only); the members list follows from its notice. */
+  removeMember(roomId: string, userId: string): Promise<void> {
+    return this.#api.removeMember(roomId, userId);
+  }
+
+  /** Leaves a room: it leaves the list and is no longer watched. */
+  async leave(roomId: string): Promise<void> {
+    await this.#api.leave(roomId);
+    this.#gone(roomId);
+  }
+
+  /** People whose username or display name contains `q`. */
+  people(q: string): Promise<Member[]> {
+    return this.#api.people(q);
+  }
+
   /** Loads the page of history before the oldest message held. */
   async loadOlder(roomId: string): Promise<void> {
     const room = this.#watched(roomId);
@@ -215,6 +308,7 @@ export class ChatClient {
     const room = this.#watched(roomId);
     const seq = room.state.lastSeq;
     if (seq <= room.readSent) return;
+    if (this.#list?.read(roomId, seq)) this.#changedList();
     try {
       if (await this.#api.markRead(roomId, seq)) room.readSent = Math.max(room.readSent, seq);
     } catch {
@@ -251,7 +345,51 @@ export class ChatClient {
 
   #changedAll(): void {
     for (const room of this.#rooms.values()) room.snapshot = null;
+    this.#rows = null;
     for (const listener of this.#listeners) listener();
+  }
+
+  #changedList(): void {
+    this.#rows = null;
+    for (const listener of this.#listeners) listener();
+  }
+
+  #listed(entry: RoomEntry): void {
+    if (!this.#list) return;
+    this.#list.upsert(entry);
+    this.#changedList();
+  }
+
+  /** The user no longer belongs to the room: out of the list, not watched. */
+  #gone(roomId: string): void {
+    this.#list?.remove(roomId);
+    if (this.#rooms.delete(roomId)) this.#catchUp.remove(roomId);
+    this.#changedAll();
+  }
+
+  /** Reads the user's rooms again (after a (re)connect: what happened meanwhile). */
+  async #refreshList(): Promise<void> {
+    if (!this.#list) return;
+    try {
+      this.#list.replace(await this.#api.rooms());
+      this.#changedList();
+    } catch {
+      // The next reconnect reads them again.
+    }
+  }
+
+  /** Reads one room (new to the user, or maybe renamed) into the list; once at a time per room. */
+  async #lookUp(roomId: string): Promise<void> {
+    if (!this.#list || this.#lookups.has(roomId)) return;
+    this.#lookups.add(roomId);
+    try {
+      const { entry, member } = await this.#api.room(roomId, this.#me.id);
+      if (member) this.#listed({ ...entry, last_read_seq: this.#list.get(roomId)?.last_read_seq ?? null });
+    } catch {
+      // Gone or not visible: the next reconnect reads the list again.
+    } finally {
+      this.#lookups.delete(roomId);
+    }
   }
 
   #loadOutbox(room: Watched): void {
@@ -287,6 +425,8 @@ export class ChatClient {
         room?.state.presenceState(frame.online);
         return this.#changed(room);
       }
+      case "left":
+        return this.#gone(frame.room_id);
       case "presence":
         for (const room of this.#rooms.values()) {
           if (room.state.presence(frame.user_id, frame.status === "online")) this.#changed(room);
@@ -299,11 +439,20 @@ export class ChatClient {
 
   /** A stored message from the socket (live or backfilled): a jump past `lastSeq + 1` asks for the gap. */
   #onMessage(message: ChatMessage): void {
+    this.#onListed(message);
     const room = this.#rooms.get(message.room_id);
     if (!room) return;
     const jump = this.#catchUp.isJump(message.room_id, message.seq);
     this.#receive(room, message);
     if (jump) this.#catchUp.fill(message.room_id);
+  }
+
+  /** A live message moves its room's row; a room not listed, or a watched room's notice (a rename?), is read again. */
+  #onListed(message: ChatMessage): void {
+    if (!this.#list) return;
+    const notice = message.type === "system" && this.#rooms.has(message.room_id);
+    if (!this.#list.has(message.room_id) || notice) this.#lookUp(message.room_id);
+    if (this.#list.seen(message.room_id, message.seq, message.user_id === this.#me.id)) this.#changedList();
   }
 
   /** A stored message from the socket or the history API. */

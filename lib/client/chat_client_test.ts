@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChatMessage, ClientFrame } from "../hub/protocol.ts";
-import { ChatClient, type Member, TYPING_SHOW_MS } from "./chat_client.ts";
+import { ChatClient, type Member, type RoomEntry, TYPING_SHOW_MS } from "./chat_client.ts";
 import { backoff } from "./connection.ts";
 import { MemoryOutbox, type OutboxEntry } from "./outbox.ts";
 import { type ApiHandler, FakeApi } from "./testing/fake_api.ts";
@@ -51,7 +51,7 @@ const seqs = (list: readonly ChatMessage[]) => list.map((m) => m.seq);
 /** Lets promise chains (the outbox, the fake API) settle. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-function setup(options: { outbox?: MemoryOutbox; api?: ApiHandler } = {}) {
+function setup(options: { outbox?: MemoryOutbox; api?: ApiHandler; rooms?: RoomEntry[] } = {}) {
   const sockets = new FakeSockets();
   const clock = new FakeClock();
   const network = new FakeNetwork();
@@ -68,6 +68,7 @@ function setup(options: { outbox?: MemoryOutbox; api?: ApiHandler } = {}) {
     random: () => 0.5,
     network,
     newId: () => `cid-${++ids}`,
+    rooms: options.rooms,
   });
   return { client, sockets, clock, network, outbox, api };
 }
@@ -149,7 +150,9 @@ Deno.test("ChatClient reconnects with exponential backoff and jitter and resumes
   first.drop();
   assert.equal(client.status, "reconnecting");
   assert.deepEqual(clock.pending, [backoff(0, () => 0.5)]);
-  assert.deepEqual([backoff(0, () => 0.5), backoff(1, () => 0.5), backoff(2, () => 0.5)], [375, 750, 1_500]);
+  assert.deepEqual([backoff(0, () => 0.5), backoff(1, () => 0.5), backoff(2, () => 0.5)], [375, 750, 1_125]);
+  // Capped: a page is back at most 1.5 s after the server answers again.
+  assert.deepEqual([backoff(30, () => 0), backoff(30, () => 0.999_999)].map(Math.round), [750, 1_500]);
   clock.advance(374);
   assert.equal(sockets.all.length, 1);
   clock.advance(1);
@@ -512,4 +515,81 @@ Deno.test("ChatClient.loadOlder() prepends the page before the oldest message", 
   assert.deepEqual(api.requests, ["GET /api/rooms/r1/messages?before_seq=51&limit=50"]);
   assert.deepEqual(seqs(client.room("r1").messages), Array.from({ length: 60 }, (_, i) => i + 1));
   assert.equal(client.room("r1").hasOlder, false);
+});
+
+function entry(id: string, last_seq: number, last_read_seq: number | null, extra: Partial<RoomEntry> = {}) {
+  return {
+    id,
+    name: id,
+    description: "",
+    creator_id: "u-bob",
+    is_private: false,
+    is_direct: false,
+    last_seq,
+    last_read_seq,
+    ...extra,
+  } satisfies RoomEntry;
+}
+
+const unreadOf = (client: ChatClient) => client.rooms().map((r) => [r.id, r.unread]);
+
+Deno.test("ChatClient with a room list: live messages of unwatched rooms move their unread counts", async () => {
+  const rooms = [entry("r1", 3, 3), entry("r2", 5, 5)];
+  const { client, sockets, api } = setup({
+    rooms,
+    api: (r) => r === "GET /api/rooms" ? { rooms } : undefined,
+  });
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  assert.deepEqual(api.requests, ["GET /api/rooms"], "read again once connected");
+  socket.receive(message("r2", 6), message("r2", 7), message("r1", 4));
+  assert.deepEqual(unreadOf(client), [["r1", 1], ["r2", 2]]);
+  assert.equal(client.unreadTotal("r1"), 2);
+  socket.receive(message("r2", 8, ME.id));
+  assert.deepEqual(unreadOf(client), [["r1", 1], ["r2", 0]], "an own message reads its room");
+  await client.markRead("r1");
+  assert.deepEqual(unreadOf(client), [["r1", 0], ["r2", 0]]);
+  assert.deepEqual(api.requests.slice(1), ["POST /api/rooms/r1/read"]);
+});
+
+Deno.test("ChatClient with a room list: a message from a new room lists it; a left frame drops a room", async () => {
+  const dm = { ...entry("d1", 1, null, { is_direct: true, name: "bob, meg" }), members: [ME.id, "u-bob"] };
+  const { client, sockets, api } = setup({
+    rooms: [entry("r1", 3, 3)],
+    api: (r) =>
+      r === "GET /api/rooms" ? { rooms: [entry("r1", 3, 3)] } : r === "GET /api/rooms/d1" ? dm : undefined,
+  });
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  socket.receive(message("d1", 1));
+  await settle();
+  assert.deepEqual(api.requests, ["GET /api/rooms", "GET /api/rooms/d1"]);
+  assert.deepEqual(unreadOf(client), [["r1", 0], ["d1", 1]]);
+
+  socket.receive({ type: "left", room_id: "r1" });
+  assert.deepEqual(unreadOf(client), [["d1", 1]]);
+  assert.equal(client.isWatched("r1"), false);
+  assert.equal(client.roomEntry("r1"), undefined);
+});
+
+Deno.test("ChatClient.takeBack() returns a refused message's text and forgets it", async () => {
+  const { client, sockets, outbox } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.send("r1", "too long, say");
+  await settle();
+  socket.take();
+  socket.receive({
+    type: "error",
+    code: "content_too_long",
+    message: "Message content is too long",
+    retryable: false,
+    client_id: "cid-1",
+  });
+  assert.equal(client.room("r1").pending[0].state, "failed");
+  assert.equal(client.takeBack("cid-1"), "too long, say");
+  assert.deepEqual(client.room("r1").pending, []);
+  await settle();
+  assert.deepEqual(await outbox.list("r1"), []);
+  assert.equal(client.takeBack("cid-1"), null);
 });

@@ -30,9 +30,13 @@ export interface Network {
 /** `WebSocket.OPEN`, which need not exist where the client is tested. */
 export const OPEN = 1;
 const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 15_000;
+/**
+ * The longest wait between attempts: a page is back at most this long after the server answers again. Low,
+ * because a refused connection costs the server next to nothing, and the jitter spreads a restart's reconnects.
+ */
+const BACKOFF_MAX_MS = 1_500;
 
-/** Delay before reconnect attempt `n` (from 0): exponential with "equal jitter", capped at 15 s. */
+/** Delay before reconnect attempt `n` (from 0): exponential with "equal jitter", capped at 1.5 s. */
 export function backoff(attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
   return ceiling / 2 + random() * ceiling / 2;
@@ -142,6 +146,11 @@ export class Connection {
         this.#connect();
       });
     };
+  }
+
+  /** Reconnects at once when there is no open socket (a "retry now", the network's return). */
+  reconnectNow(): void {
+    this.#reconnectNow();
   }
 
   readonly #reconnectNow = (): void => {

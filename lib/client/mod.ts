@@ -3,12 +3,15 @@
  * presence and typing) and the snapshots it gives views. Plain TypeScript; no Preact, no server code.
  */
 export {
+  ApiError,
   ChatClient,
   type ChatClientOptions,
   type ConnectionStatus,
   type Member,
   type PendingMessage,
+  type RoomEntry,
   type RoomSeed,
   type RoomSnapshot,
+  type SidebarRoom,
 } from "./chat_client.ts";
 export { seedSnapshot } from "./snapshot.ts";

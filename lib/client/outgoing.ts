@@ -140,6 +140,11 @@ export class Outgoing {
     this.#options.changed(p.room_id);
   }
 
+  /** The text of a pending message; null when there is none with this id. */
+  contentOf(clientId: string): string | null {
+    return this.#pending.get(clientId)?.content ?? null;
+  }
+
   /** Drops a message (a failed one, which the user gave up on) from the page and the outbox. */
   discard(clientId: string): void {
     const p = this.#pending.get(clientId);

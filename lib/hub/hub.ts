@@ -223,15 +223,17 @@ export class Hub {
     }
   }
 
-  unsubscribe(client: Client, roomId: string): void {
-    if (!client.rooms.delete(roomId)) return;
+  /** Stops sending the room to the socket; false when it was not subscribed. */
+  unsubscribe(client: Client, roomId: string): boolean {
+    if (!client.rooms.delete(roomId)) return false;
     client.stream.forget(roomId);
     this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
+    return true;
   }
 
   /**
    * A membership change: every socket of `userId`, on every instance, starts (`sub`) or stops (`unsub`)
-   * receiving the room. Applied here at once (so this instance's sockets are subscribed before anything is
+   * receiving the room; each socket that stops gets a `left` frame. Applied here at once (so this instance's sockets are subscribed before anything is
    * published to the room), and on the other instances by a control on the user's channel, which this hub
    * skips when it comes back. A failed publish is logged: the user's other sockets pick the room up when they
    * reconnect.
@@ -248,7 +250,12 @@ export class Hub {
   async #applyMembership(userId: string, roomId: string, op: "sub" | "unsub"): Promise<void> {
     const clients = [...this.#users.get(userId)?.clients ?? []];
     if (op === "sub") await Promise.all(clients.map((client) => this.subscribe(client, roomId)));
-    else for (const client of clients) this.unsubscribe(client, roomId);
+    else {
+      // The user's pages learn that the room is gone from their list (they may not have left it themselves).
+      for (const client of clients) {
+        if (this.unsubscribe(client, roomId)) client.sendFrame({ type: "left", room_id: roomId });
+      }
+    }
   }
 
   /** Sends `frame` (already serialised) to every member socket of the room, on every instance. */

@@ -471,7 +471,8 @@ Deno.test("`Hub.publishToUser()` controls `sub` and `unsub` change the rooms of 
 
   await one.hub.publishToRoom("r9", chat("r9", "gone"));
   await delivered(broker);
-  for (const socket of alice) assert.deepEqual(socket.transport.sent, [f1, f2]);
+  const left = JSON.stringify({ type: "left", room_id: "r9" });
+  for (const socket of alice) assert.deepEqual(socket.transport.sent, [f1, f2, left]);
   await one.hub.shutdown();
   await two.hub.shutdown();
 });
@@ -502,6 +503,16 @@ Deno.test("`Hub.changeMembership()` applies a change here at once and on other h
   assert.deepEqual(there.client.rooms, new Set());
   await one.spy.until(() => !one.spy.active.has("room:r9"), "instance one to unsubscribe room:r9");
   assert.deepEqual(here.client.rooms, new Set());
+  // Each socket that stopped is told so, once.
+  const left = JSON.stringify({ type: "left", room_id: "r9" });
+  for (const socket of [here, there]) {
+    assert.deepEqual(socket.transport.sent.filter((f) => f.includes('"left"')), [left]);
+  }
+  await two.hub.changeMembership("alice", "r9", "unsub");
+  await delivered(broker);
+  for (const socket of [here, there]) {
+    assert.deepEqual(socket.transport.sent.filter((f) => f.includes('"left"')), [left], "not again");
+  }
   await one.hub.shutdown();
   await two.hub.shutdown();
 });
