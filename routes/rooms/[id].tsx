@@ -1,54 +1,77 @@
-import ChatRoom, { type ChatRoomProps } from "../../islands/ChatRoom.tsx";
-import { PostButton } from "../../components/PostButton.tsx";
+import ChatApp, { type AppView, type ChatAppProps } from "../../islands/ChatApp.tsx";
+import { SEED_PAGE } from "../../lib/client/room_api.ts";
 import { ChatError } from "../../lib/errors.ts";
-import { Island, page, type PageProps } from "../../lib/fresh/mod.ts";
+import { Island, page, type PageProps, type PageResponse } from "../../lib/fresh/mod.ts";
+import type { Identity } from "../../lib/hub/client.ts";
 import { signedIn } from "../../lib/web/guard.ts";
-import { define, type State } from "../../utils.ts";
+import { define, readForm, redirect, type State } from "../../utils.ts";
+import { appProps, entryOf, listRooms } from "./_shell.ts";
 
-type Data =
-  | { kind: "room"; props: ChatRoomProps }
-  | { kind: "preview"; room: { id: string; name: string; description: string; member_count: number } }
-  | { kind: "missing" };
-
-/** A room: the live chat island for members, a join button for a public room's visitors, 404 otherwise. */
-export const handler = define.handlers<Data>({
+/**
+ * A room: the chat app open on it for members, a join button for a public room's visitors, 404 otherwise.
+ * POST sends a message without JavaScript (a plain form), then shows the room again.
+ */
+export const handler = define.handlers<ChatAppProps>({
   async GET(ctx) {
     const user = signedIn(ctx.state, ctx.url);
     if (user instanceof Response) return user;
-    const { chat } = ctx.state.services;
-    let room;
+    return await roomPage(ctx.state, user, ctx.params.id, ctx.req);
+  },
+
+  async POST(ctx) {
+    const user = signedIn(ctx.state, ctx.url);
+    if (user instanceof Response) return user;
+    const { fields } = await readForm(ctx.req);
+    const content = fields.content ?? "";
     try {
-      room = await chat.rooms.get(user, ctx.params.id);
+      if (fields.intent !== "send") throw new ChatError("invalid_form", "This form cannot be sent here");
+      const clientId = /^[A-Za-z0-9_-]{1,64}$/.test(fields.client_id ?? "") ? fields.client_id : undefined;
+      await ctx.state.services.chat.messages.post(user, ctx.params.id, content, clientId);
+      return redirect(`/rooms/${ctx.params.id}#composer`);
     } catch (error) {
-      if (error instanceof ChatError && error.status === 404) {
-        ctx.state.title = "Room not found";
-        return page({ kind: "missing" }, { status: 404 });
-      }
-      throw error;
+      if (!(error instanceof ChatError) || error.status >= 500) throw error;
+      return await roomPage(ctx.state, user, ctx.params.id, ctx.req, {
+        draft: content,
+        notice: `Not sent: ${error.message}`,
+        status: error.status,
+      });
     }
-    ctx.state.title = room.is_direct ? room.name : `# ${room.name}`;
-    if (!room.members.includes(user.userId)) {
-      const { id, name, description, member_count } = room;
-      return page({ kind: "preview", room: { id, name, description, member_count } });
-    }
+  },
+});
+
+async function roomPage(
+  state: State,
+  user: Identity,
+  roomId: string,
+  req: Request,
+  failed?: { draft: string; notice: string; status: number },
+): Promise<PageResponse<ChatAppProps>> {
+  const { chat } = state.services;
+  const rooms = await listRooms(state, user);
+  let view: AppView;
+  let status = failed?.status ?? 200;
+  const listed = rooms.find((r) => r.id === roomId);
+  if (!listed) {
+    // Not visible: a private room of others, or none at all.
+    view = { kind: "missing" };
+    state.title = "Room not found";
+    status = 404;
+  } else if (listed.last_read_seq === null) {
+    const { id, name, description, member_count } = listed;
+    view = { kind: "preview", room: { id, name, description, member_count } };
+    state.title = `# ${name}`;
+  } else {
     const [history, members] = await Promise.all([
-      chat.messages.history(user, room.id, { limit: 50, offset: 0 }),
-      chat.rooms.members(user, room.id),
+      chat.messages.history(user, roomId, { limit: SEED_PAGE, offset: 0 }),
+      chat.rooms.members(user, roomId),
     ]);
-    // The page shows everything up to its newest message: that much is read.
+    // The page shows everything up to its newest message: that much is read (the line stays where it was).
     const newest = history.messages.at(-1)?.seq;
-    if (newest !== undefined) await chat.rooms.markRead(user, room.id, newest);
-    return page({
+    if (newest !== undefined && !failed) await chat.rooms.markRead(user, roomId, newest);
+    view = {
       kind: "room",
-      props: {
-        room: {
-          id: room.id,
-          name: room.name,
-          description: room.description,
-          is_direct: room.is_direct,
-          is_private: room.is_private,
-        },
-        me: { id: user.userId, username: user.username },
+      room: entryOf(listed),
+      seed: {
         messages: history.messages,
         hasOlder: history.total > history.messages.length,
         members: members.map(({ id, username, display_name, avatar_url, online }) => ({
@@ -59,35 +82,22 @@ export const handler = define.handlers<Data>({
           online,
         })),
       },
-    });
-  },
-});
+      readSeq: listed.last_read_seq,
+      ...(failed ? { draft: failed.draft, notice: failed.notice } : {}),
+    };
+    state.title = listed.is_direct ? listed.name : `# ${listed.name}`;
+    listed.last_read_seq = Math.max(listed.last_read_seq, newest ?? 0);
+  }
+  return page(await appProps(state, user, rooms, view, req), { status });
+}
 
-export default function RoomPage({ data }: PageProps<Data, State>) {
-  if (data.kind === "missing") {
-    return (
-      <section class="card">
-        <h1>Room not found</h1>
-        <p>It does not exist, or it is private and you are not a member.</p>
-        <p>
-          <a href="/rooms">Back to rooms</a>
-        </p>
-      </section>
-    );
-  }
-  if (data.kind === "preview") {
-    return (
-      <section class="card">
-        <h1># {data.room.name}</h1>
-        {data.room.description && <p>{data.room.description}</p>}
-        <p class="muted">{data.room.member_count} members</p>
-        <PostButton
-          action="/rooms"
-          fields={{ intent: "join", room_id: data.room.id }}
-          label="Join this room"
-        />
-      </section>
-    );
-  }
-  return <Island component={ChatRoom} props={data.props} />;
+export default function RoomPage({ data }: PageProps<ChatAppProps, State>) {
+  return (
+    <>
+      <noscript>
+        <p class="banner">Live updates need JavaScript: reload the page to see new messages.</p>
+      </noscript>
+      <Island component={ChatApp} props={data} />
+    </>
+  );
 }

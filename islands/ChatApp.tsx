@@ -1,0 +1,567 @@
+/**
+ * The chat app, as a view of the chat client (`lib/client/`): the sidebar of the user's rooms with live unread
+ * counts, the open room (messages, typing, composer), and its details panel (members, settings). One client,
+ * one socket for every room; switching rooms changes the URL with the history API, no page load. The tab title
+ * and the favicon show the unread total. The server renders the same markup first (rooms, the open room's
+ * newest messages); without JavaScript the links and forms still work.
+ *
+ * Scrolling stays here: the list follows the newest messages, stays still when older ones are prepended, and
+ * offers a jump back down when new ones arrive while the user reads further up.
+ */
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { Composer } from "../components/chat/Composer.tsx";
+import { Directory, type DirectoryData } from "../components/chat/Directory.tsx";
+import { messageItems, pendingItems } from "../components/chat/Messages.tsx";
+import { RoomDetails } from "../components/chat/RoomDetails.tsx";
+import { Sidebar } from "../components/chat/Sidebar.tsx";
+import { roomTitle } from "../components/chat/titles.ts";
+import { knownTimeZone, timeline } from "../components/chat/timeline.ts";
+import { PostButton } from "../components/PostButton.tsx";
+import {
+  ChatClient,
+  type ConnectionStatus,
+  type Member,
+  type RoomEntry,
+  type RoomSeed,
+  type RoomSnapshot,
+  seedSnapshot,
+  type SidebarRoom,
+} from "../lib/client/mod.ts";
+import { RoomList } from "../lib/client/room_list.ts";
+
+/** What a page opens with in its main column. */
+export type AppView =
+  | {
+    kind: "room";
+    room: RoomEntry;
+    seed: RoomSeed;
+    /** The user's read marker before this visit: the "new messages" line goes after it. */
+    readSeq: number | null;
+    /** A message the page could not send (the form without JavaScript): back in the box, with why. */
+    draft?: string;
+    notice?: string;
+  }
+  | { kind: "browse"; directory: DirectoryData }
+  | { kind: "preview"; room: { id: string; name: string; description: string; member_count: number } }
+  | { kind: "missing" };
+
+export interface ChatAppProps {
+  me: { id: string; username: string; display_name: string | null; avatar_url: string | null };
+  rooms: RoomEntry[];
+  view: AppView;
+  maxChars: number;
+  /** The zone the server formatted times in (the browser's own once it runs), and the server's now. */
+  timeZone: string;
+  now: number;
+  /** The idempotency key of a message sent by the form without JavaScript. */
+  clientId: string;
+}
+
+/** While the view follows the newest messages, only this many are kept; older ones load on scroll. */
+const MAX_SHOWN = 500;
+/** Renders are batched to at most one per this many ms, so a backfill of thousands of frames stays cheap. */
+const RENDER_MS = 16;
+/** The read marker moves after the shown messages stayed this long. */
+const READ_MS = 500;
+/** The connection banner shows after this long without a connection. */
+const BANNER_MS = 2_000;
+export const HISTORY_RESET_TEXT = "Older messages are no longer available";
+
+const STATUS_TEXT: Record<ConnectionStatus, string> = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+
+export default function ChatApp(props: ChatAppProps) {
+  const { me } = props;
+  const client = useRef<ChatClient | null>(null);
+  const [, setVersion] = useState(0);
+  const [status, setStatus] = useState<ConnectionStatus>("connecting");
+  const [banner, setBanner] = useState(false);
+  const [currentId, setCurrentId] = useState(props.view.kind === "room" ? props.view.room.id : null);
+  const [draft, setDraft] = useState(props.view.kind === "room" ? props.view.draft ?? "" : "");
+  const [notice, setNotice] = useState<string | null>(
+    props.view.kind === "room" ? props.view.notice ?? null : null,
+  );
+  const [timeZone, setTimeZone] = useState(props.timeZone);
+  const [now, setNow] = useState(props.now);
+  const [visible, setVisible] = useState(true);
+  const [drawer, setDrawer] = useState<"sidebar" | "details" | null>(null);
+  const [detailsShown, setDetailsShown] = useState(true);
+  const [expanded, setExpanded] = useState<ReadonlySet<number>>(new Set());
+  const [newBelow, setNewBelow] = useState(0);
+  const drafts = useRef(new Map<string, string>());
+  const readAt = useRef(
+    new Map<string, number | null>(
+      props.view.kind === "room" ? [[props.view.room.id, props.view.readSeq]] : [],
+    ),
+  );
+  const returned = useRef(new Set<string>());
+  const listRef = useRef<HTMLOListElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement | null>(null);
+  const keepBottom = useRef(true);
+  const seenBottom = useRef(0);
+  const scrollAnchor = useRef<{ height: number; top: number } | null>(null);
+  const firstShown = useRef<number | undefined>(undefined);
+  const openedAt = useRef<string | null>(null);
+  // For callbacks made once (popstate, the client's listener): the values of the latest render.
+  const latest = useRef({ currentId, draft });
+  latest.current = { currentId, draft };
+
+  // Before the client runs (server render, hydration): the page's own data.
+  const initialRows = useMemo(() => new RoomList(props.rooms).rows(), []);
+  const initialRoom = useMemo(
+    () => props.view.kind === "room" ? seedSnapshot(props.view.room.id, props.view.seed, me.id) : null,
+    [],
+  );
+
+  // The client: made once the page runs, watching the page's room; its changes show at most once per frame.
+  useEffect(() => {
+    const chat = new ChatClient({ me, rooms: props.rooms });
+    if (props.view.kind === "room") chat.watch(props.view.room.id, props.view.seed);
+    client.current = chat;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const show = () => {
+      timer = undefined;
+      // While following the newest messages, older ones go (this render shows that too).
+      const roomId = latest.current.currentId;
+      if (keepBottom.current && roomId !== null && chat.isWatched(roomId)) chat.trim(roomId, MAX_SHOWN);
+      setStatus(chat.status);
+      setVersion((v) => v + 1);
+    };
+    const unsubscribe = chat.subscribe(() => {
+      timer ??= setTimeout(show, RENDER_MS);
+    });
+    chat.connect();
+    // Times in the browser's zone from now on; the server uses it for the next page.
+    const zone = knownTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    setTimeZone(zone);
+    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; samesite=lax`;
+    setNow(Date.now());
+    const minute = setInterval(() => setNow(Date.now()), 60_000);
+    const onVisibility = () => setVisible(document.visibilityState === "visible");
+    onVisibility();
+    document.addEventListener("visibilitychange", onVisibility);
+    const onPop = () => {
+      const match = /^\/rooms\/([0-9a-f]{24})$/.exec(location.pathname);
+      if (match && chat.roomEntry(match[1])) open(match[1], false);
+      else location.reload();
+    };
+    addEventListener("popstate", onPop);
+    return () => {
+      unsubscribe();
+      clearTimeout(timer);
+      clearInterval(minute);
+      document.removeEventListener("visibilitychange", onVisibility);
+      removeEventListener("popstate", onPop);
+      chat.close();
+    };
+  }, []);
+
+  const chat = client.current;
+  const rows: readonly SidebarRoom[] = chat ? chat.rooms() : initialRows;
+  const watching = currentId !== null && (chat ? chat.isWatched(currentId) : initialRoom !== null);
+  const room: RoomSnapshot | null = !watching ? null : chat ? chat.room(currentId!) : initialRoom;
+  const entry: RoomEntry | undefined = currentId === null
+    ? undefined
+    : chat?.roomEntry(currentId) ?? (props.view.kind === "room" ? props.view.room : undefined);
+  const title = entry ? roomTitle(entry, me.username) : "";
+  const unreadTotal = chat ? chat.unreadTotal(visible && watching ? currentId! : undefined) : 0;
+
+  // Older messages are about to be prepended: keep what is on screen where it is.
+  const first = room?.messages[0]?.seq;
+  if (
+    listRef.current && first !== undefined && firstShown.current !== undefined && first < firstShown.current
+  ) {
+    scrollAnchor.current = { height: listRef.current.scrollHeight, top: listRef.current.scrollTop };
+  }
+  firstShown.current = first;
+
+  // The connection banner: after 2 s without a connection.
+  useEffect(() => {
+    if (status === "connected") {
+      setBanner(false);
+      return;
+    }
+    const t = setTimeout(() => setBanner(true), BANNER_MS);
+    return () => clearTimeout(t);
+  }, [status]);
+
+  // The tab title and the favicon show the unread total.
+  useEffect(() => {
+    const page = props.view.kind === "browse" && currentId === null ? "Browse rooms" : title || "Chat";
+    document.title = `${unreadTotal > 0 ? `(${unreadTotal}) ` : ""}${page} · Chat`;
+    setFavicon(unreadTotal);
+  }, [unreadTotal, title]);
+
+  // Read marker: what is shown at the bottom while the page is visible counts as read.
+  const lastSeq = room?.lastSeq ?? 0;
+  useEffect(() => {
+    if (!chat || !watching || !visible || !keepBottom.current) return;
+    const t = setTimeout(() => chat.markRead(currentId!), READ_MS);
+    return () => clearTimeout(t);
+  }, [chat, currentId, lastSeq, visible, watching]);
+
+  // A message the server refused for good comes back into an empty box for editing.
+  useEffect(() => {
+    if (!chat || !room) return;
+    for (const p of room.pending) {
+      if (p.state !== "failed" || returned.current.has(p.client_id)) continue;
+      returned.current.add(p.client_id);
+      if (draft !== "") continue; // Kept in the list with Edit and Discard.
+      const content = chat.takeBack(p.client_id);
+      if (content === null) continue;
+      setDraft(content);
+      setNotice(`Not sent: ${p.error}. Your message is back in the box to edit.`);
+    }
+  }, [room?.pending]);
+
+  // Scrolling: a newly opened room shows its unread line or its end; then new messages keep it at the end,
+  // older ones keep the view still.
+  useLayoutEffect(() => {
+    const list = listRef.current;
+    if (!list) return;
+    if (openedAt.current !== currentId) {
+      openedAt.current = currentId;
+      keepBottom.current = true;
+      list.scrollTop = list.scrollHeight;
+      const line = list.querySelector<HTMLElement>("#unread-line");
+      if (line && line.offsetTop < list.scrollTop) {
+        list.scrollTop = Math.max(0, line.offsetTop - 16);
+        keepBottom.current = false;
+        seenBottom.current = lastSeq;
+      }
+    } else if (scrollAnchor.current) {
+      list.scrollTop = scrollAnchor.current.top + (list.scrollHeight - scrollAnchor.current.height);
+      scrollAnchor.current = null;
+    } else if (keepBottom.current) {
+      list.scrollTop = list.scrollHeight;
+    }
+    const below = keepBottom.current
+      ? 0
+      : (room?.messages.filter((m) => m.seq > seenBottom.current).length ?? 0);
+    if (below !== newBelow) setNewBelow(below);
+  });
+
+  /** Opens one of the user's rooms in place; false when the page should navigate instead. */
+  function openRoom(roomId: string): boolean {
+    if (!client.current?.roomEntry(roomId)) return false;
+    open(roomId, true);
+    return true;
+  }
+
+  async function open(roomId: string, push: boolean): Promise<void> {
+    const chat = client.current!;
+    const marker = chat.roomEntry(roomId)?.last_read_seq ?? null;
+    const { currentId, draft } = latest.current;
+    setDrawer(null);
+    if (roomId === currentId) return;
+    try {
+      await chat.open(roomId);
+    } catch {
+      location.assign(`/rooms/${roomId}`);
+      return;
+    }
+    if (currentId !== null) drafts.current.set(currentId, draft);
+    readAt.current.set(roomId, marker);
+    setDraft(drafts.current.get(roomId) ?? "");
+    setNotice(null);
+    setExpanded(new Set());
+    setCurrentId(roomId);
+    if (push) history.pushState({ roomId }, "", `/rooms/${roomId}`);
+    inputRef.current?.focus();
+  }
+
+  function onScroll(): void {
+    const list = listRef.current!;
+    const wasFollowing = keepBottom.current;
+    keepBottom.current = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (!keepBottom.current && wasFollowing) seenBottom.current = lastSeq;
+    if (keepBottom.current !== wasFollowing) setVersion((v) => v + 1);
+    if (list.scrollTop < 60 && currentId) client.current?.loadOlder(currentId);
+  }
+
+  function jumpDown(): void {
+    const list = listRef.current!;
+    keepBottom.current = true;
+    list.scrollTop = list.scrollHeight;
+    setVersion((v) => v + 1);
+  }
+
+  function send(): void {
+    if (!currentId || !client.current?.send(currentId, draft)) return;
+    setDraft("");
+    setNotice(null);
+    keepBottom.current = true;
+  }
+
+  function editFailed(clientId: string): void {
+    const content = client.current?.takeBack(clientId);
+    if (content == null) return;
+    setDraft(draft === "" ? content : `${content}\n${draft}`);
+    inputRef.current?.focus();
+  }
+
+  const members = useMemo(() => new Map<string, Member>(room?.members.map((m) => [m.id, m]) ?? []), [
+    room?.members,
+  ]);
+
+  const drawerToggle = (
+    <button
+      type="button"
+      class="icon-button drawer-toggle"
+      aria-label="Rooms"
+      aria-expanded={drawer === "sidebar"}
+      aria-controls="sidebar"
+      onClick={() => setDrawer(drawer === "sidebar" ? null : "sidebar")}
+    >
+      ☰
+    </button>
+  );
+  const main = (() => {
+    if (currentId === null) {
+      return (
+        <>
+          <div class="room-head phone-only">{drawerToggle}</div>
+          {props.view.kind === "browse"
+            ? <Directory data={props.view.directory} />
+            : props.view.kind === "preview"
+            ? <Preview room={props.view.room} />
+            : <Missing />}
+        </>
+      );
+    }
+    if (!room || !entry) {
+      return (
+        <section class="card">
+          <h1>Not a member</h1>
+          <p>You are no longer a member of this room.</p>
+          <p>
+            <a href="/rooms">Browse rooms</a>
+          </p>
+        </section>
+      );
+    }
+    const items = timeline(room.messages, {
+      timeZone,
+      now,
+      readSeq: readAt.current.get(currentId) ?? null,
+      meId: me.id,
+    });
+    const shown = messageItems({
+      items,
+      members,
+      me,
+      timeZone,
+      expanded,
+      onExpand: (seq) => setExpanded(new Set([...expanded, seq])),
+    });
+    if (room.historyReset !== null) {
+      const at = items.findIndex((i) => i.kind === "message" && i.message.seq >= room.historyReset!);
+      const notice = (
+        <li key="history-reset" id="history-reset" class="msg is-system">
+          <span class="msg-text system">{HISTORY_RESET_TEXT}</span>
+        </li>
+      );
+      if (at < 0) shown.push(notice);
+      else shown.splice(at, 0, notice);
+    }
+    const { typists } = room;
+    return (
+      <>
+        <header class="room-head">
+          {drawerToggle}
+          <div class="room-title">
+            <h1 dir="auto">{title}</h1>
+            {entry.description && <p class="muted room-desc" dir="auto">{entry.description}</p>}
+          </div>
+          <p class={`conn conn-${status}`} id="connection-status" data-status={status} role="status">
+            <span class="dot" aria-hidden="true" />
+            <span class="conn-text">{STATUS_TEXT[status]}</span>
+          </p>
+          <button
+            type="button"
+            class="icon-button details-toggle"
+            id="details-toggle"
+            aria-label={`Members and details (${room.members.length} members)`}
+            aria-expanded={drawer === "details" || detailsShown}
+            aria-controls="details"
+            onClick={() => {
+              if (matchMedia("(max-width: 60rem)").matches) {
+                setDrawer(drawer === "details" ? null : "details");
+              } else setDetailsShown(!detailsShown);
+            }}
+          >
+            <span aria-hidden="true">👥 {room.members.length}</span>
+          </button>
+        </header>
+        <div class="messages-wrap">
+          <ol
+            class="messages"
+            id="messages"
+            ref={listRef}
+            onScroll={onScroll}
+            tabIndex={0}
+            aria-label={`Messages in ${title}`}
+            aria-live="polite"
+            data-last-seq={room.lastSeq}
+          >
+            {room.hasOlder
+              ? (
+                <li class="older">
+                  <button
+                    type="button"
+                    onClick={() => client.current?.loadOlder(currentId)}
+                    disabled={room.loadingOlder}
+                  >
+                    {room.loadingOlder ? "Loading…" : "Load older messages"}
+                  </button>
+                </li>
+              )
+              : (
+                <li class="room-start" id="room-start">
+                  <strong>
+                    This is the start of {entry.is_direct ? `your conversation with ${title}` : title}.
+                  </strong>
+                  {entry.description && <span dir="auto">{entry.description}</span>}
+                </li>
+              )}
+            {shown}
+            {pendingItems({
+              pending: room.pending,
+              me,
+              onEdit: editFailed,
+              onDiscard: (id) => client.current?.discard(id),
+            })}
+          </ol>
+          {newBelow > 0 && (
+            <button type="button" class="jump-new" id="jump-new" onClick={jumpDown}>
+              {newBelow} new {newBelow === 1 ? "message" : "messages"} ↓
+            </button>
+          )}
+        </div>
+        <p class="typing" id="typing" aria-live="polite">
+          {typists.length === 1 && `${typists[0]} is typing…`}
+          {typists.length > 1 && `${typists.join(", ")} are typing…`}
+        </p>
+        <Composer
+          roomId={currentId}
+          title={title}
+          maxChars={props.maxChars}
+          draft={draft}
+          clientId={props.clientId}
+          notice={notice}
+          inputRef={inputRef}
+          onDraft={chat
+            ? (text) => {
+              setDraft(text);
+              chat.typing(currentId);
+            }
+            : undefined}
+          onSend={chat ? send : undefined}
+        />
+      </>
+    );
+  })();
+
+  const details = room && entry && (
+    <aside class="details" id="details" aria-label="Room details">
+      <RoomDetails
+        key={currentId}
+        room={entry}
+        members={room.members}
+        meId={me.id}
+        actions={chat
+          ? {
+            update: (change) => chat.updateRoom(currentId!, change),
+            addMember: (username) => chat.addMember(currentId!, username),
+            removeMember: (userId) => chat.removeMember(currentId!, userId),
+            leave: async () => {
+              await chat.leave(currentId!);
+              const next = chat.rooms()[0];
+              if (next) open(next.id, true);
+              else location.assign("/rooms");
+            },
+          }
+          : undefined}
+      />
+    </aside>
+  );
+
+  return (
+    <div
+      class={`app${drawer ? ` drawer-${drawer}` : ""}${details && detailsShown ? "" : " no-details"}`}
+      id="app"
+      data-room-id={currentId ?? undefined}
+    >
+      {banner && (
+        <div class="banner" id="offline-banner" role="alert">
+          <span>
+            {status === "offline" ? "You are offline." : "Cannot reach the server."}{" "}
+            Messages you send are kept and go out when the connection is back.
+          </span>
+          <button type="button" id="retry-now" onClick={() => client.current?.retry()}>Retry now</button>
+        </div>
+      )}
+      <nav class="sidebar" id="sidebar" aria-label="Rooms and conversations">
+        <Sidebar rows={rows} currentId={currentId} meUsername={me.username} onOpen={openRoom} />
+      </nav>
+      <section class="room" aria-label={title || "Rooms"}>{main}</section>
+      {details}
+      {drawer && (
+        <button
+          type="button"
+          class="scrim"
+          aria-label="Close the panel"
+          onClick={() => setDrawer(null)}
+        />
+      )}
+    </div>
+  );
+}
+
+function Preview(
+  { room }: { room: { id: string; name: string; description: string; member_count: number } },
+) {
+  return (
+    <section class="card">
+      <h1># {room.name}</h1>
+      {room.description && <p dir="auto">{room.description}</p>}
+      <p class="muted">{room.member_count} members</p>
+      <PostButton action="/rooms" fields={{ intent: "join", room_id: room.id }} label="Join this room" />
+    </section>
+  );
+}
+
+function Missing() {
+  return (
+    <section class="card">
+      <h1>Room not found</h1>
+      <p>It does not exist, or it is private and you are not a member.</p>
+      <p>
+        <a href="/rooms">Browse rooms</a>
+      </p>
+    </section>
+  );
+}
+
+/** The favicon with the unread total on it (none: the plain icon). */
+function setFavicon(total: number): void {
+  const link = document.querySelector<HTMLLinkElement>('link[rel="icon"]');
+  if (!link) return;
+  if (total === 0) {
+    link.href = "/favicon.svg";
+    return;
+  }
+  const label = total > 99 ? "99+" : String(total);
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">` +
+    `<rect x="4" y="8" width="46" height="36" rx="8" fill="#2456c9"/><path d="M14 44 L14 56 L26 44 Z" fill="#2456c9"/>` +
+    `<circle cx="46" cy="20" r="18" fill="#c62828"/>` +
+    `<text x="46" y="27" font-family="sans-serif" font-size="${
+      label.length > 2 ? 14 : 20
+    }" font-weight="700" ` +
+    `text-anchor="middle" fill="#fff">${label}</text></svg>`;
+  link.href = `data:image/svg+xml,${encodeURIComponent(svg)}`;
+}

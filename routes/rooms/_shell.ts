@@ -1,0 +1,48 @@
+/**
+ * What every page of the chat app starts from: the user, their rooms for the sidebar (with read markers, so
+ * unread counts), the page's main view, and the zone to format times in (the browser's, from its `tz` cookie,
+ * until then UTC). Shared by `/rooms` and `/rooms/:id`.
+ */
+import { parse } from "hono/utils/cookie";
+import type { AppView, ChatAppProps } from "../../islands/ChatApp.tsx";
+import { knownTimeZone } from "../../components/chat/timeline.ts";
+import type { RoomEntry } from "../../lib/client/mod.ts";
+import type { RoomView } from "../../lib/chat/views.ts";
+import type { Identity } from "../../lib/hub/client.ts";
+import type { State } from "../../utils.ts";
+
+export type ListedRoom = RoomView & { last_read_seq: number | null };
+
+/** The rooms visible to the user: theirs (with a read marker) and the public ones they may join. */
+export function listRooms(state: State, user: Identity): Promise<ListedRoom[]> {
+  return state.services.chat.rooms.list(user);
+}
+
+export function entryOf(room: ListedRoom): RoomEntry {
+  const { id, name, description, creator_id, is_private, is_direct, last_seq, last_read_seq } = room;
+  return { id, name, description, creator_id, is_private, is_direct, last_seq, last_read_seq };
+}
+
+export async function appProps(
+  state: State,
+  user: Identity,
+  rooms: ListedRoom[],
+  view: AppView,
+  req: Request,
+): Promise<ChatAppProps> {
+  const account = await state.services.store.users.byId(user.userId);
+  return {
+    me: {
+      id: user.userId,
+      username: user.username,
+      display_name: account?.display_name ?? null,
+      avatar_url: account?.avatar_url ?? null,
+    },
+    rooms: rooms.filter((r) => r.last_read_seq !== null).map(entryOf),
+    view,
+    maxChars: state.services.config.maxMessageChars,
+    timeZone: knownTimeZone(parse(req.headers.get("cookie") ?? "", "tz").tz),
+    now: Date.now(),
+    clientId: crypto.randomUUID(),
+  };
+}
