@@ -264,7 +264,13 @@ export default function ChatApp(props: ChatAppProps) {
       location.assign(`/rooms/${roomId}`);
       return;
     }
-    if (currentId !== null) drafts.current.set(currentId, draft);
+    if (currentId !== null) {
+      drafts.current.set(currentId, draft);
+      // Left while showing its newest messages: read, even before the read timer ran.
+      if (keepBottom.current && document.visibilityState === "visible" && chat.isWatched(currentId)) {
+        chat.markRead(currentId);
+      }
+    }
     readAt.current.set(roomId, marker);
     setDraft(drafts.current.get(roomId) ?? "");
     setNotice(null);
@@ -394,7 +400,17 @@ export default function ChatApp(props: ChatAppProps) {
               } else setDetailsShown(!detailsShown);
             }}
           >
-            <span aria-hidden="true">👥 {room.members.length}</span>
+            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+              <circle cx="9" cy="8" r="3.5" fill="currentColor" />
+              <path d="M2 20c0-4 3-6.5 7-6.5s7 2.5 7 6.5z" fill="currentColor" />
+              <circle cx="17" cy="9" r="2.5" fill="currentColor" opacity="0.7" />
+              <path
+                d="M15.5 13.6c3.6-.4 6.5 1.6 6.5 5.4h-4.5c0-2.2-.7-4-2-5.4z"
+                fill="currentColor"
+                opacity="0.7"
+              />
+            </svg>
+            <span aria-hidden="true">{room.members.length}</span>
           </button>
         </header>
         <div class="messages-wrap">

@@ -32,6 +32,11 @@ export function timeline(messages: readonly ChatMessage[], options: TimelineOpti
   let previous: ChatMessage | undefined;
   let previousDay = "";
   let unreadShown = false;
+  // What the user wrote themselves they have read, and everything before it.
+  let readSeq = options.readSeq;
+  if (readSeq !== null) {
+    for (const m of messages) if (m.user_id === options.meId && m.seq > readSeq) readSeq = m.seq;
+  }
   for (const message of messages) {
     const at = Date.parse(message.timestamp);
     const day = dayOf(at);
