@@ -51,6 +51,7 @@ export const ERRORS = {
   not_a_member: row(403, "Not a member of this room"),
   forbidden: row(403, "Not allowed"),
   direct_room: row(409, "Not possible in a direct conversation"),
+  room_name_taken: row(409, "A room with that name already exists"),
   // Slow down, or the server is not able to now: the same request may succeed later.
   rate_limited: row(429, "Too many messages; slow down", true),
   too_many_requests: row(429, "Too many attempts; try again later", true),

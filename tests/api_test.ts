@@ -360,6 +360,184 @@ Deno.test("rooms: join, leave, members, and the creator's member management", ()
     );
   }));
 
+Deno.test("rooms: names are unique case-insensitively, on create and on rename", () =>
+  withApp(async (app) => {
+    const [owner, other] = [await newUser(app), await newUser(app)];
+    const general = await createRoom(app, owner, { name: "General" });
+    for (const name of ["general", "GENERAL", "  General  ", "ＧＥＮＥＲＡＬ"]) {
+      const res = await app.request("POST", "/api/rooms", {
+        token: other.token,
+        body: { name, is_private: true },
+      });
+      assert.deepEqual([res.status, res.body], [409, {
+        error: { code: "room_name_taken", message: `A room named "${name.trim()}" already exists` },
+      }], name);
+    }
+    const listed = await app.request("GET", "/api/rooms", { token: other.token });
+    assert.deepEqual(listed.body.rooms.map((r: { id: string }) => r.id), [general.id], "nothing stored");
+
+    const design = await createRoom(app, other, { name: "design" });
+    const taken = await app.request("PATCH", `/api/rooms/${design.id}`, {
+      token: other.token,
+      body: { name: "general" },
+    });
+    assert.deepEqual([taken.status, taken.body], [409, {
+      error: { code: "room_name_taken", message: 'A room named "general" already exists' },
+    }]);
+    const unchanged = await app.request("GET", `/api/rooms/${design.id}`, { token: other.token });
+    assert.equal(unchanged.body.name, "design");
+    const history = await app.request("GET", `/api/rooms/${design.id}/messages`, { token: other.token });
+    assert.equal(history.body.total, 0, "a refused rename stores no notice");
+  }));
+
+Deno.test("PATCH /api/rooms/:id: the creator renames and describes, each change a system message", () =>
+  withApp(async (app) => {
+    const [owner, member] = [await newUser(app), await newUser(app)];
+    const room = await createRoom(app, owner, { name: "Lobby", description: "Hello" });
+    await app.request("POST", `/api/rooms/${room.id}/join`, { token: member.token });
+    await app.request("POST", `/api/rooms/${room.id}/messages`, {
+      token: member.token,
+      body: { content: "hi" },
+    });
+
+    const renamed = await app.request("PATCH", `/api/rooms/${room.id}`, {
+      token: owner.token,
+      body: { name: "design" },
+    });
+    assert.equal(renamed.status, 200);
+    assert.deepEqual(
+      { ...renamed.body, created_at: "" },
+      {
+        ...room,
+        name: "design",
+        members: [owner.id, member.id],
+        member_count: 2,
+        last_seq: 3,
+        created_at: "",
+      },
+    );
+    const both = await app.request("PATCH", `/api/rooms/${room.id}`, {
+      token: owner.token,
+      body: { name: "Design", description: "Pixels" },
+    });
+    assert.deepEqual([both.status, both.body.name, both.body.description, both.body.last_seq], [
+      200,
+      "Design",
+      "Pixels",
+      5,
+    ]);
+    const same = await app.request("PATCH", `/api/rooms/${room.id}`, {
+      token: owner.token,
+      body: { description: "Pixels" },
+    });
+    assert.deepEqual([same.status, same.body.last_seq], [200, 5], "no change, no message");
+
+    const history = await app.request("GET", `/api/rooms/${room.id}/messages`, { token: member.token });
+    assert.deepEqual(
+      history.body.messages.map((m: { seq: number; type: string; content: string; user_id: string }) => [
+        m.seq,
+        m.type,
+        m.content,
+        m.user_id,
+      ]),
+      [
+        [1, "system", `${member.username} joined the room`, member.id],
+        [2, "text", "hi", member.id],
+        [3, "system", `${owner.username} renamed the room to "design"`, owner.id],
+        [4, "system", `${owner.username} renamed the room to "Design"`, owner.id],
+        [5, "system", `${owner.username} changed the description`, owner.id],
+      ],
+    );
+
+    const byMember = await app.request("PATCH", `/api/rooms/${room.id}`, {
+      token: member.token,
+      body: { name: "mine" },
+    });
+    assert.deepEqual([byMember.status, byMember.body], [403, {
+      error: { code: "forbidden", message: `Only the room's creator can change room "Design"` },
+    }]);
+    const bad: [unknown, number, string][] = [
+      [{}, 400, "invalid_body"],
+      [{ name: "" }, 400, "invalid_name"],
+      [{ name: "   " }, 400, "invalid_name"],
+      [{ name: "x".repeat(101) }, 400, "invalid_name"],
+      [{ name: null }, 400, "invalid_name"],
+      [{ description: "d".repeat(1001) }, 400, "invalid_description"],
+      [{ description: 7 }, 400, "invalid_description"],
+    ];
+    for (const [body, status, code] of bad) {
+      const res = await app.request("PATCH", `/api/rooms/${room.id}`, { token: owner.token, body });
+      assert.deepEqual([res.status, res.body.error.code], [status, code], JSON.stringify(body).slice(0, 40));
+    }
+    const missing = await app.request("PATCH", "/api/rooms/ffffffffffffffffffffffff", {
+      token: owner.token,
+      body: { name: "x" },
+    });
+    assert.deepEqual([missing.status, missing.body.error.code], [404, "room_not_found"]);
+    const dm = await app.request("POST", "/api/dms", { token: owner.token, body: { user_id: member.id } });
+    const renameDm = await app.request("PATCH", `/api/rooms/${dm.body.id}`, {
+      token: owner.token,
+      body: { name: "us" },
+    });
+    assert.deepEqual([renameDm.status, renameDm.body.error.code], [409, "direct_room"]);
+    const after = await app.request("GET", `/api/rooms/${room.id}/messages`, { token: member.token });
+    assert.equal(after.body.total, 5, "refused updates store nothing");
+  }));
+
+Deno.test("POST /api/rooms/:id/members adds a user by username, case-insensitively", () =>
+  withApp(async (app) => {
+    const [owner, bob] = [await newUser(app), await newUser(app)];
+    const room = await createRoom(app, owner, { name: "Team", is_private: true });
+    const added = await app.request("POST", `/api/rooms/${room.id}/members`, {
+      token: owner.token,
+      body: { username: bob.username.toUpperCase() },
+    });
+    assert.equal(added.status, 200);
+    assert.deepEqual(added.body.members, [owner.id, bob.id]);
+    const history = await app.request("GET", `/api/rooms/${room.id}/messages`, { token: bob.token });
+    assert.deepEqual(history.body.messages.map((m: { content: string }) => m.content), [
+      `${bob.username} was added by ${owner.username}`,
+    ]);
+    const unknown = await app.request("POST", `/api/rooms/${room.id}/members`, {
+      token: owner.token,
+      body: { username: "nobody_here" },
+    });
+    assert.deepEqual([unknown.status, unknown.body.error.code], [404, "user_not_found"]);
+    const neither = await app.request("POST", `/api/rooms/${room.id}/members`, {
+      token: owner.token,
+      body: {},
+    });
+    assert.deepEqual([neither.status, neither.body.error.code], [400, "invalid_user_id"]);
+    const badName = await app.request("POST", `/api/rooms/${room.id}/members`, {
+      token: owner.token,
+      body: { username: 42 },
+    });
+    assert.deepEqual([badName.status, badName.body.error.code], [400, "invalid_username"]);
+  }));
+
+Deno.test("GET /api/users?q= finds people by username or display name, at most 20", () =>
+  withApp(async (app) => {
+    const [zoe, searcher] = [await newUser(app, "zed"), await newUser(app)];
+    await app.request("PATCH", "/api/users/me", {
+      token: zoe.token,
+      body: { display_name: "Zoë Quartermain" },
+    });
+    const names = async (q: string) =>
+      (await app.request("GET", `/api/users?q=${encodeURIComponent(q)}`, { token: searcher.token })).body
+        .users
+        .map((u: { id: string }) => u.id);
+    assert.deepEqual(await names("quarterm"), [zoe.id]);
+    assert.deepEqual(await names("ZOË Q"), [zoe.id]);
+    assert.deepEqual(await names(zoe.username.slice(1).toUpperCase()), [zoe.id], "a username substring");
+    assert.deepEqual(await names("quartermaine"), []);
+    assert.deepEqual(await names(""), []);
+    for (let i = 0; i < 21; i++) await newUser(app, "crowd");
+    const crowd = await app.request("GET", "/api/users?q=crowd", { token: searcher.token });
+    assert.equal(crowd.body.users.length, 20);
+    const usernames = crowd.body.users.map((u: { username: string }) => u.username);
+    assert.deepEqual(usernames, [...usernames].sort(), "ordered by username");
+  }));
+
 Deno.test("POST /api/dms makes one direct room per pair", () =>
   withApp(async (app) => {
     const [a, b, c] = [await newUser(app), await newUser(app), await newUser(app)];

@@ -377,6 +377,32 @@ Deno.test("real answers of every operation match the documented status, content 
     assert.equal(room.status, 201);
     const id = room.body.id as string;
     assert.equal((await call("POST", "/api/rooms", {}, { ...a, body: { name: "   " } })).status, 400);
+    assert.equal((await call("POST", "/api/rooms", {}, { ...a, body: { name: "DOCS" } })).status, 409);
+    const other = await call("POST", "/api/rooms", {}, { ...a, body: { name: "Other" } });
+    assert.equal(other.status, 201);
+    assert.equal(
+      (await call("PATCH", "/api/rooms/{id}", { id: other.body.id }, { ...a, body: { name: "Docs" } }))
+        .status,
+      409,
+    );
+    assert.equal(
+      (await call("PATCH", "/api/rooms/{id}", { id: other.body.id }, { ...a, body: { description: "more" } }))
+        .body.description,
+      "more",
+    );
+    assert.equal(
+      (await call("PATCH", "/api/rooms/{id}", { id: other.body.id }, { ...a, body: { name: "" } })).status,
+      400,
+    );
+    assert.equal(
+      (await call("PATCH", "/api/rooms/{id}", { id: other.body.id }, { ...b, body: { name: "Mine" } }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await call("PATCH", "/api/rooms/{id}", { id: "0".repeat(24) }, { ...a, body: { name: "x" } })).status,
+      404,
+    );
     assert.equal((await call("GET", "/api/rooms/{id}", { id }, a)).status, 200);
     assert.equal((await call("GET", "/api/rooms/{id}", { id: "0".repeat(24) }, a)).status, 404);
     assert.equal((await call("POST", "/api/rooms/{id}/join", { id }, b)).status, 200);
@@ -442,7 +468,11 @@ Deno.test("real answers of every operation match the documented status, content 
       404,
     );
     assert.equal(
-      (await call("POST", "/api/rooms/{id}/members", { id }, { ...a, body: { user_id: bob.id } })).status,
+      (await call("POST", "/api/rooms/{id}/members", { id }, {
+        ...a,
+        body: { username: bob.username.toUpperCase() },
+      }))
+        .status,
       200,
     );
     assert.equal((await call("POST", "/api/rooms/{id}/leave", { id }, b)).status, 204);

@@ -191,6 +191,15 @@ const idSchema: Schema = {
 const timestamp: Schema = { type: "string", format: "date-time", description: "ISO 8601, UTC" };
 const MAX_SEQ_QUERY = 999_999_999_999_999; // a query value is at most 15 digits (`integerQuery`)
 
+const roomName: Schema = {
+  type: "string",
+  minLength: 1,
+  maxLength: 100,
+  description: "Not blank; unique among rooms that are not direct, compared trimmed, NFKC-normalised and " +
+    "case-insensitively",
+};
+const nameTaken = error("Another room has that name", ["room_name_taken"]);
+
 const roomId: Parameter = {
   name: "id",
   in: "path",
@@ -539,12 +548,14 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
         get: {
           operationId: "searchUsers",
           tags: ["users"],
-          summary: "Find users by username prefix",
+          summary: "Find users by username or display name",
           description: "At most 20, ordered by username; an empty or absent `q` finds nobody.",
           parameters: [{
             name: "q",
             in: "query",
-            description: "Username prefix, case-insensitive, at most 32 UTF-16 code units",
+            description:
+              "Text the username or the display name contains, case-insensitive, every character " +
+              "literal; at most 32 UTF-16 code units",
             schema: { type: "string", maxLength: 32 },
           }],
           responses: {
@@ -602,7 +613,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               type: "object",
               required: ["name"],
               properties: {
-                name: { type: "string", minLength: 1, maxLength: 100, description: "Not blank" },
+                name: roomName,
                 description: { type: "string", maxLength: 1000, default: "" },
                 is_private: { type: ["boolean", "null"], default: false, description: "null means false" },
               },
@@ -619,6 +630,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "400": badBody("invalid_name", "invalid_description", "invalid_is_private"),
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
+            "409": nameTaken,
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "503": storeDown(),
@@ -635,6 +647,42 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "200": ok("The room", ref("Room")),
             "401": unauthorized,
             "404": roomNotFound,
+            "503": storeDown(),
+          },
+        },
+        patch: {
+          operationId: "updateRoom",
+          tags: ["rooms"],
+          summary: "The room's creator renames it or changes its description",
+          description:
+            "Each change is stored as a system message of the room (the next `seq`), which members " +
+            'receive live: `alice renamed the room to "design"`, `alice changed the description`. A value ' +
+            "equal to the current one changes nothing and stores no message.",
+          parameters: [roomId],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              properties: { name: roomName, description: { type: "string", maxLength: 1000 } },
+              description: "At least one of `name` and `description`",
+            }, { name: "design", description: "Pixels and fonts" }),
+          },
+          responses: {
+            "200": ok("The room as it is now", ref("Room")),
+            "400": badBody("invalid_name", "invalid_description"),
+            "401": unauthorized,
+            "403": error("The caller is not the room's creator; or a cross-origin cookie request", [
+              "forbidden",
+              ...originRefused,
+            ]),
+            "404": roomNotFound,
+            "409": error("The name is taken, or the room is a direct one", [
+              "room_name_taken",
+              "direct_room",
+            ]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": rateLimited,
             "503": storeDown(),
           },
         },
@@ -696,18 +744,26 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           operationId: "addMember",
           tags: ["rooms"],
           summary: "The room's creator adds a user (idempotent)",
+          description: "The user is named by `user_id` or by `username` (case-insensitive); `user_id` wins " +
+            "when both are given.",
           parameters: [roomId],
           requestBody: {
             required: true,
             content: json({
-              type: "object",
-              required: ["user_id"],
-              properties: { user_id: { type: "string", minLength: 1, maxLength: 64 } },
-            }),
+              anyOf: [{
+                type: "object",
+                required: ["user_id"],
+                properties: { user_id: { type: "string", minLength: 1, maxLength: 64 } },
+              }, {
+                type: "object",
+                required: ["username"],
+                properties: { username: { type: "string", minLength: 1, maxLength: 64 } },
+              }],
+            }, { username: "bob" }),
           },
           responses: {
             "200": ok("The room", ref("Room")),
-            "400": badBody("invalid_user_id"),
+            "400": badBody("invalid_user_id", "invalid_username"),
             "401": unauthorized,
             "403": error("The caller is not the room's creator; or a cross-origin cookie request", [
               "forbidden",

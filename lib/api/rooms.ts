@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { ChatError } from "../errors.ts";
 import { isClientId } from "../hub/protocol.ts";
-import type { HistoryQuery } from "../storage/store.ts";
+import type { MemberRef } from "../chat/rooms.ts";
+import type { HistoryQuery, RoomUpdate } from "../storage/store.ts";
 import type { Services, SignedInEnv } from "../web/env.ts";
 import { integerQuery, optionalBoolean, optionalString, readJson, requiredString } from "../validate.ts";
 
@@ -25,6 +26,19 @@ export function roomRoutes(deps: Services): Hono<SignedInEnv> {
 
   app.get("/:id", async (c) => c.json(await chat.rooms.get(c.var.user, c.req.param("id"))));
 
+  app.patch("/:id", async (c) => {
+    const body = await readJson(c.req.raw);
+    const update: RoomUpdate = {};
+    const name = optionalString(body, "name", 100);
+    if (name !== undefined && name !== null) {
+      if (name.trim() === "") throw new ChatError("invalid_name", '"name" must not be blank');
+      update.name = name;
+    }
+    const description = optionalString(body, "description", 1_000);
+    if (description !== undefined && description !== null) update.description = description;
+    return c.json(await chat.rooms.update(c.var.user, c.req.param("id"), update));
+  });
+
   app.post("/:id/join", async (c) => c.json(await chat.rooms.join(c.var.user, c.req.param("id"))));
 
   app.post("/:id/leave", async (c) => {
@@ -39,8 +53,11 @@ export function roomRoutes(deps: Services): Hono<SignedInEnv> {
 
   app.post("/:id/members", async (c) => {
     const body = await readJson(c.req.raw);
-    const userId = requiredString(body, "user_id", 1, 64);
-    return c.json(await chat.rooms.addMember(c.var.user, c.req.param("id"), userId));
+    const member: MemberRef =
+      (body.user_id === undefined || body.user_id === null) && body.username !== undefined
+        ? { username: requiredString(body, "username", 1, 64) }
+        : { user_id: requiredString(body, "user_id", 1, 64) };
+    return c.json(await chat.rooms.addMember(c.var.user, c.req.param("id"), member));
   });
 
   app.delete("/:id/members/:userId", async (c) => {

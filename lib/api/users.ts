@@ -7,7 +7,10 @@ import { parseProfileUpdate } from "../chat/profile.ts";
 import type { Services, SignedInEnv } from "../web/env.ts";
 import { readJson } from "../validate.ts";
 
-/** Profiles: `/api/users/me`, `/api/users/:id`, and search by username prefix (`/api/users?q=`). */
+/**
+ * Profiles: `/api/users/me`, `/api/users/:id`, and people search by username or display name
+ * (`/api/users?q=`).
+ */
 export function userRoutes(deps: Services): Hono<SignedInEnv> {
   const { store, chat } = deps;
   const app = new Hono<SignedInEnv>();

@@ -7,7 +7,10 @@ import { type PublicUser, publicUser } from "./views.ts";
 export class People {
   constructor(readonly store: Store, readonly activity: Activity) {}
 
-  /** Up to 20 users whose username starts with `q` (at most 32 characters), with whether each is online. */
+  /**
+   * Up to 20 users whose username or display name contains `q` (case-insensitive, at most 32 characters),
+   * ordered by username, with whether each is online.
+   */
   async search(q: string): Promise<PublicUser[]> {
     if (q.length > 32) throw new ChatError("invalid_query", '"q" must be at most 32 characters long');
     const users = q === "" ? [] : await this.store.users.search(q, 20);

@@ -2,7 +2,7 @@ import { ChatError } from "../errors.ts";
 import type { Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
 import { isId } from "../ids.ts";
-import type { Room, Store } from "../storage/store.ts";
+import { ConflictError, type Room, type RoomUpdate, type Store } from "../storage/store.ts";
 import type { Access } from "./access.ts";
 import type { Messages } from "./messages.ts";
 import type { Presence } from "./presence.ts";
@@ -18,9 +18,13 @@ export interface RoomsOptions {
   presence: Presence;
 }
 
+/** Who to add to a room: a user id, or a username (case-insensitive). */
+export type MemberRef = { user_id: string } | { username: string };
+
 /**
- * Rooms and who is in them: creating, listing, joining, leaving, the creator's member management, direct rooms
- * and read markers. A membership change subscribes or unsubscribes the user's sockets on every instance
+ * Rooms and who is in them: creating, listing, joining, leaving, the creator's renaming and member management,
+ * direct rooms and read markers. Room names are unique (compared trimmed, NFKC-normalised, case-insensitively;
+ * direct rooms aside): a taken one is `room_name_taken`. A membership change subscribes or unsubscribes the user's sockets on every instance
  * (`Hub.changeMembership`) before its notice is stored, so the user gets the notice of their own join.
  */
 export class Rooms {
@@ -39,15 +43,35 @@ export class Rooms {
   }
 
   async create(actor: Identity, input: { name: string; description: string; is_private: boolean }) {
-    if (input.name.trim() === "" || [...input.name].length > 100) {
-      throw new ChatError("invalid_name", "A room name needs 1 to 100 characters");
-    }
-    if ([...input.description].length > 1_000) {
-      throw new ChatError("invalid_description", "A room description is at most 1000 characters long");
-    }
-    const room = await this.#store.rooms.create({ ...input, creator_id: actor.userId });
+    checkName(input.name);
+    checkDescription(input.description);
+    const room = await this.#store.rooms.create({ ...input, creator_id: actor.userId })
+      .catch(nameTaken(input.name));
     await this.#hub.changeMembership(actor.userId, room.id, "sub");
     return roomView(room, [actor.userId]);
+  }
+
+  /**
+   * The creator renames or describes a room. Each change is an event of the room's stream: a system notice
+   * ("alice renamed the room to …", "alice changed the description") that members get live and on resume.
+   */
+  async update(actor: Identity, roomId: string, update: RoomUpdate): Promise<RoomView> {
+    if (update.name === undefined && update.description === undefined) {
+      throw new ChatError("invalid_body", 'Give "name", "description" or both');
+    }
+    if (update.name !== undefined) checkName(update.name);
+    if (update.description !== undefined) checkDescription(update.description);
+    const room = await this.#access.ownedRoom(actor, roomId, "change");
+    await this.#access.takeToken(actor);
+    const updated = await this.#store.rooms.update(room.id, update).catch(nameTaken(update.name ?? ""));
+    if (updated === null) throw new ChatError("room_not_found");
+    if (updated.name !== room.name) {
+      await this.#messages.notice(updated, actor, `${actor.username} renamed the room to "${updated.name}"`);
+    }
+    if (updated.description !== room.description) {
+      await this.#messages.notice(updated, actor, `${actor.username} changed the description`);
+    }
+    return this.get(actor, roomId);
   }
 
   async get(actor: Identity, roomId: string): Promise<RoomView> {
@@ -91,10 +115,14 @@ export class Rooms {
     await this.#remove(room, actor, `${actor.username} left the room`, actor);
   }
 
-  /** The creator adds a user to a room. */
-  async addMember(actor: Identity, roomId: string, userId: string): Promise<RoomView> {
+  /** The creator adds a user, named by id or by username, to a room. */
+  async addMember(actor: Identity, roomId: string, member: MemberRef): Promise<RoomView> {
     const room = await this.#access.ownedRoom(actor, roomId, "add members to");
-    const user = isId(userId) ? await this.#store.users.byId(userId) : null;
+    const user = "username" in member
+      ? await this.#store.users.byUsername(member.username)
+      : isId(member.user_id)
+      ? await this.#store.users.byId(member.user_id)
+      : null;
     if (user === null) throw new ChatError("user_not_found");
     const target = { userId: user.id, username: user.username };
     if (!(await this.#store.rooms.isMember(room.id, user.id))) {
@@ -159,4 +187,28 @@ export class Rooms {
     await this.#hub.changeMembership(target.userId, room.id, "unsub");
     await this.#messages.notice(room, target, notice);
   }
+}
+
+function checkName(name: string): void {
+  if (name.trim() === "" || [...name].length > 100) {
+    throw new ChatError("invalid_name", "A room name needs 1 to 100 characters");
+  }
+}
+
+function checkDescription(description: string): void {
+  if ([...description].length > 1_000) {
+    throw new ChatError("invalid_description", "A room description is at most 1000 characters long");
+  }
+}
+
+/** Rethrows a store's conflict over `name` as the client's refusal, anything else unchanged. */
+function nameTaken(name: string): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof ConflictError && error.field === "name") {
+      throw new ChatError("room_name_taken", `A room named "${name.trim()}" already exists`, {
+        cause: error,
+      });
+    }
+    throw error;
+  };
 }

@@ -43,7 +43,7 @@ import {
 import { newId } from "../ids.ts";
 import { type Logger, nullLogger } from "../log.ts";
 import { SchemaVersionError, StoreUnavailableError } from "./errors.ts";
-import { prefixUpperBound } from "./prefix.ts";
+import { renamesForDuplicates, roomNameKey } from "./room_names.ts";
 import {
   type AppendResult,
   ConflictError,
@@ -58,6 +58,7 @@ import {
   type ProfileUpdate,
   type Room,
   type RoomRepo,
+  type RoomUpdate,
   type Store,
   type User,
   type UserRepo,
@@ -78,7 +79,7 @@ export interface MongoStoreOptions {
 }
 
 /** The schema version this code creates and understands, kept in `meta` as `{_id: "schema", version}`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const DEFAULT_DATABASE = "chat";
 const DEFAULT_POOL_SIZE = 20;
@@ -116,6 +117,8 @@ interface UserDoc {
   email_lower: string;
   password_hash: string;
   display_name: string | null;
+  /** `display_name` lower-cased, for search. */
+  display_name_lower: string | null;
   avatar_url: string | null;
   created_at: string;
   last_seen: string | null;
@@ -124,6 +127,11 @@ interface UserDoc {
 interface RoomDoc {
   _id: string;
   name: string;
+  /**
+   * `roomNameKey(name)`, unique among rooms that are not direct; a direct room's is its `_id`, so the unique
+   * index on `{is_direct, name_key}` (FerretDB v1 has no partial indexes) never compares direct rooms' names.
+   */
+  name_key: string;
   description: string;
   creator_id: string;
   is_private: boolean;
@@ -167,6 +175,7 @@ const INDEXES = {
     { key: { username_lower: 1 }, name: "username_lower_1", unique: true },
     { key: { email_lower: 1 }, name: "email_lower_1", unique: true },
   ],
+  rooms: [{ key: { is_direct: 1, name_key: 1 }, name: "is_direct_1_name_key_1", unique: true }],
   memberships: [
     { key: { user_id: 1 }, name: "user_id_1" },
     { key: { room_id: 1, join_seq: 1 }, name: "room_id_1_join_seq_1" },
@@ -181,6 +190,15 @@ function derivedId(...parts: string[]): string {
 
 function membershipId(roomId: string, userId: string): string {
   return `${roomId}:${userId}`;
+}
+
+/** `text` as a regular expression that matches exactly that text anywhere in a string. */
+function literalPattern(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+}
+
+function nameTaken(name: string): ConflictError {
+  return new ConflictError("name", `A room named "${name.trim()}" already exists`);
 }
 
 function isDuplicateKey(error: unknown): boolean {
@@ -318,6 +336,7 @@ class MongoUserRepo implements UserRepo {
         email_lower: user.email.toLowerCase(),
         password_hash: user.password_hash,
         display_name: null,
+        display_name_lower: null,
         avatar_url: null,
         created_at: new Date().toISOString(),
         last_seen: null,
@@ -351,6 +370,13 @@ class MongoUserRepo implements UserRepo {
     });
   }
 
+  byUsername(username: string): Promise<User | null> {
+    return this.c.run("read a user by username", async () => {
+      const doc = await this.c.users.findOne({ username_lower: username.toLowerCase() }, this.c.op);
+      return doc ? toUser(doc) : null;
+    });
+  }
+
   byIds(ids: string[]): Promise<User[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return this.c.run("read users", async () => {
@@ -359,15 +385,17 @@ class MongoUserRepo implements UserRepo {
     });
   }
 
-  search(prefix: string, limit: number): Promise<User[]> {
+  search(text: string, limit: number): Promise<User[]> {
     if (limit <= 0) return Promise.resolve([]); // for the driver, limit 0 means "no limit"
     return this.c.run("search users", async () => {
-      // A range on the lowercased name instead of a regex: no input is ever read as a pattern.
-      const lower = prefix.toLowerCase();
-      const upper = prefixUpperBound(lower);
-      const range = upper === null ? { $gte: lower } : { $gte: lower, $lt: upper };
+      // Every character of the text escaped: the pattern matches the text literally, never as a pattern.
+      const $regex = literalPattern(text.toLowerCase());
       const docs = await this.c.users
-        .find({ username_lower: range }, { ...this.c.op, sort: { username_lower: 1 }, limit })
+        .find({ $or: [{ username_lower: { $regex } }, { display_name_lower: { $regex } }] }, {
+          ...this.c.op,
+          sort: { username_lower: 1 },
+          limit,
+        })
         .toArray();
       return docs.map(toUser);
     });
@@ -375,8 +403,11 @@ class MongoUserRepo implements UserRepo {
 
   updateProfile(id: string, update: ProfileUpdate): Promise<User | null> {
     return this.c.run(`update the profile of user "${id}"`, async () => {
-      const set: { display_name?: string | null; avatar_url?: string | null } = {};
-      if (update.display_name !== undefined) set.display_name = update.display_name;
+      const set: Partial<Pick<UserDoc, "display_name" | "display_name_lower" | "avatar_url">> = {};
+      if (update.display_name !== undefined) {
+        set.display_name = update.display_name;
+        set.display_name_lower = update.display_name?.toLowerCase() ?? null;
+      }
       if (update.avatar_url !== undefined) set.avatar_url = update.avatar_url;
       const doc = Object.keys(set).length === 0
         ? await this.c.users.findOne({ _id: id }, this.c.op)
@@ -403,6 +434,7 @@ class MongoRoomRepo implements RoomRepo {
       const doc: RoomDoc = {
         _id: newId(),
         name: room.name,
+        name_key: roomNameKey(room.name),
         description: room.description,
         creator_id: room.creator_id,
         is_private: room.is_private,
@@ -413,8 +445,46 @@ class MongoRoomRepo implements RoomRepo {
       };
       // The member first: whoever finds the room also finds its creator in it.
       await this.#insertMember(doc._id, room.creator_id, 1, doc.created_at);
-      await this.c.rooms.insertOne(doc, this.c.op);
+      try {
+        await this.c.rooms.insertOne(doc, this.c.op);
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        // The room's _id is new, so the name is taken: the membership goes with the room that never was.
+        await this.c.memberships.deleteOne({ _id: membershipId(doc._id, room.creator_id) }, this.c.op);
+        throw nameTaken(room.name);
+      }
       return toRoom(doc);
+    });
+  }
+
+  update(id: string, update: RoomUpdate): Promise<Room | null> {
+    return this.c.run(`update room "${id}"`, async () => {
+      const room = await this.c.rooms.findOne({ _id: id }, this.c.op);
+      if (!room) return null;
+      const set: Partial<Pick<RoomDoc, "name" | "name_key" | "description">> = {};
+      if (update.name !== undefined) {
+        set.name = update.name;
+        if (!room.is_direct) set.name_key = roomNameKey(update.name);
+      }
+      if (update.description !== undefined) set.description = update.description;
+      if (Object.keys(set).length === 0) return toRoom(room);
+      try {
+        const doc = await this.c.rooms.findOneAndUpdate({ _id: id }, { $set: set }, {
+          ...this.c.op,
+          returnDocument: "after",
+        });
+        return doc ? toRoom(doc) : null;
+      } catch (error) {
+        if (set.name_key === undefined || !(error instanceof MongoServerError)) throw error;
+        // FerretDB v1 answers an update that breaks a unique index with InternalError (code 1), not 11000:
+        // whatever the code, the update failed; ask whether another room holds the name.
+        const holder = await this.c.rooms.findOne(
+          { is_direct: false, name_key: set.name_key, _id: { $ne: id } },
+          { ...this.c.op, projection: { _id: 1 } },
+        );
+        if (holder) throw nameTaken(set.name!);
+        throw error;
+      }
     });
   }
 
@@ -451,6 +521,7 @@ class MongoRoomRepo implements RoomRepo {
       const doc: RoomDoc = {
         _id: id,
         name,
+        name_key: id,
         description: "",
         creator_id: a,
         is_private: true,
@@ -796,6 +867,37 @@ export class MongoStore implements Store {
   }
 }
 
+/**
+ * v2: unique room names (`name_key`, see room_names.ts) and people search by display name
+ * (`display_name_lower`). Existing duplicate names are made unique before the unique index is created: the
+ * oldest room keeps its name, later ones get a suffix ("general (2)"); no room or message is lost. Running it
+ * again (a start that died half-way) gives the same result.
+ */
+async function migrateToV2(c: Context): Promise<void> {
+  const users = await c.users
+    .find({ display_name_lower: { $exists: false } }, { ...c.op, projection: { display_name: 1 } })
+    .toArray();
+  for (const user of users) {
+    const display_name_lower = typeof user.display_name === "string" ? user.display_name.toLowerCase() : null;
+    await c.users.updateOne({ _id: user._id }, { $set: { display_name_lower } }, c.op);
+  }
+  const rooms = await c.rooms
+    .find({}, {
+      ...c.op,
+      sort: { created_at: 1, _id: 1 },
+      projection: { name: 1, is_direct: 1, name_key: 1 },
+    })
+    .toArray();
+  const named = rooms.filter((room) => !room.is_direct).map((room) => ({ id: room._id, name: room.name }));
+  const renames = renamesForDuplicates(named);
+  for (const room of rooms) {
+    const name = renames.get(room._id) ?? room.name;
+    const name_key = room.is_direct ? room._id : roomNameKey(name);
+    if (name === room.name && name_key === room.name_key) continue;
+    await c.rooms.updateOne({ _id: room._id }, { $set: { name, name_key } }, c.op);
+  }
+}
+
 /** Checks the schema version, creates the indexes and records the version (never lowering it). */
 async function setUpSchema(c: Context): Promise<void> {
   const meta = c.db.collection<MetaDoc>("meta");
@@ -806,6 +908,8 @@ async function setUpSchema(c: Context): Promise<void> {
     }
   };
   await check();
+  const stored = await meta.findOne({ _id: "schema" }, c.op);
+  if ((stored?.version ?? 0) < 2) await migrateToV2(c);
   for (const [name, indexes] of Object.entries(INDEXES)) {
     // One index per command: FerretDB v1.24 drops the connection when one createIndexes names several
     // indexes that all exist already (a panic in its handler), which is every start after the first.

@@ -152,7 +152,7 @@ Deno.test("`MongoStore.open()` creates the indexes and the schema version, idemp
     await first.close();
     const indexes = await raw(async (db) => {
       const byCollection: Record<string, Document[]> = {};
-      for (const name of ["users", "memberships", "messages"]) {
+      for (const name of ["users", "rooms", "memberships", "messages"]) {
         byCollection[name] = (await db.collection(name).listIndexes().toArray())
           .map(({ key, unique }) => ({ key, unique: unique === true }))
           .sort((a, b) => JSON.stringify(a.key) < JSON.stringify(b.key) ? -1 : 1);
@@ -164,6 +164,10 @@ Deno.test("`MongoStore.open()` creates the indexes and the schema version, idemp
         { key: { _id: 1 }, unique: false }, // _id is unique by nature; listIndexes does not flag it
         { key: { email_lower: 1 }, unique: true },
         { key: { username_lower: 1 }, unique: true },
+      ],
+      rooms: [
+        { key: { _id: 1 }, unique: false },
+        { key: { is_direct: 1, name_key: 1 }, unique: true },
       ],
       memberships: [
         { key: { _id: 1 }, unique: false },
@@ -241,6 +245,97 @@ Deno.test("`databaseName()` reads the database from the URL path, defaulting to 
   }
 });
 
+Deno.test("`MongoStore.open()` migrates a version 1 database with duplicate room names, losing nothing", async () => {
+  await withFerret(async ({ open, raw }) => {
+    const u = "a".repeat(24);
+    // Oldest first: General keeps its name; "general (2)" is taken by a room of its own, so "general" gets (3).
+    const rooms: [id: string, name: string, isDirect: boolean][] = [
+      ["1".repeat(24), "General", false],
+      ["2".repeat(24), "general (2)", false],
+      ["3".repeat(24), " general", false],
+      ["4".repeat(24), "ＧＥＮＥＲＡＬ", false],
+      ["5".repeat(24), "alice, bob", true],
+      ["6".repeat(24), "Alice, Bob", false],
+    ];
+    // What a version 1 server stored: no name_key, no display_name_lower, no rooms index.
+    await raw(async (db) => {
+      await db.collection("meta").insertOne({ _id: "schema" as never, version: 1 });
+      await db.collection("users").insertOne({
+        _id: u as never,
+        username: "alice",
+        username_lower: "alice",
+        email: "a@x.test",
+        email_lower: "a@x.test",
+        password_hash: "h",
+        display_name: "Alice Ärger",
+        avatar_url: null,
+        created_at: "2026-01-01T00:00:00.000Z",
+        last_seen: null,
+      });
+      for (const [i, [id, name, is_direct]] of rooms.entries()) {
+        const at = `2026-01-01T00:00:0${i + 1}.000Z`;
+        await db.collection("rooms").insertOne({
+          _id: id as never,
+          name,
+          description: "d",
+          creator_id: u,
+          is_private: is_direct,
+          is_direct,
+          created_at: at,
+          last_seq: 1,
+          join_counter: 1,
+        });
+        await db.collection("memberships").insertOne({
+          _id: `${id}:${u}` as never,
+          room_id: id,
+          user_id: u,
+          joined_at: at,
+          join_seq: 1,
+          last_read_seq: 0,
+        });
+        await db.collection("messages").insertOne({
+          _id: newId() as never,
+          room_id: id,
+          seq: 1,
+          user_id: u,
+          username: "alice",
+          content: `hello ${name}`,
+          type: "text",
+          timestamp: at,
+        });
+      }
+    });
+
+    const store = await open();
+    const visible = await store.rooms.listVisible(u);
+    assert.deepEqual(visible.map((room) => [room.id, room.name]), [
+      ["1".repeat(24), "General"],
+      ["2".repeat(24), "general (2)"],
+      ["3".repeat(24), " general (3)"],
+      ["4".repeat(24), "ＧＥＮＥＲＡＬ (4)"],
+      ["5".repeat(24), "alice, bob"],
+      ["6".repeat(24), "Alice, Bob"],
+    ]);
+    for (const [id, name] of rooms) {
+      assert.deepEqual(await store.rooms.memberIds(id), [u]);
+      const page = await store.messages.history(id, { limit: 10 });
+      assert.deepEqual(page.messages.map((m) => [m.seq, m.content]), [[1, `hello ${name}`]]);
+    }
+    assert.deepEqual((await store.users.search("ärger", 20)).map((user) => user.id), [u]);
+    await assert.rejects(
+      store.rooms.create({ name: "GENERAL (3)", description: "", creator_id: u, is_private: false }),
+      { name: "ConflictError", field: "name" },
+    );
+    assert.equal(
+      (await store.rooms.create({ name: "general (5)", description: "", creator_id: u, is_private: true }))
+        .name,
+      "general (5)",
+    );
+    const meta = await raw((db) => db.collection("meta").find().toArray());
+    assert.deepEqual(meta, [{ _id: "schema", version: SCHEMA_VERSION }]);
+  });
+});
+
 // ------------------------------------------------------------------------------------------------ behaviour
 
 Deno.test("`MongoStore` keeps data across close and reopen, including client_id deduplication", async () => {
@@ -304,7 +399,7 @@ Deno.test("`MongoStore` treats operator-looking input as plain strings", async (
   });
 });
 
-Deno.test("`MongoStore` users.search() matches prefixes ending in the highest code point", async () => {
+Deno.test("`MongoStore` users.search() matches text ending in the highest code point", async () => {
   await withFerret(async ({ open }) => {
     const store = await open();
     for (const username of ["a\u{10ffff}", "a\u{10ffff}z", "b", "a\u{ffff}"]) {

@@ -20,7 +20,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import { newId } from "../ids.ts";
 import { SchemaVersionError } from "./errors.ts";
-import { prefixUpperBound } from "./prefix.ts";
+import { renamesForDuplicates, roomNameKey } from "./room_names.ts";
 import {
   type AppendResult,
   ConflictError,
@@ -35,6 +35,7 @@ import {
   type ProfileUpdate,
   type Room,
   type RoomRepo,
+  type RoomUpdate,
   type Store,
   type User,
   type UserRepo,
@@ -46,7 +47,7 @@ export interface SqliteStoreOptions {
 }
 
 /** The schema version this code creates and understands, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS users (
   email_lower TEXT NOT NULL UNIQUE,
   password_hash TEXT NOT NULL,
   display_name TEXT,
+  display_name_lower TEXT,
   avatar_url TEXT,
   created_at TEXT NOT NULL,
   last_seen TEXT
@@ -64,6 +66,7 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS rooms (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
+  name_key TEXT,
   description TEXT NOT NULL,
   creator_id TEXT NOT NULL,
   is_private INTEGER NOT NULL,
@@ -98,6 +101,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (room_id, user_
   WHERE client_id IS NOT NULL;
 `;
 
+/** Created after the migrations, which add the column it indexes to an older file. */
+const ROOM_NAME_INDEX = `
+CREATE UNIQUE INDEX IF NOT EXISTS rooms_name_key ON rooms (name_key) WHERE is_direct = 0;
+`;
+
 const SQLITE_BUSY = 5;
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
 const BEGIN_ATTEMPTS = 5;
@@ -130,11 +138,40 @@ function createSchema(db: DatabaseSync): void {
       // v2: read markers for unread counts.
       db.exec("ALTER TABLE memberships ADD COLUMN last_read_seq INTEGER NOT NULL DEFAULT 0");
     }
+    if (version === 1 || version === 2) migrateToV3(db);
+    db.exec(ROOM_NAME_INDEX);
     if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
   } catch (error) {
     if (db.isTransaction) db.exec("ROLLBACK");
     throw error;
+  }
+}
+
+/**
+ * v3: unique room names (`name_key`, see room_names.ts) and people search by display name
+ * (`display_name_lower`). Existing duplicate names are made unique first: the oldest room keeps its name, later
+ * ones get a suffix ("general (2)"); no room or message is lost.
+ */
+function migrateToV3(db: DatabaseSync): void {
+  // A table the file did not have yet was just created by SCHEMA, with the columns.
+  const hasColumn = (table: string, column: string) =>
+    db.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?").get(table, column) !== undefined;
+  if (!hasColumn("users", "display_name_lower")) {
+    db.exec("ALTER TABLE users ADD COLUMN display_name_lower TEXT");
+  }
+  const setDisplayNameLower = db.prepare("UPDATE users SET display_name_lower = ? WHERE id = ?");
+  for (const user of db.prepare("SELECT id, display_name FROM users WHERE display_name IS NOT NULL").all()) {
+    setDisplayNameLower.run((user.display_name as string).toLowerCase(), user.id as string);
+  }
+  if (!hasColumn("rooms", "name_key")) db.exec("ALTER TABLE rooms ADD COLUMN name_key TEXT");
+  const rooms = db.prepare("SELECT id, name FROM rooms WHERE is_direct = 0 ORDER BY created_at, rowid").all()
+    .map((row) => ({ id: row.id as string, name: row.name as string }));
+  const renames = renamesForDuplicates(rooms);
+  const setName = db.prepare("UPDATE rooms SET name = ?, name_key = ? WHERE id = ?");
+  for (const room of rooms) {
+    const name = renames.get(room.id) ?? room.name;
+    setName.run(name, roomNameKey(name), room.id);
   }
 }
 
@@ -186,6 +223,10 @@ class Database {
   }
 }
 
+function nameTaken(name: string): ConflictError {
+  return new ConflictError("name", `A room named "${name.trim()}" already exists`);
+}
+
 function toUser(row: Row): User {
   return {
     id: row.id as string,
@@ -231,10 +272,10 @@ class SqliteUserRepo implements UserRepo {
   readonly #insert: StatementSync;
   readonly #byId: StatementSync;
   readonly #byEmail: StatementSync;
+  readonly #byUsername: StatementSync;
   readonly #usernameTaken: StatementSync;
   readonly #byIds: StatementSync;
-  readonly #searchBounded: StatementSync;
-  readonly #searchAll: StatementSync;
+  readonly #search: StatementSync;
   readonly #updateProfile: StatementSync;
   readonly #setLastSeen: StatementSync;
 
@@ -247,17 +288,18 @@ class SqliteUserRepo implements UserRepo {
     this.#byEmail = db.prepare("SELECT * FROM users WHERE email_lower = ?");
     this.#usernameTaken = db.prepare("SELECT 1 FROM users WHERE username_lower = ?");
     this.#byIds = db.prepare("SELECT * FROM users WHERE id IN (SELECT value FROM json_each(?))");
-    this.#searchBounded = db.prepare(
-      "SELECT * FROM users WHERE username_lower >= ? AND username_lower < ? ORDER BY username_lower LIMIT ?",
-    );
-    this.#searchAll = db.prepare(
-      "SELECT * FROM users WHERE username_lower >= ? ORDER BY username_lower LIMIT ?",
+    this.#byUsername = db.prepare("SELECT * FROM users WHERE username_lower = ?");
+    // instr() compares characters as they are: nothing in the text is a wildcard.
+    this.#search = db.prepare(
+      `SELECT * FROM users WHERE instr(username_lower, ?1) > 0 OR instr(display_name_lower, ?1) > 0
+       ORDER BY username_lower LIMIT ?2`,
     );
     this.#updateProfile = db.prepare(
       `UPDATE users SET
-         display_name = CASE WHEN ? THEN ? ELSE display_name END,
-         avatar_url = CASE WHEN ? THEN ? ELSE avatar_url END
-       WHERE id = ? RETURNING *`,
+         display_name = CASE WHEN ?1 THEN ?2 ELSE display_name END,
+         display_name_lower = CASE WHEN ?1 THEN ?3 ELSE display_name_lower END,
+         avatar_url = CASE WHEN ?4 THEN ?5 ELSE avatar_url END
+       WHERE id = ?6 RETURNING *`,
     );
     this.#setLastSeen = db.prepare("UPDATE users SET last_seen = ? WHERE id = ?");
   }
@@ -297,18 +339,18 @@ class SqliteUserRepo implements UserRepo {
     return row ? toUser(row as Row) : null;
   }
 
+  async byUsername(username: string): Promise<User | null> {
+    const row = this.#byUsername.get(username.toLowerCase());
+    return row ? toUser(row as Row) : null;
+  }
+
   async byIds(ids: string[]): Promise<User[]> {
     if (ids.length === 0) return [];
     return this.#byIds.all(JSON.stringify(ids)).map((row) => toUser(row as Row));
   }
 
-  async search(prefix: string, limit: number): Promise<User[]> {
-    const lower = prefix.toLowerCase();
-    const upper = prefixUpperBound(lower);
-    const rows = upper === null
-      ? this.#searchAll.all(lower, limit)
-      : this.#searchBounded.all(lower, upper, limit);
-    return rows.map((row) => toUser(row as Row));
+  async search(text: string, limit: number): Promise<User[]> {
+    return this.#search.all(text.toLowerCase(), limit).map((row) => toUser(row as Row));
   }
 
   async updateProfile(id: string, update: ProfileUpdate): Promise<User | null> {
@@ -316,6 +358,7 @@ class SqliteUserRepo implements UserRepo {
     const row = this.#updateProfile.get(
       display_name === undefined ? 0 : 1,
       display_name ?? null,
+      display_name?.toLowerCase() ?? null,
       avatar_url === undefined ? 0 : 1,
       avatar_url ?? null,
       id,
@@ -331,6 +374,7 @@ class SqliteUserRepo implements UserRepo {
 class SqliteRoomRepo implements RoomRepo {
   readonly #insert: StatementSync;
   readonly #insertDirect: StatementSync;
+  readonly #update: StatementSync;
   readonly #byId: StatementSync;
   readonly #byDirectKey: StatementSync;
   readonly #listVisible: StatementSync;
@@ -347,8 +391,16 @@ class SqliteRoomRepo implements RoomRepo {
   constructor(private readonly database: Database) {
     const db = database.db;
     this.#insert = db.prepare(
-      `INSERT INTO rooms (id, name, description, creator_id, is_private, is_direct, created_at)
-       VALUES (?, ?, ?, ?, ?, 0, ?) RETURNING *`,
+      `INSERT INTO rooms (id, name, name_key, description, creator_id, is_private, is_direct, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 0, ?) RETURNING *`,
+    );
+    // A direct room keeps its NULL name_key: the unique index leaves direct rooms out.
+    this.#update = db.prepare(
+      `UPDATE rooms SET
+         name = coalesce(?1, name),
+         name_key = CASE WHEN is_direct = 0 THEN coalesce(?2, name_key) END,
+         description = coalesce(?3, description)
+       WHERE id = ?4 RETURNING *`,
     );
     this.#insertDirect = db.prepare(
       `INSERT INTO rooms (id, name, description, creator_id, is_private, is_direct, direct_key, created_at)
@@ -394,6 +446,7 @@ class SqliteRoomRepo implements RoomRepo {
         const row = this.#insert.get(
           newId(),
           room.name,
+          roomNameKey(room.name),
           room.description,
           room.creator_id,
           room.is_private ? 1 : 0,
@@ -403,7 +456,24 @@ class SqliteRoomRepo implements RoomRepo {
         return toRoom(row as Row);
       });
     } catch (error) {
+      if (sqliteCode(error) === SQLITE_CONSTRAINT_UNIQUE) throw nameTaken(room.name);
       throw new Error(`Cannot create room "${room.name}"`, { cause: error });
+    }
+  }
+
+  async update(id: string, update: RoomUpdate): Promise<Room | null> {
+    const { name, description } = update;
+    try {
+      const row = this.#update.get(
+        name ?? null,
+        name === undefined ? null : roomNameKey(name),
+        description ?? null,
+        id,
+      );
+      return row ? toRoom(row as Row) : null;
+    } catch (error) {
+      if (name !== undefined && sqliteCode(error) === SQLITE_CONSTRAINT_UNIQUE) throw nameTaken(name);
+      throw new Error(`Cannot update room "${id}"`, { cause: error });
     }
   }
 

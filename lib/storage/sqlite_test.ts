@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { newId } from "../ids.ts";
-import { prefixUpperBound } from "./prefix.ts";
 import { SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
@@ -229,22 +228,7 @@ Deno.test("`SqliteStore` messages.history() rejects a query with several cursors
   }
 });
 
-Deno.test("`prefixUpperBound()` returns the next string after every string with the prefix", async (t) => {
-  const cases: [prefix: string, expected: string | null][] = [
-    ["", null],
-    ["a", "b"],
-    ["ab", "ac"],
-    ["a\u{d7ff}", "a\u{e000}"],
-    ["a\u{10ffff}", "b"],
-    ["\u{10ffff}\u{10ffff}", null],
-    ["x😀", "x😁"],
-  ];
-  for (const [prefix, expected] of cases) {
-    await t.step(JSON.stringify(prefix), () => assert.equal(prefixUpperBound(prefix), expected));
-  }
-});
-
-Deno.test("`SqliteStore` users.search() matches prefixes ending in the highest code point", async () => {
+Deno.test("`SqliteStore` users.search() matches text ending in the highest code point", async () => {
   const store = SqliteStore.open({ path: ":memory:" });
   try {
     for (const username of ["a\u{10ffff}", "a\u{10ffff}z", "b"]) {
@@ -280,4 +264,88 @@ Deno.test("`SqliteStore.open()` migrates a version 1 file in place, keeping its 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The tables of a version 2 file (before unique room names), as that server created them. */
+const V2_SCHEMA = `
+CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT NOT NULL, username_lower TEXT NOT NULL UNIQUE,
+  email TEXT NOT NULL, email_lower TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL, display_name TEXT,
+  avatar_url TEXT, created_at TEXT NOT NULL, last_seen TEXT);
+CREATE TABLE rooms (id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL,
+  creator_id TEXT NOT NULL, is_private INTEGER NOT NULL, is_direct INTEGER NOT NULL, direct_key TEXT UNIQUE,
+  created_at TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE memberships (room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL, joined_at TEXT NOT NULL, join_seq INTEGER NOT NULL,
+  last_read_seq INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room_id, user_id), UNIQUE (room_id, join_seq));
+CREATE INDEX memberships_user_id ON memberships (user_id);
+CREATE TABLE messages (id TEXT PRIMARY KEY, room_id TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL, user_id TEXT NOT NULL, username TEXT NOT NULL, content TEXT NOT NULL,
+  type TEXT NOT NULL, timestamp TEXT NOT NULL, client_id TEXT, UNIQUE (room_id, seq));
+CREATE UNIQUE INDEX messages_client_id ON messages (room_id, user_id, client_id) WHERE client_id IS NOT NULL;
+PRAGMA user_version = 2;`;
+
+Deno.test("`SqliteStore.open()` migrates a version 2 file with duplicate room names, losing nothing", async () => {
+  await withTempPath(async (path) => {
+    const u = "a".repeat(24);
+    const v2 = new DatabaseSync(path);
+    v2.exec(V2_SCHEMA);
+    v2.prepare(
+      `INSERT INTO users (id, username, username_lower, email, email_lower, password_hash, display_name,
+         created_at) VALUES (?, 'alice', 'alice', 'a@x.test', 'a@x.test', 'h', 'Alice Ärger', ?)`,
+    ).run(u, "2026-01-01T00:00:00.000Z");
+    // Oldest first: General keeps its name; "general (2)" is taken by a room of its own, so "general" gets (3).
+    const rooms: [id: string, name: string, isDirect: number, at: string][] = [
+      ["1".repeat(24), "General", 0, "2026-01-01T00:00:01.000Z"],
+      ["2".repeat(24), "general (2)", 0, "2026-01-01T00:00:02.000Z"],
+      ["3".repeat(24), " general", 0, "2026-01-01T00:00:03.000Z"],
+      ["4".repeat(24), "ＧＥＮＥＲＡＬ", 0, "2026-01-01T00:00:04.000Z"],
+      ["5".repeat(24), "alice, bob", 1, "2026-01-01T00:00:05.000Z"],
+      ["6".repeat(24), "Alice, Bob", 0, "2026-01-01T00:00:06.000Z"],
+    ];
+    for (const [id, name, isDirect, at] of rooms) {
+      v2.prepare(
+        `INSERT INTO rooms (id, name, description, creator_id, is_private, is_direct, direct_key, created_at,
+           last_seq) VALUES (?, ?, 'd', ?, 0, ?, ?, ?, 1)`,
+      ).run(id, name, u, isDirect, isDirect ? id : null, at);
+      v2.prepare("INSERT INTO memberships VALUES (?, ?, ?, 1, 0)").run(id, u, at);
+      v2.prepare("INSERT INTO messages VALUES (?, ?, 1, ?, 'alice', ?, 'text', ?, NULL)")
+        .run(newId(), id, u, `hello ${name}`, at);
+    }
+    v2.close();
+
+    const store = SqliteStore.open({ path });
+    try {
+      const visible = await store.rooms.listVisible(u);
+      assert.deepEqual(visible.map((room) => [room.id, room.name]), [
+        ["1".repeat(24), "General"],
+        ["2".repeat(24), "general (2)"],
+        ["3".repeat(24), " general (3)"],
+        ["4".repeat(24), "ＧＥＮＥＲＡＬ (4)"],
+        ["5".repeat(24), "alice, bob"],
+        ["6".repeat(24), "Alice, Bob"],
+      ]);
+      for (const [id, name] of rooms) {
+        assert.deepEqual(await store.rooms.memberIds(id), [u]);
+        const page = await store.messages.history(id, { limit: 10 });
+        assert.deepEqual(page.messages.map((m) => [m.seq, m.content]), [[1, `hello ${name}`]]);
+      }
+      assert.deepEqual((await store.users.search("ärger", 20)).map((user) => user.id), [u]);
+      await assert.rejects(
+        store.rooms.create({ name: "GENERAL (3)", description: "", creator_id: u, is_private: false }),
+        { name: "ConflictError", field: "name" },
+      );
+      const fresh = await store.rooms.create({
+        name: "general (5)",
+        description: "",
+        creator_id: u,
+        is_private: true,
+      });
+      assert.equal(fresh.name, "general (5)");
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, SCHEMA_VERSION);
+    check.close();
+  });
 });

@@ -48,6 +48,12 @@ export interface NewRoom {
   is_private: boolean;
 }
 
+/** The fields of a room its creator may change; an absent field is left as it is. */
+export interface RoomUpdate {
+  name?: string;
+  description?: string;
+}
+
 /** A stored message is exactly what clients receive: the wire contract owns its shape. */
 export type Message = ChatMessage;
 export type MessageType = ChatMessage["type"];
@@ -83,7 +89,7 @@ export interface HistoryPage {
   total: number;
 }
 
-/** Thrown when a unique constraint (username, email) is violated. `field` names the column. */
+/** Thrown when a unique constraint (username, email, room name) is violated. `field` names the column. */
 export class ConflictError extends Error {
   constructor(readonly field: string, message: string) {
     super(message);
@@ -97,18 +103,31 @@ export interface UserRepo {
   byId(id: string): Promise<User | null>;
   /** Case-insensitive. */
   byEmail(email: string): Promise<User | null>;
+  /** Case-insensitive. */
+  byUsername(username: string): Promise<User | null>;
   /** Many at once, in no particular order; unknown ids are skipped. */
   byIds(ids: string[]): Promise<User[]>;
-  /** Users whose username starts with `prefix` (case-insensitive), ordered by username. */
-  search(prefix: string, limit: number): Promise<User[]>;
+  /**
+   * Users whose username or display name contains `text` (case-insensitive, every character literal), ordered
+   * by username.
+   */
+  search(text: string, limit: number): Promise<User[]>;
   /** Returns the updated user, or null when it does not exist. */
   updateProfile(id: string, update: ProfileUpdate): Promise<User | null>;
   setLastSeen(id: string, at: string): Promise<void>;
 }
 
 export interface RoomRepo {
-  /** Creates the room with its creator as first member. */
+  /**
+   * Creates the room with its creator as first member. Throws `ConflictError` with field `name` when another
+   * room that is not a direct one has the same name by `roomNameKey()` (also when two creates race).
+   */
   create(room: NewRoom): Promise<Room>;
+  /**
+   * Changes a room's name and description; returns the updated room, or null when it does not exist. Throws
+   * `ConflictError` with field `name` like `create()`.
+   */
+  update(id: string, update: RoomUpdate): Promise<Room | null>;
   byId(id: string): Promise<Room | null>;
   /** Public rooms plus the private ones `userId` belongs to, oldest first. */
   listVisible(userId: string): Promise<Room[]>;

@@ -2,11 +2,19 @@ import { ChatError, httpErrorOf } from "../errors.ts";
 
 /**
  * Which form field a refusal belongs to, from its code (`invalid_email`, `username_taken` …), so the page shows
- * the server's own message next to that field; anything else belongs to the form as a whole (`_form`).
+ * the server's own message next to that field; anything else belongs to the form as a whole (`_form`). A taken
+ * value may be named with what it belongs to: `room_name_taken` is the `name` field of the room form.
  */
 export function fieldOf(error: ChatError, fields: string[]): string {
-  const match = /^invalid_(\w+)$/.exec(error.code) ?? /^(\w+)_taken$/.exec(error.code);
-  if (match && fields.includes(match[1])) return match[1];
+  const invalid = /^invalid_(\w+)$/.exec(error.code);
+  if (invalid && fields.includes(invalid[1])) return invalid[1];
+  const taken = /^(\w+)_taken$/.exec(error.code);
+  if (taken) {
+    const subject = taken[1];
+    const lastWord = subject.slice(subject.lastIndexOf("_") + 1);
+    const field = [subject, lastWord].find((name) => fields.includes(name));
+    if (field) return field;
+  }
   return "_form";
 }
 

@@ -210,7 +210,9 @@ export async function createRoom(
   user: TestUser,
   body: { name?: string; description?: string; is_private?: boolean } = {},
 ): Promise<Record<string, unknown> & { id: string }> {
-  const res = await call(base, "POST", "/api/rooms", { token: user.token, body: { name: "Room", ...body } });
+  // Room names are unique: a name of its own unless the test gives one.
+  const name = `Room ${crypto.randomUUID().slice(0, 8)}`;
+  const res = await call(base, "POST", "/api/rooms", { token: user.token, body: { name, ...body } });
   if (res.status !== 201) throw new Error(`create room failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as Record<string, unknown> & { id: string };
 }

@@ -16,6 +16,7 @@ import {
   type NewUser,
   type ProfileUpdate,
   type Store,
+  type User,
 } from "../store.ts";
 
 /** What a writer process is asked to do: append `count` messages to `roomId` as `userId`. */
@@ -154,59 +155,83 @@ export function storeContract(
   });
 
   test(
-    "users.search() finds usernames by prefix case-insensitively, ordered by username",
+    "users.search() finds usernames and display names containing the text case-insensitively, by username",
     async (store, t) => {
-      for (const username of ["alice", "Alfred", "bob", "ALINA", "albert", "carol", "al"]) {
-        await store.users.create(newUser(username));
+      const users = new Map<string, User>();
+      for (const username of ["alice", "Alfred", "bob", "ALINA", "albert", "carol", "al", "dalia"]) {
+        users.set(username, await store.users.create(newUser(username)));
       }
-      const cases: [prefix: string, limit: number, expected: string[]][] = [
-        ["al", 10, ["al", "albert", "Alfred", "alice", "ALINA"]],
-        ["AL", 10, ["al", "albert", "Alfred", "alice", "ALINA"]],
-        ["ali", 10, ["alice", "ALINA"]],
+      await store.users.updateProfile(users.get("bob")!.id, { display_name: "Bobby Tables" });
+      await store.users.updateProfile(users.get("carol")!.id, { display_name: "Caro Lindqvist-Öberg" });
+      const cases: [text: string, limit: number, expected: string[]][] = [
+        ["al", 10, ["al", "albert", "Alfred", "alice", "ALINA", "dalia"]],
+        ["AL", 10, ["al", "albert", "Alfred", "alice", "ALINA", "dalia"]],
+        ["ali", 10, ["alice", "ALINA", "dalia"]],
         ["al", 2, ["al", "albert"]],
-        ["alice", 10, ["alice"]],
+        ["lice", 10, ["alice"]],
         ["alicex", 10, []],
-        ["b", 10, ["bob"]],
+        ["TABLES", 10, ["bob"]],
+        ["b", 10, ["albert", "bob", "carol"]],
+        ["o l", 10, ["carol"]],
+        ["öberg", 10, ["carol"]],
         ["z", 10, []],
         ["", 3, ["al", "albert", "Alfred"]],
       ];
-      for (const [prefix, limit, expected] of cases) {
-        await t.step(`"${prefix}" limit ${limit}`, async () => {
-          const found = await store.users.search(prefix, limit);
+      for (const [text, limit, expected] of cases) {
+        await t.step(`"${text}" limit ${limit}`, async () => {
+          const found = await store.users.search(text, limit);
           assert.deepEqual(found.map((user) => user.username), expected);
         });
       }
       await t.step("returns whole users", async () => {
-        const [bob] = await store.users.search("bob", 1);
-        assert.deepEqual(bob, await store.users.byId(bob.id));
+        const [bob] = await store.users.search("bobby", 1);
+        assert.deepEqual(bob, await store.users.byId(users.get("bob")!.id));
+      });
+      await t.step("a changed display name is found by its new text only", async () => {
+        await store.users.updateProfile(users.get("bob")!.id, { display_name: "Robert" });
+        assert.deepEqual(await store.users.search("tables", 10), []);
+        assert.deepEqual((await store.users.search("ROBERT", 10)).map((user) => user.username), ["bob"]);
+        await store.users.updateProfile(users.get("bob")!.id, { display_name: null });
+        assert.deepEqual(await store.users.search("robert", 10), []);
       });
     },
   );
 
-  test("users.search() treats wildcard characters in the prefix literally", async (store, t) => {
+  test("users.search() treats wildcard characters in the text literally", async (store, t) => {
     for (const username of ["a_b", "axb", "a%c", "abc", "a\\d", "a.e", "a*f", "a[g]", "a^h", "a$i", "ä-j"]) {
       await store.users.create(newUser(username));
     }
-    const cases: [prefix: string, expected: string[]][] = [
+    const cases: [text: string, expected: string[]][] = [
       ["a_", ["a_b"]],
       ["a%", ["a%c"]],
       ["a\\", ["a\\d"]],
       ["a.", ["a.e"]],
       ["a*", ["a*f"]],
       ["a[", ["a[g]"]],
-      ["a^", ["a^h"]],
+      ["[g]", ["a[g]"]],
+      ["^h", ["a^h"]],
       ["a$", ["a$i"]],
-      ["%", []],
-      ["_", []],
+      ["%", ["a%c"]],
+      ["_", ["a_b"]],
       [".*", []],
+      ["(", []],
       ["Ä", ["ä-j"]],
     ];
-    for (const [prefix, expected] of cases) {
-      await t.step(JSON.stringify(prefix), async () => {
-        const found = await store.users.search(prefix, 20);
+    for (const [text, expected] of cases) {
+      await t.step(JSON.stringify(text), async () => {
+        const found = await store.users.search(text, 20);
         assert.deepEqual(found.map((user) => user.username), expected);
       });
     }
+  });
+
+  test("users.byUsername() matches the username case-insensitively", async (store, t) => {
+    const alice = await store.users.create(newUser("Alice"));
+    await store.users.create(newUser("bob"));
+    for (const username of ["Alice", "alice", "ALICE"]) {
+      await t.step(username, async () => assert.deepEqual(await store.users.byUsername(username), alice));
+    }
+    await t.step("unknown", async () => assert.equal(await store.users.byUsername("alic"), null));
   });
 
   test("users.updateProfile() changes only the fields present in the update", async (store, t) => {
@@ -265,10 +290,11 @@ export function storeContract(
   test("rooms.create() stores the room with its creator as the only member", async (store, t) => {
     const creator = newId();
     for (const is_private of [false, true]) {
+      const name = is_private ? "Secret" : "General";
       await t.step(is_private ? "private" : "public", async () => {
         const before = Date.now();
         const room = await store.rooms.create({
-          name: "General",
+          name,
           description: "Talk",
           creator_id: creator,
           is_private,
@@ -276,7 +302,7 @@ export function storeContract(
         assert.ok(isId(room.id), `not an id: ${room.id}`);
         assert.deepEqual({ ...room, id: "", created_at: "" }, {
           id: "",
-          name: "General",
+          name,
           description: "Talk",
           creator_id: creator,
           is_private,
@@ -290,6 +316,78 @@ export function storeContract(
         assert.equal(await store.rooms.isMember(room.id, creator), true);
       });
     }
+  });
+
+  test("rooms.create() refuses a name taken by another room, compared by its key", async (store, t) => {
+    const creator = newId();
+    const general = await store.rooms.create(newRoom(creator, { name: "General" }));
+    for (const name of ["General", "general", " GENERAL ", "ＧＥＮＥＲＡＬ"]) {
+      await t.step(JSON.stringify(name), async () => {
+        const other = newId();
+        await assertConflict(store.rooms.create(newRoom(other, { name, is_private: true })), "name");
+        assert.deepEqual(await store.rooms.roomIdsOf(other), [], "no room and no membership stored");
+      });
+    }
+    await t.step("a direct room's name is not taken", async () => {
+      const { room: dm } = await store.rooms.directRoom(newId(), newId(), "alice, bob");
+      const named = await store.rooms.create(newRoom(creator, { name: "Alice, Bob" }));
+      assert.equal(named.name, "Alice, Bob");
+      assert.equal((await store.rooms.directRoom(newId(), newId(), "alice, bob")).created, true);
+      assert.equal((await store.rooms.byId(dm.id))?.name, "alice, bob");
+    });
+    await t.step("concurrent creates of one name: exactly one wins", async () => {
+      const results = await Promise.allSettled(
+        Array.from(
+          { length: 6 },
+          (_, i) => store.rooms.create(newRoom(newId(), { name: i % 2 ? "Race" : "race" })),
+        ),
+      );
+      assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+      for (const result of results) {
+        if (result.status === "rejected") {
+          assert.ok(result.reason instanceof ConflictError, `expected a ConflictError, got ${result.reason}`);
+          assert.equal(result.reason.field, "name");
+        }
+      }
+    });
+    assert.deepEqual(await store.rooms.byId(general.id), general);
+  });
+
+  test("rooms.update() renames and describes a room, refusing a taken name", async (store, t) => {
+    const creator = newId();
+    const room = await store.rooms.create(newRoom(creator, { name: "design" }));
+    const other = await store.rooms.create(newRoom(creator, { name: "Ops" }));
+    await t.step("the name only", async () => {
+      const renamed = await store.rooms.update(room.id, { name: "Design Team" });
+      assert.deepEqual(renamed, { ...room, name: "Design Team" });
+      assert.deepEqual(await store.rooms.byId(room.id), renamed);
+    });
+    await t.step("the description only", async () => {
+      const described = await store.rooms.update(room.id, { description: "Pixels 🎨" });
+      assert.deepEqual(described, { ...room, name: "Design Team", description: "Pixels 🎨" });
+    });
+    await t.step("its own name in another case", async () => {
+      assert.equal((await store.rooms.update(room.id, { name: "design team" }))?.name, "design team");
+    });
+    await t.step("a taken name", async () => {
+      await assertConflict(store.rooms.update(room.id, { name: "OPS", description: "x" }), "name");
+      assert.deepEqual(await store.rooms.byId(room.id), {
+        ...room,
+        name: "design team",
+        description: "Pixels 🎨",
+      }, "unchanged");
+      assert.deepEqual(await store.rooms.byId(other.id), other);
+    });
+    await t.step("the old name is free again", async () => {
+      assert.equal((await store.rooms.create(newRoom(newId(), { name: "Design" }))).name, "Design");
+    });
+    await t.step("an empty update changes nothing", async () => {
+      assert.deepEqual(await store.rooms.update(other.id, {}), other);
+    });
+    await t.step(
+      "unknown room",
+      async () => assert.equal(await store.rooms.update(newId(), { name: "n" }), null),
+    );
   });
 
   test("rooms.byId() returns null for an unknown id", async (store) => {
@@ -821,8 +919,9 @@ function newUser(username: string): NewUser {
   return { username, email: `${username}.${newId()}@example.com`, password_hash: `hash-of-${username}` };
 }
 
+/** A room with a name of its own unless `overrides` names it (room names are unique). */
 function newRoom(creator_id: string, overrides: { name?: string; is_private?: boolean } = {}) {
-  return { name: "room", description: "", creator_id, is_private: false, ...overrides };
+  return { name: `room ${newId()}`, description: "", creator_id, is_private: false, ...overrides };
 }
 
 function newMessage(room_id: string, user_id: string, content: string): NewMessage {
