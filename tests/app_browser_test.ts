@@ -115,9 +115,11 @@ Deno.test("the sidebar counts unread messages live, in the tab title too; rooms 
       );
       await page.click(`#sidebar a[data-room-id="${random.id}"]`);
       await page.waitForSelector("#messages li[data-seq] >> text=lunch?");
-      await until(async () => (await page.title()) === "# random · Chat", "nothing unread").catch(async (e) => {
-        throw new Error(`${e.message}: ${await page.title()} ${await sidebar(page)}`);
-      });
+      await until(async () => (await page.title()) === "# random · Chat", "nothing unread").catch(
+        async (e) => {
+          throw new Error(`${e.message}: ${await page.title()} ${await sidebar(page)}`);
+        },
+      );
       assert.deepEqual(await sidebar(page), ["general: 0", "random: 0", `${bob.username}: 0`]);
       // The unread line sits before the first event the visit had not seen (the two join notices, then lunch).
       assert.deepEqual(
@@ -136,6 +138,87 @@ Deno.test("the sidebar counts unread messages live, in the tab title too; rooms 
       const direct = await openAs(context, base, alice, `/rooms/${random.id}`);
       assert.equal(await direct.textContent(".room-title h1"), "# random");
       await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("a private room made from the UI: its creator adds and removes a member from the panel, renames it; members leave", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const base = server.url;
+      const [alice, bob] = [await newUser(base, "alice"), await newUser(base, "bob")];
+      const lobby = await createRoom(base, bob, { name: "lobby" });
+      await call(base, "POST", `/api/rooms/${lobby.id}/join`, { token: alice.token });
+      const [ctxA, ctxB] = [await browser.newContext(), await browser.newContext()];
+      const a = await openAs(ctxA, base, alice, "/rooms");
+      const b = await openAs(ctxB, base, bob, `/rooms/${lobby.id}`);
+      await connected(b);
+
+      // Created from the browse page's form; the name is taken case-insensitively.
+      await a.fill("#room-name", "LOBBY");
+      await a.click("#create-room-form button[type=submit]");
+      await a.waitForSelector("#room-name-error");
+      assert.equal(await a.textContent("#room-name-error"), 'A room named "LOBBY" already exists');
+      await a.fill("#room-name", "Secret plans");
+      await a.check("#room-private");
+      await Promise.all([
+        a.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
+        a.click("#create-room-form button[type=submit]"),
+      ]);
+      await connected(a);
+      const secretId = a.url().split("/").pop()!;
+      assert.deepEqual(await sidebar(b), ["lobby: 0"], "bob cannot see it");
+
+      // Added by username from the panel: bob's sidebar lists it at once.
+      await a.fill("#add-member", bob.username);
+      await a.click("#add-member-form button[type=submit]");
+      await a.waitForSelector(`#members li[data-user-id="${bob.id}"]`);
+      await until(
+        async () => (await sidebar(b)).join() === "lobby: 0,Secret plans: 1",
+        "the new room in bob's sidebar",
+      );
+      await a.fill("#add-member", "nobody-by-that-name");
+      await a.click("#add-member-form button[type=submit]");
+      await a.waitForSelector("#add-member-error");
+      await shot(a, "app-private-room-panel");
+
+      // Renamed from the settings: both see the new name.
+      await a.click("#room-settings summary");
+      await a.fill("#settings-name", "Launch plans");
+      await a.click("#room-settings-form button[type=submit]");
+      await a.waitForSelector('.room-title h1:has-text("# Launch plans")');
+      await a.waitForSelector('#messages li.is-system >> text=renamed the room to "Launch plans"');
+      await until(
+        async () => (await sidebar(b)).join() === "Launch plans: 2,lobby: 0",
+        "the new name for bob",
+      );
+
+      // Removed: gone from bob's sidebar; bob's open page says so.
+      await b.click(`#sidebar a[data-room-id="${secretId}"]`);
+      await b.waitForSelector('.room-title h1:has-text("# Launch plans")');
+      await a.click(`button[aria-label="Remove ${bob.username} from the room"]`);
+      await a.waitForSelector(`#members li[data-user-id="${bob.id}"]`, { state: "detached" });
+      await until(async () => (await sidebar(b)).join() === "lobby: 0", "the room gone from bob's sidebar");
+      await b.waitForSelector("text=You are no longer a member of this room.");
+      const member = await call(base, "GET", `/api/rooms/${secretId}/messages`, { token: bob.token });
+      assert.equal(member.status, 404, "and the server agrees");
+
+      // Leaving: alice leaves the lobby from its panel; it leaves her sidebar and bob sees the notice.
+      await a.click(`#sidebar a[data-room-id="${lobby.id}"]`);
+      await a.waitForSelector('.room-title h1:has-text("# lobby")');
+      a.once("dialog", (dialog) => dialog.accept());
+      await a.click("#leave-room");
+      await until(
+        async () => (await sidebar(a)).join() === "Launch plans: 0",
+        "the lobby gone from alice's sidebar",
+      );
+      await b.click(`#sidebar a[data-room-id="${lobby.id}"]`);
+      await b.waitForSelector(`#messages li.is-system >> text=${alice.username} left the room`);
+      await shot(a, "app-after-leaving");
+      await ctxA.close();
+      await ctxB.close();
     } finally {
       await server.stop();
     }

@@ -58,6 +58,9 @@ export interface ChatClientOptions {
 }
 
 const OLDER_PAGE = 50;
+/** The notices of a rename (`alice renamed the room to "design"`) and of a new description. */
+const RENAMED = /^\S+ renamed the room to "(.*)"$/s;
+const DESCRIBED = /^\S+ changed the description$/;
 /** How long an acknowledged message's broadcast may take before the client asks for what it missed. */
 const ACK_GAP_MS = 1_000;
 /** Own typing notices go out at most this often per room. */
@@ -447,12 +450,21 @@ export class ChatClient {
     if (jump) this.#catchUp.fill(message.room_id);
   }
 
-  /** A live message moves its room's row; a room not listed, or a watched room's notice (a rename?), is read again. */
+  /**
+   * A live message moves its room's row. A room not listed is read from the server; a rename's notice renames
+   * the row, a description's notice reads a watched room again.
+   */
   #onListed(message: ChatMessage): void {
     if (!this.#list) return;
-    const notice = message.type === "system" && this.#rooms.has(message.room_id);
-    if (!this.#list.has(message.room_id) || notice) this.#lookUp(message.room_id);
-    if (this.#list.seen(message.room_id, message.seq, message.user_id === this.#me.id)) this.#changedList();
+    const { room_id: roomId } = message;
+    if (!this.#list.has(roomId)) this.#lookUp(roomId);
+    let changed = this.#list.seen(roomId, message.seq, message.user_id === this.#me.id);
+    if (message.type === "system") {
+      const renamed = RENAMED.exec(message.content);
+      if (renamed) changed = this.#list.rename(roomId, renamed[1]) || changed;
+      else if (DESCRIBED.test(message.content) && this.#rooms.has(roomId)) this.#lookUp(roomId);
+    }
+    if (changed) this.#changedList();
   }
 
   /** A stored message from the socket or the history API. */

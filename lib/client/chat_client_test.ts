@@ -593,3 +593,21 @@ Deno.test("ChatClient.takeBack() returns a refused message's text and forgets it
   assert.deepEqual(await outbox.list("r1"), []);
   assert.equal(client.takeBack("cid-1"), null);
 });
+
+Deno.test("ChatClient with a room list: a rename's notice renames the row without asking the server", async () => {
+  const rooms = [entry("r1", 3, 3), entry("r2", 5, 5)];
+  const { client, sockets, api } = setup({
+    rooms,
+    api: (r) => r === "GET /api/rooms" ? { rooms } : undefined,
+  });
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  socket.receive(
+    message("r2", 6, "u-bob", { type: "system", content: 'bob renamed the room to "design "team""' }),
+  );
+  assert.deepEqual(
+    client.rooms().map((r) => [r.id, r.name, r.unread]),
+    [["r2", 'design "team"', 1], ["r1", "r1", 0]],
+  );
+  assert.deepEqual(api.requests, ["GET /api/rooms"]);
+});

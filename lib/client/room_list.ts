@@ -55,6 +55,14 @@ export class RoomList {
     this.#rooms.set(entry.id, merge(this.#rooms.get(entry.id), entry));
   }
 
+  /** The room's new name (from its notice); true when it changed. */
+  rename(roomId: string, name: string): boolean {
+    const room = this.#rooms.get(roomId);
+    if (!room || room.name === name) return false;
+    room.name = name;
+    return true;
+  }
+
   remove(roomId: string): boolean {
     return this.#rooms.delete(roomId);
   }
