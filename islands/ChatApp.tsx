@@ -254,7 +254,9 @@ export default function ChatApp(props: ChatAppProps) {
 
   async function open(roomId: string, push: boolean): Promise<void> {
     const chat = client.current!;
-    const marker = chat.roomEntry(roomId)?.last_read_seq ?? null;
+    const entry = chat.roomEntry(roomId);
+    // The "new messages" line marks what was unread when the room opened, if anything was.
+    const marker = entry && entry.last_seq > (entry.last_read_seq ?? 0) ? entry.last_read_seq ?? 0 : null;
     const { currentId, draft } = latest.current;
     setDrawer(null);
     if (roomId === currentId) return;

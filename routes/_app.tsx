@@ -11,6 +11,9 @@ export default function App({ Component, state }: AppProps<State>) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{title}</title>
         <link rel="stylesheet" href="/styles.css" />
+        <noscript>
+          <link rel="stylesheet" href="/noscript.css" />
+        </noscript>
         <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
       </head>
       <body>

@@ -9,6 +9,8 @@ need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # Browser tests drive Debian's Chromium with playwright-core (no browser download).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium fonts-dejavu-core)
+# Emoji in messages and the picker render in screenshots as people see them, not as empty boxes.
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 # Scale-out tests run real Redis servers and nginx (the tests start and stop their own).
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)

@@ -223,3 +223,125 @@ Deno.test("a private room made from the UI: its creator adds and removes a membe
       await server.stop();
     }
   }));
+
+/** Types `text` into the composer as input events do (also characters `fill()` would not take). */
+async function typeDraft(page: Page, text: string): Promise<void> {
+  await page.$eval("#composer-input", (el, value) => {
+    const input = el as HTMLTextAreaElement;
+    input.value = value;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  }, text);
+}
+
+Deno.test("the composer: a counter near the limit and no Send past it; a refused message comes back to edit", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db`, MAX_MESSAGE_CHARS: "4000" });
+    try {
+      const base = server.url;
+      const alice = await newUser(base, "alice");
+      const room = await createRoom(base, alice, { name: "drafts" });
+      const context = await browser.newContext();
+      const sockets = await socketSwitch(context);
+      const page = await openAs(context, base, alice, `/rooms/${room.id}`);
+      await connected(page);
+
+      await typeDraft(page, "x".repeat(3_990));
+      assert.equal(await page.textContent("#composer-count"), "10 left");
+      await typeDraft(page, "é".repeat(4_001));
+      assert.equal(await page.textContent("#composer-count"), "1 character too many");
+      assert.equal(await page.isDisabled("#composer button[type=submit]"), true);
+      await page.press("#composer-input", "Enter");
+      assert.equal((await page.inputValue("#composer-input")).length, 4_001, "kept to shorten");
+      assert.equal(await page.$$eval("#messages li.pending", (els) => els.length), 0, "nothing sent");
+      await shot(page, "app-composer-too-long");
+      await page.press("#composer-input", "Backspace");
+      assert.equal(await page.textContent("#composer-count"), "0 left");
+      assert.equal(await page.isDisabled("#composer button[type=submit]"), false);
+
+      // Refused for good (a NUL character): back in the empty box, with why.
+      await typeDraft(page, "bad\u0000text");
+      await page.press("#composer-input", "Enter");
+      await page.waitForSelector(".composer-notice");
+      assert.equal(await page.inputValue("#composer-input"), "bad\u0000text");
+      assert.match(
+        await page.textContent(".composer-notice") ?? "",
+        /^Not sent: .*NUL.*back in the box to edit\.$/,
+      );
+      assert.equal(await page.$$eval("#messages li.pending", (els) => els.length), 0);
+
+      // Refused while the box holds a new draft: shown with Edit and Discard; Edit puts it before the draft.
+      sockets.hold();
+      await page.press("#composer-input", "Enter");
+      await page.waitForSelector('#messages li.pending[data-state="sending"]');
+      await typeDraft(page, "a new draft");
+      sockets.open();
+      await page.waitForSelector('#messages li[data-state="failed"] >> text=Not sent:');
+      await shot(page, "app-failed-message");
+      await page.click('#messages li[data-state="failed"] button.edit');
+      assert.equal(await page.inputValue("#composer-input"), "bad\u0000text\na new draft");
+      assert.equal(await page.$$eval("#messages li.pending", (els) => els.length), 0);
+      await typeDraft(page, "fine now");
+      await page.press("#composer-input", "Enter");
+      await page.waitForSelector("#messages li[data-seq] >> text=fine now");
+      assert.equal(await page.inputValue("#composer-input"), "");
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("without JavaScript a room page still sends: the form posts, the page shows the message and says why it is not live", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db`, MAX_MESSAGE_CHARS: "20" });
+    try {
+      const base = server.url;
+      const alice = await newUser(base, "alice");
+      const room = await createRoom(base, alice, { name: "plain" });
+      const context = await browser.newContext({ javaScriptEnabled: false });
+      const page = await openAs(context, base, alice, `/rooms/${room.id}`);
+      assert.equal(
+        await page.textContent("noscript .banner, .banner"),
+        "Live updates need JavaScript: reload the page to see new messages.",
+      );
+      await page.fill("#composer-input", "sent the old way");
+      await Promise.all([
+        page.waitForURL(`${base}/rooms/${room.id}#composer`),
+        page.click("#composer button"),
+      ]);
+      assert.deepEqual(
+        await page.$$eval("#messages li[data-seq] .msg-text", (els) => els.map((e) => e.textContent)),
+        [
+          "sent the old way",
+        ],
+      );
+      // The same form again (a double click, a resent POST) stores it once: the key is the page's.
+      const clientId = await page.inputValue("#composer input[name=client_id]");
+      for (let i = 0; i < 2; i++) {
+        const res = await context.request.post(`${base}/rooms/${room.id}`, {
+          form: { intent: "send", client_id: clientId, content: "twice?" },
+          headers: { origin: base },
+          maxRedirects: 0,
+        });
+        assert.equal(res.status(), 303);
+      }
+      // Too long: the page says why and keeps the text.
+      await page.reload();
+      await page.fill("#composer-input", "this is longer than twenty");
+      await page.click("#composer button");
+      await page.waitForSelector(".composer-notice");
+      assert.equal(
+        await page.textContent(".composer-notice"),
+        "Not sent: Message content is longer than 20 characters",
+      );
+      assert.equal(await page.inputValue("#composer-input"), "this is longer than twenty");
+      await shot(page, "app-no-javascript");
+      const history = await call(base, "GET", `/api/rooms/${room.id}/messages`, { token: alice.token });
+      assert.deepEqual(history.body.messages.map((m: { content: string }) => m.content), [
+        "sent the old way",
+        "twice?",
+      ]);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));

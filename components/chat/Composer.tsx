@@ -73,7 +73,8 @@ export function Composer(props: ComposerProps) {
         </span>
         <span class="composer-hint muted">Enter to send, Shift+Enter for a new line</span>
         {props.tools}
-        <button type="submit" disabled={over}>Send</button>
+        {/* Without JavaScript the counter cannot follow edits: the server says when it is too long. */}
+        <button type="submit" disabled={over && props.onSend !== undefined}>Send</button>
       </div>
     </form>
   );

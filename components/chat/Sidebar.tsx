@@ -33,7 +33,9 @@ export function Sidebar({ rows, currentId, meUsername, onOpen }: SidebarProps) {
             if (onOpen?.(room.id)) event.preventDefault();
           }}
         >
-          <span class="sigil" aria-hidden="true">{room.is_direct ? "@" : room.is_private ? "🔒" : "#"}</span>
+          <span class="sigil" aria-hidden="true">
+            {room.is_direct ? "@" : room.is_private ? <LockIcon /> : "#"}
+          </span>
           <span class="room-name">{roomLabel(room, meUsername)}</span>
           {room.is_private && !room.is_direct && <span class="visually-hidden">(private)</span>}
           {unread > 0 && (
@@ -77,5 +79,14 @@ export function Sidebar({ rows, currentId, meUsername, onOpen }: SidebarProps) {
         <a href="/rooms">Browse rooms</a>
       </p>
     </>
+  );
+}
+
+function LockIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="12" height="12" focusable="false">
+      <rect x="2.5" y="7" width="11" height="8" rx="1.5" fill="currentColor" />
+      <path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="currentColor" stroke-width="1.8" />
+    </svg>
   );
 }

@@ -78,7 +78,8 @@ export class Messages {
   }
 
   /** Stores and broadcasts a system notice about `subject` (a join, a leave). */
-  async notice(room: Room, subject: Identity, content: string): Promise<void> {
+  /** Stores and sends a system notice about `subject` (a join, a rename …); returns it. */
+  async notice(room: Room, subject: Identity, content: string): Promise<Message> {
     const { message } = await this.#options.store.messages.append({
       room_id: room.id,
       user_id: subject.userId,
@@ -87,6 +88,7 @@ export class Messages {
       type: "system",
     });
     await this.#options.broadcast(message);
+    return message;
   }
 
   async history(actor: Identity, roomId: string, query: HistoryQuery): Promise<HistoryPage> {

@@ -177,7 +177,9 @@ export class Rooms {
     await this.#access.takeToken(actor);
     if (!(await this.#store.rooms.addMember(room.id, target.userId))) return;
     await this.#hub.changeMembership(target.userId, room.id, "sub");
-    await this.#messages.notice(room, target, notice);
+    const stored = await this.#messages.notice(room, target, notice);
+    // Who joined by themselves has read the room up to their own notice.
+    if (target.userId === actor.userId) await this.#store.rooms.markRead(room.id, target.userId, stored.seq);
   }
 
   /** Removes the membership and the user's sockets everywhere, then stores and sends the notice. */

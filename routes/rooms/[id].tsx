@@ -82,7 +82,7 @@ async function roomPage(
           online,
         })),
       },
-      readSeq: listed.last_read_seq,
+      readSeq: listed.last_seq > listed.last_read_seq ? listed.last_read_seq : null,
       ...(failed ? { draft: failed.draft, notice: failed.notice } : {}),
     };
     state.title = listed.is_direct ? listed.name : `# ${listed.name}`;

@@ -116,13 +116,14 @@ export function outboxContents(page: Page): Promise<string[]> {
 
 /**
  * A switch on the context's WebSockets to /ws (Playwright routes them through itself): `open` passes frames
- * both ways; `mute` still delivers the page's frames to the server but drops every answer; `block` closes the
- * sockets and refuses new ones. `context.setOffline()` cannot do this: it leaves open sockets alone, and a
+ * both ways; `mute` still delivers the page's frames to the server but drops every answer; `hold` keeps the
+ * answers back until `open` delivers them, in order; `block` closes the sockets and refuses new ones. `context.setOffline()` cannot do this: it leaves open sockets alone, and a
  * reload needs the network.
  */
 export async function socketSwitch(context: BrowserContext) {
-  let mode: "open" | "mute" | "block" = "open";
+  let mode: "open" | "mute" | "hold" | "block" = "open";
   const sockets = new Set<WebSocketRoute>();
+  const held: { ws: WebSocketRoute; frame: string | Buffer }[] = [];
   await context.routeWebSocket(/\/ws$/, (ws) => {
     if (mode === "block") {
       ws.close({ code: 4000, reason: "blocked by the test" }).catch(() => {});
@@ -132,6 +133,7 @@ export async function socketSwitch(context: BrowserContext) {
     const server = ws.connectToServer();
     server.onMessage((frame) => {
       if (mode === "open") ws.send(frame);
+      else if (mode === "hold") held.push({ ws, frame });
     });
     server.onClose((code, reason) => {
       sockets.delete(ws);
@@ -139,8 +141,12 @@ export async function socketSwitch(context: BrowserContext) {
     });
   });
   return {
-    open: () => void (mode = "open"),
+    open: () => {
+      mode = "open";
+      for (const { ws, frame } of held.splice(0)) ws.send(frame);
+    },
     mute: () => void (mode = "mute"),
+    hold: () => void (mode = "hold"),
     block: async () => {
       mode = "block";
       await Promise.all(
