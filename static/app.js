@@ -6,9 +6,15 @@
   const root = document.documentElement;
   const systemDark = matchMedia("(prefers-color-scheme: dark)");
   const toggle = document.getElementById("theme-toggle");
+  const themeColors = document.querySelectorAll('meta[name="theme-color"]');
 
   const isDark = () => root.dataset.theme ? root.dataset.theme === "dark" : systemDark.matches;
-  const show = () => toggle.setAttribute("aria-pressed", String(isDark()));
+  /** The toggle's state, and the browser's title bar in the top bar's colour (its metas only know the system). */
+  const show = () => {
+    toggle.setAttribute("aria-pressed", String(isDark()));
+    const topbar = getComputedStyle(root).getPropertyValue("--topbar-bg").trim();
+    for (const meta of themeColors) meta.content = topbar;
+  };
 
   /** Applies `theme` and remembers it; choosing what the system prefers goes back to following the system. */
   const choose = (theme) => {

@@ -5,10 +5,12 @@
  * - Page navigations: network only; when the network fails, the offline page cached at install.
  * - Never cached or answered from the cache: the API (`/api/`), the socket (`/ws`), `/metrics`, anything but GET
  *   (form posts), and other origins.
- * Browsers install a new worker whenever this file changes; activating it deletes every cache of older versions.
+ * Browsers install a new worker whenever this file changes (bump VERSION when the cached set or layout changes);
+ * activating it deletes the caches of every other version.
  */
 const VERSION = "1";
-const CACHE = `chat-shell-v${VERSION}`;
+const PREFIX = "chat-shell-v";
+const CACHE = PREFIX + VERSION;
 const OFFLINE_PAGE = "/offline.html";
 const BUNDLES = "/_fresh/js/";
 const SHELL = [
@@ -33,7 +35,8 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches.keys()
-      .then((names) => Promise.all(names.filter((name) => name !== CACHE).map((name) => caches.delete(name))))
+      .then((names) => names.filter((name) => name.startsWith(PREFIX) && name !== CACHE))
+      .then((old) => Promise.all(old.map((name) => caches.delete(name))))
       .then(() => self.clients.claim()),
   );
 });

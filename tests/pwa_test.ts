@@ -15,6 +15,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const OUT = new URL("../test-output/", import.meta.url).pathname;
 /** The page background (`--bg`) of each theme, as getComputedStyle reports it. */
 const BACKGROUND = { light: "rgb(245, 246, 248)", dark: "rgb(21, 23, 26)" };
+/** The top bar's colour (`--topbar-bg`), which the `theme-color` metas follow. */
+const TOPBAR = { light: "#2456c9", dark: "#1f2d4d" };
 /** What the service worker keeps from install on. */
 const SHELL = [
   "/offline.html",
@@ -156,6 +158,15 @@ Deno.test("pages, styles and island bundles are compressed when the request acce
       assert.equal(identity.headers["content-encoding"], undefined, path);
       assert.equal(decoded(identity), text, path);
     }
+    // Compressing weakens the ETag; revalidating with it still gives a 304.
+    const css = await rawGet(server.url + "/styles.css", { "accept-encoding": "br" });
+    const etag = String(css.headers.etag);
+    assert.match(etag, /^W\/"[0-9a-f]{32}"$/);
+    const revalidated = await rawGet(server.url + "/styles.css", {
+      "accept-encoding": "br",
+      "if-none-match": etag,
+    });
+    assert.equal(revalidated.status, 304);
     // Production bundles are minified: no indented lines.
     for (const path of paths.filter((p) => p.startsWith("/_fresh/js/"))) {
       assert.doesNotMatch(decoded(await rawGet(server.url + path)), /\n\s+\S/, `${path} is minified`);
@@ -201,7 +212,7 @@ Deno.test("the manifest is valid JSON whose icons exist, and the pages link it, 
     assert.equal(sw.status, 200);
     assert.equal(sw.headers.get("content-type"), "text/javascript; charset=utf-8");
     assert.equal(sw.headers.get("cache-control"), "no-cache");
-    assert.match(await sw.text(), new RegExp(`chat-shell-v\\$\\{VERSION\\}`));
+    assert.equal(await sw.text(), await Deno.readTextFile(new URL("../static/sw.js", import.meta.url)));
     const offline = await fetch(server.url + "/offline.html");
     assert.equal(offline.status, 200);
     assert.equal(offline.headers.get("content-type"), "text/html; charset=utf-8");
@@ -235,6 +246,9 @@ function themeOf(page: Page) {
     dataTheme: document.documentElement.dataset.theme ?? null,
     stored: localStorage.getItem("theme"),
     pressed: document.getElementById("theme-toggle")?.getAttribute("aria-pressed") ?? null,
+    themeColors: [...document.querySelectorAll<HTMLMetaElement>('meta[name="theme-color"]')].map((m) =>
+      m.content
+    ),
   }));
 }
 
@@ -259,6 +273,7 @@ Deno.test("light and dark: the system's choice, the toggle kept across reloads, 
         dataTheme: null,
         stored: null,
         pressed: `${scheme === "dark"}`,
+        themeColors: [TOPBAR[scheme], TOPBAR[scheme]],
       };
 
       await page.goto(base + "/");
@@ -293,6 +308,7 @@ Deno.test("light and dark: the system's choice, the toggle kept across reloads, 
         dataTheme: other,
         stored: other,
         pressed: `${other === "dark"}`,
+        themeColors: [TOPBAR[other], TOPBAR[other]],
       };
       await page.goto(base + "/rooms");
       await page.click("#theme-toggle");
@@ -403,6 +419,10 @@ Deno.test("the service worker keeps the shell, never the API, and shows the offl
     assert.equal(await statusOf(page, "/metrics"), "TypeError");
     await page.goto(base + "/rooms");
     assert.equal(await page.textContent("h1"), "You are offline");
+    // Opening the API or the metrics is no page: the browser's own network error, not the offline page.
+    for (const path of ["/api/health", "/metrics"]) {
+      await assert.rejects(page.goto(base + path), /ERR_INTERNET_DISCONNECTED/, path);
+    }
 
     // Back online, pages come from the network again.
     await context.setOffline(false);
