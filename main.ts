@@ -177,6 +177,9 @@ export async function main(): Promise<number> {
   const httpServer = Deno.serve({
     hostname: config.host,
     port: config.port,
+    // Off by default in Deno 2.9 (denoland/deno#35486): gzip or brotli for compressible types (pages, CSS, JS, JSON) when the
+    // client accepts it; never for an upgrade, a body already encoded, or `cache-control: no-transform`.
+    automaticCompression: true,
     onListen: ({ hostname, port }) =>
       log.info("Listening", {
         host: hostname,

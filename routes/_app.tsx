@@ -10,11 +10,17 @@ export default function App({ Component, state }: AppProps<State>) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{title}</title>
+        <script src="/theme.js"></script>
+        <script src="/app.js" defer></script>
         <link rel="stylesheet" href="/styles.css" />
         <noscript>
           <link rel="stylesheet" href="/noscript.css" />
         </noscript>
         <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+        <link rel="manifest" href="/manifest.webmanifest" />
+        <link rel="apple-touch-icon" href="/icons/icon-192.png" />
+        <meta name="theme-color" content="#2456c9" media="(prefers-color-scheme: light)" />
+        <meta name="theme-color" content="#1f2d4d" media="(prefers-color-scheme: dark)" />
       </head>
       <body>
         <a class="skip-link" href="#main">Skip to content</a>
@@ -27,6 +33,7 @@ export default function App({ Component, state }: AppProps<State>) {
               <PostButton action="/logout" fields={{}} label="Log out" class="link" />
             </nav>
           )}
+          <button type="button" id="theme-toggle" class="link" aria-pressed="false" hidden>Dark mode</button>
         </header>
         <main id="main">
           <Component />

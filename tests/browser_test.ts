@@ -389,7 +389,8 @@ Deno.test("a message stored between the page render and the socket opening is no
         token: owner.token,
         body: { name: "Race" },
       });
-      const context = await browser.newContext();
+      // No service worker: it would serve the cached client.js, past the hold below.
+      const context = await browser.newContext({ serviceWorkers: "block" });
       const page = await signUp(context, server.url, "latecomer");
       await joinFromList(page, "Race");
       // Hold the island's code back on the next load, post meanwhile, then let it run.

@@ -11,6 +11,7 @@ const PROJECT = {
   "static/img/pic.png": PNG,
   "static/robots.txt": "User-agent: *",
   "static/data.json": "{}",
+  "static/manifest.webmanifest": "{}",
   "static/font.woff2": new Uint8Array([1, 2, 3]),
   "static/file.unknown": "?",
   "secret.txt": "outside static",
@@ -28,6 +29,7 @@ Deno.test("Fresh.staticFiles serves static/ files with a content type and an ETa
       ["/img/pic.png", "image/png"],
       ["/robots.txt", "text/plain; charset=utf-8"],
       ["/data.json", "application/json; charset=utf-8"],
+      ["/manifest.webmanifest", "application/manifest+json; charset=utf-8"],
       ["/font.woff2", "font/woff2"],
       ["/file.unknown", "application/octet-stream"],
     ]
