@@ -393,7 +393,7 @@ export default function ChatApp(props: ChatAppProps) {
             type="button"
             class="icon-button details-toggle"
             id="details-toggle"
-            aria-label={`Members and details (${room.members.length} members)`}
+            aria-label={`${room.members.length} ${room.members.length === 1 ? "member" : "members"}, details`}
             aria-expanded={drawer === "details" || detailsShown}
             aria-controls="details"
             onClick={() => {

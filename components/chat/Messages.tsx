@@ -36,14 +36,14 @@ export function messageItems({ items, members, timeZone, expanded, onExpand }: M
   return items.map((item) => {
     if (item.kind === "day") {
       return (
-        <li key={item.key} class="day-separator" role="separator" aria-label={item.label}>
+        <li key={item.key} class="day-separator">
           <span>{item.label}</span>
         </li>
       );
     }
     if (item.kind === "unread") {
       return (
-        <li key={item.key} class="unread-line" id="unread-line" role="separator" aria-label="New messages">
+        <li key={item.key} class="unread-line" id="unread-line">
           <span>New messages</span>
         </li>
       );

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { ComponentType } from "preact";
 
 export interface IslandFile {
-  /** `ChatRoom` for `islands/ChatRoom.tsx`. */
+  /** `ChatApp` for `islands/ChatApp.tsx`. */
   name: string;
   /** Absolute path of the file. */
   path: string;
