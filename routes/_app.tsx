@@ -11,6 +11,7 @@ export default function App({ Component, state }: AppProps<State>) {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{title}</title>
         <link rel="stylesheet" href="/styles.css" />
+        <link rel="stylesheet" href="/auth.css" />
         <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
       </head>
       <body>
