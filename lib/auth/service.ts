@@ -59,12 +59,12 @@ export class AuthService {
    */
   async register(body: Body): Promise<User> {
     const problems = new FieldProblems();
-    const username = stringOf(body.username);
+    const username = stringOf(body.username ?? "");
     if (username === "") problems.add("username", SAYS.usernameMissing);
     else if (username === undefined || !USERNAME_RE.test(username)) {
       problems.add("username", SAYS.usernameRule);
     }
-    const email = stringOf(body.email);
+    const email = stringOf(body.email ?? "");
     if (email === "") problems.add("email", SAYS.emailMissing);
     else if (email === undefined || email.length > MAX_EMAIL_CHARS || !EMAIL_RE.test(email)) {
       problems.add("email", SAYS.emailRule);
