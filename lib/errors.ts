@@ -36,14 +36,17 @@ export const ERRORS = {
   unknown_command: row(400, "Unknown command"),
   invalid_command: row(400, "The command is not valid"),
   // Accounts and sessions.
-  invalid_credentials_format: row(400, '"email" and "password" must be strings'),
-  invalid_credentials: row(401, "Invalid email or password"),
+  invalid_credentials_format: row(
+    400,
+    'Send "password" and one of "login", "username" or "email", as strings',
+  ),
+  invalid_credentials: row(401, "Wrong username, email or password"),
   missing_token: row(401, "An access token is required"),
   invalid_token: row(401, "The access token is not valid"),
   token_expired: row(401, "The access token has expired"),
   origin_not_allowed: row(403, "Cross-origin request refused"),
-  username_taken: row(409, "That username is already registered"),
-  email_taken: row(409, "That email is already registered"),
+  username_taken: row(409, "That username is taken"),
+  email_taken: row(409, "An account with that email exists"),
   // Rooms, members and users.
   room_not_found: row(404, "Room not found"),
   user_not_found: row(404, "User not found"),
@@ -79,19 +82,26 @@ export function errorRow(code: ErrorCode): Row {
   return Object.hasOwn(ERRORS, code) ? ERRORS[code as keyof typeof ERRORS] : FIELD_INVALID;
 }
 
-/** A refusal the client is told about: a code of the table and a message for people. */
+/**
+ * A refusal the client is told about: a code of the table and a message for people. A request with several bad
+ * fields is one refusal that names the first problem and carries every field's message in `fields`
+ * (`FieldProblems` in lib/validate.ts).
+ */
 export class ChatError extends Error {
   /** For retryable refusals: when to try again. */
   readonly retryAfterMs: number | undefined;
+  /** Every bad field of the request with its message, the first one being `code` and `message`. */
+  readonly fields: Record<string, string> | undefined;
 
   constructor(
     readonly code: ErrorCode,
     message?: string,
-    options: { retryAfterMs?: number; cause?: unknown } = {},
+    options: { retryAfterMs?: number; fields?: Record<string, string>; cause?: unknown } = {},
   ) {
     super(message ?? errorRow(code).message, { cause: options.cause });
     this.name = "ChatError";
     this.retryAfterMs = options.retryAfterMs;
+    this.fields = options.fields;
   }
 
   get status(): number {
@@ -113,7 +123,10 @@ export function isUnexpected(error: unknown): boolean {
   return !(error instanceof ChatError) || error.code === "internal_error";
 }
 
-/** The HTTP answer to an error: status, `{"error":{"code","message"}}` and headers (`Retry-After`). */
+/**
+ * The HTTP answer to an error: status, `{"error":{"code","message"}}` (with `"fields"` when the error names
+ * several bad fields) and headers (`Retry-After`).
+ */
 export function httpErrorOf(
   error: unknown,
 ): { status: number; body: ErrorBody; headers: Record<string, string> } {
@@ -122,16 +135,16 @@ export function httpErrorOf(
   if (chat.retryAfterMs !== undefined) {
     headers["Retry-After"] = String(Math.max(1, Math.ceil(chat.retryAfterMs / 1000)));
   } else if (chat.code === "store_unavailable") headers["Retry-After"] = "2";
-  return { status: chat.status, body: errorBody(chat.code, chat.message), headers };
+  return { status: chat.status, body: errorBody(chat.code, chat.message, chat.fields), headers };
 }
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; fields?: Record<string, string> };
 }
 
-/** The JSON body every HTTP error response carries. */
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+/** The JSON body every HTTP error response carries; `fields` maps each bad field of the request to its message. */
+export function errorBody(code: string, message: string, fields?: Record<string, string>): ErrorBody {
+  return { error: fields ? { code, message, fields } : { code, message } };
 }
 
 /** An HTTP error response for anything thrown. */

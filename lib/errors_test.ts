@@ -9,6 +9,10 @@ Deno.test("`httpErrorOf()` answers a `ChatError` with its row's status, its code
   }, {}]);
   const field = httpErrorOf(new ChatError("invalid_name", '"name" must not be blank'));
   assert.deepEqual([field.status, field.body.error.code], [400, "invalid_name"]);
+  const fields = { name: "Enter a name", topic: "Topic is too long" };
+  assert.deepEqual(httpErrorOf(new ChatError("invalid_name", "Enter a name", { fields })).body, {
+    error: { code: "invalid_name", message: "Enter a name", fields },
+  });
 });
 
 Deno.test("`httpErrorOf()` sets Retry-After from `retryAfterMs` (rounded up to whole seconds, at least 1)", () => {

@@ -1,4 +1,4 @@
-import { ChatError } from "./errors.ts";
+import { ChatError, type ErrorCode } from "./errors.ts";
 
 /** A parsed JSON object body. Reading a field checks its type, so nothing but plain values reaches a query. */
 export type Body = Record<string, unknown>;
@@ -87,4 +87,61 @@ export function integerQuery<K extends string>(
     result[name as K] = value;
   }
   return result;
+}
+
+/**
+ * Every problem of a request's fields, gathered so the client hears of all of them at once. `throwIfAny()`
+ * throws one `ChatError` with every field's message in `fields`; its code and message are the first problem's
+ * of the lowest status, so a malformed request is a 400 even when a name in it is also taken (409).
+ *
+ * @example
+ * const problems = new FieldProblems();
+ * if (name === "") problems.add("name", "Enter a name");
+ * const topic = problems.check("topic", () => parseTopic(body));
+ * problems.throwIfAny();
+ */
+export class FieldProblems {
+  readonly #problems: ChatError[] = [];
+  readonly #fields: Record<string, string> = {};
+
+  /** Records `field`'s problem (`invalid_<field>` unless `code` says otherwise); a field keeps its first. */
+  add(field: string, message: string, code: ErrorCode = `invalid_${field}`): void {
+    if (this.has(field)) return;
+    this.#problems.push(new ChatError(code, message));
+    this.#fields[field] = message;
+  }
+
+  has(field: string): boolean {
+    return Object.hasOwn(this.#fields, field);
+  }
+
+  /**
+   * Runs a validator that throws; a refusal (`ChatError` under 500) is recorded under `field`, not thrown, with
+   * its own message or `message` (a form's words for its field).
+   */
+  check<T>(field: string, validate: () => T, message?: string): T | undefined {
+    try {
+      return validate();
+    } catch (error) {
+      if (!(error instanceof ChatError) || error.status >= 500) throw error;
+      this.add(field, message ?? error.message, error.code);
+      return undefined;
+    }
+  }
+
+  get size(): number {
+    return this.#problems.length;
+  }
+
+  /** The one refusal for every problem recorded; `undefined` when there is none. */
+  error(): ChatError | undefined {
+    if (this.#problems.length === 0) return undefined;
+    const first = this.#problems.reduce((best, problem) => problem.status < best.status ? problem : best);
+    return new ChatError(first.code, first.message, { fields: { ...this.#fields } });
+  }
+
+  throwIfAny(): void {
+    const error = this.error();
+    if (error) throw error;
+  }
 }

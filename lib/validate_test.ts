@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ChatError } from "./errors.ts";
 import {
   type Body,
+  FieldProblems,
   integerQuery,
   optionalBoolean,
   optionalString,
@@ -304,4 +305,34 @@ Deno.test("readJson() accepts application/json with parameters but not its relat
       (e: ChatError) => e.status === 415 && e.code === "unsupported_media_type",
     );
   }
+});
+
+Deno.test("FieldProblems reports every field at once; the code is the first problem of the lowest status", () => {
+  const problems = new FieldProblems();
+  problems.throwIfAny(); // nothing recorded: nothing thrown
+  problems.add("username", "That username is taken", "username_taken");
+  problems.add("email", "Enter an email address like name@example.com");
+  problems.add("email", "a second problem of a field is dropped");
+  assert.equal(problems.check("password", () => "kept"), "kept");
+  assert.equal(problems.check("bio", () => requiredString({}, "bio", 1, 5)), undefined);
+  problems.check("topic", () => requiredString({ topic: "" }, "topic", 1, 5), "Enter a topic");
+  assert.throws(() => problems.check("bug", () => JSON.parse("{")), SyntaxError, "not a refusal: rethrown");
+  let thrown: unknown;
+  try {
+    problems.throwIfAny();
+  } catch (error) {
+    thrown = error;
+  }
+  assert.ok(thrown instanceof ChatError);
+  assert.deepEqual([thrown.status, thrown.code, thrown.message], [
+    400,
+    "invalid_email",
+    "Enter an email address like name@example.com",
+  ]);
+  assert.deepEqual(thrown.fields, {
+    username: "That username is taken",
+    email: "Enter an email address like name@example.com",
+    bio: '"bio" is required',
+    topic: "Enter a topic",
+  });
 });

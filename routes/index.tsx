@@ -1,6 +1,7 @@
 import { takeAuthAttempt } from "../lib/web/auth_attempts.ts";
 import { clientIpOf } from "../lib/web/client_ip.ts";
-import { formError } from "../lib/web/form_errors.ts";
+import { formError, problemsOf } from "../lib/web/form_errors.ts";
+import { ErrorSummary } from "../components/ErrorSummary.tsx";
 import { Field } from "../components/Field.tsx";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
 import { define, readForm, redirect, sessionCookie, type State } from "../utils.ts";
@@ -11,7 +12,15 @@ interface Data {
   values: Record<string, string>;
 }
 
-/** Home: log in or sign up. Both forms work without JavaScript and show the server's messages by the field. */
+/** Each form's fields, in order, with the id of their input (the error summary links to it). */
+const LOGIN_INPUTS = { login: "login-name", password: "login-password" };
+const SIGNUP_INPUTS = { username: "signup-username", email: "signup-email", password: "signup-password" };
+
+/**
+ * Home: what this is, then log in (by username or email) or sign up. Both forms work without JavaScript; a
+ * refused one comes back with every problem listed at its top and shown by its field, the values kept but the
+ * password.
+ */
 export const handler = define.handlers<Data>({
   GET(ctx) {
     if (ctx.state.user) return redirect("/rooms", [], 302);
@@ -21,95 +30,137 @@ export const handler = define.handlers<Data>({
 
   async POST(ctx) {
     const { auth, authLimiter, config } = ctx.state.services;
-    ctx.state.title = "Welcome";
     const { fields } = await readForm(ctx.req);
     const intent = fields.intent === "signup" ? "signup" : "login";
-    const values = { username: fields.username ?? "", email: fields.email ?? "" };
+    const values = {
+      login: (fields.login ?? "").trim(),
+      username: (fields.username ?? "").trim(),
+      email: (fields.email ?? "").trim(),
+    };
     try {
       await takeAuthAttempt(authLimiter, clientIpOf(ctx.req, ctx.info, config.trustProxy));
-      if (intent === "signup") await auth.register(fields);
-      const { token } = await auth.login(fields);
+      const password = fields.password ?? "";
+      // A space typed or pasted around a name is not part of it (the API takes names exactly as sent).
+      if (intent === "signup") {
+        await auth.register({ username: values.username, email: values.email, password });
+      }
+      const { token } = await auth.login({
+        login: intent === "signup" ? values.email : values.login,
+        password,
+      });
       const next = ctx.url.searchParams.get("next");
       const target = next?.startsWith("/") && !next.startsWith("//") ? next : "/rooms";
       return redirect(target, [sessionCookie(token, config.jwtTtlSeconds, ctx.url)]);
     } catch (error) {
-      const { errors, status, headers } = formError(error, ["username", "email", "password", "credentials"]);
+      const inputs = intent === "signup" ? SIGNUP_INPUTS : LOGIN_INPUTS;
+      const { errors, status, headers } = formError(error, [...Object.keys(inputs), "credentials"]);
+      // Wrong credentials are shown by the password, the field to type again.
       if (errors.credentials) errors.password = errors.credentials;
+      delete errors.credentials;
+      ctx.state.title = "Error: Welcome";
       return page({ intent, values, errors }, { status, headers });
     }
   },
 });
 
 export default function Home({ data }: PageProps<Data, State>) {
-  const login = data.intent !== "signup" ? data : { errors: {}, values: {} as Record<string, string> };
-  const signup = data.intent === "signup" ? data : { errors: {}, values: {} as Record<string, string> };
+  const none = { errors: {} as Record<string, string>, values: {} as Record<string, string> };
+  const login = data.intent === "login" ? data : none;
+  const signup = data.intent === "signup" ? data : none;
   return (
-    <div class="auth">
-      <section aria-labelledby="login-title" class="card">
-        <h1 id="login-title">Log in</h1>
-        {login.errors._form && <p class="error" role="alert">{login.errors._form}</p>}
-        <form method="post" action="/" id="login-form" novalidate>
-          <input type="hidden" name="intent" value="login" />
-          <Field
-            id="login-email"
-            name="email"
-            label="Email"
-            type="email"
-            autocomplete="email"
-            value={login.values.email}
-            error={login.errors.email}
-            required
-          />
-          <Field
-            id="login-password"
-            name="password"
-            label="Password"
-            type="password"
-            autocomplete="current-password"
-            error={login.errors.password}
-            required
-          />
-          <button type="submit">Log in</button>
-        </form>
+    <div class="home">
+      <section class="home-intro" aria-labelledby="home-title">
+        <h1 id="home-title">Team chat on your own server</h1>
+        <p class="home-lead">
+          A place for your team to talk: chat in rooms, send direct messages, and see new messages the moment
+          they are written. It runs on a server you host, so your conversations stay with you.
+        </p>
+        <ul class="home-points">
+          <li>
+            <strong>Rooms</strong> for topics, public or private
+          </li>
+          <li>
+            <strong>Direct messages</strong> with one person
+          </li>
+          <li>
+            <strong>Live</strong>: messages, typing and who is online
+          </li>
+          <li>
+            <strong>Your own server</strong>: your data stays with you
+          </li>
+        </ul>
       </section>
-      <section aria-labelledby="signup-title" class="card">
-        <h2 id="signup-title">Create an account</h2>
-        {signup.errors._form && <p class="error" role="alert">{signup.errors._form}</p>}
-        <form method="post" action="/" id="signup-form" novalidate>
-          <input type="hidden" name="intent" value="signup" />
-          <Field
-            id="signup-username"
-            name="username"
-            label="Username"
-            autocomplete="username"
-            value={signup.values.username}
-            error={signup.errors.username}
-            hint="3-32 letters, digits, '_', '.' or '-'"
-            required
-          />
-          <Field
-            id="signup-email"
-            name="email"
-            label="Email"
-            type="email"
-            autocomplete="email"
-            value={signup.values.email}
-            error={signup.errors.email}
-            required
-          />
-          <Field
-            id="signup-password"
-            name="password"
-            label="Password"
-            type="password"
-            autocomplete="new-password"
-            error={signup.errors.password}
-            hint="At least 8 characters"
-            required
-          />
-          <button type="submit">Sign up</button>
-        </form>
-      </section>
+      <div class="auth">
+        <section aria-labelledby="login-title" class="card">
+          <h2 id="login-title">Log in</h2>
+          <ErrorSummary id="login-errors" problems={problemsOf(login.errors, LOGIN_INPUTS)} />
+          <form method="post" action="/" id="login-form" novalidate>
+            <input type="hidden" name="intent" value="login" />
+            <Field
+              id={LOGIN_INPUTS.login}
+              name="login"
+              label="Username or email"
+              autocomplete="username"
+              value={login.values.login}
+              error={login.errors.login}
+              required
+              summarised
+            />
+            <Field
+              id={LOGIN_INPUTS.password}
+              name="password"
+              label="Password"
+              type="password"
+              autocomplete="current-password"
+              error={login.errors.password}
+              required
+              summarised
+            />
+            <button type="submit">Log in</button>
+          </form>
+        </section>
+        <section aria-labelledby="signup-title" class="card">
+          <h2 id="signup-title">Create an account</h2>
+          <ErrorSummary id="signup-errors" problems={problemsOf(signup.errors, SIGNUP_INPUTS)} />
+          <form method="post" action="/" id="signup-form" novalidate>
+            <input type="hidden" name="intent" value="signup" />
+            <Field
+              id={SIGNUP_INPUTS.username}
+              name="username"
+              label="Username"
+              autocomplete="username"
+              value={signup.values.username}
+              error={signup.errors.username}
+              hint="3-32 letters, digits, dots, dashes or underscores"
+              required
+              summarised
+            />
+            <Field
+              id={SIGNUP_INPUTS.email}
+              name="email"
+              label="Email"
+              type="email"
+              autocomplete="email"
+              value={signup.values.email}
+              error={signup.errors.email}
+              required
+              summarised
+            />
+            <Field
+              id={SIGNUP_INPUTS.password}
+              name="password"
+              label="Password"
+              type="password"
+              autocomplete="new-password"
+              error={signup.errors.password}
+              hint="At least 8 characters"
+              required
+              summarised
+            />
+            <button type="submit">Create account</button>
+          </form>
+        </section>
+      </div>
     </div>
   );
 }

@@ -1,10 +1,11 @@
 import { encodeBase64 } from "../lib/web/base64.ts";
+import { ErrorSummary } from "../components/ErrorSummary.tsx";
 import { Field } from "../components/Field.tsx";
 import { AVATAR_TYPES, MAX_AVATAR_BYTES, parseProfileUpdate } from "../lib/chat/profile.ts";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
-import { ChatError } from "../lib/errors.ts";
 import type { ProfileUpdate } from "../lib/storage/store.ts";
-import { formError } from "../lib/web/form_errors.ts";
+import { FieldProblems } from "../lib/validate.ts";
+import { formError, problemsOf } from "../lib/web/form_errors.ts";
 import { signedIn } from "../lib/web/guard.ts";
 import { define, readForm, type State } from "../utils.ts";
 
@@ -15,7 +16,12 @@ interface Data {
   avatar_url: string | null;
   errors: Record<string, string>;
   saved: boolean;
+  /** What was typed into a refused form, shown again. */
+  typed?: { display_name: string; avatar_url: string };
 }
+
+/** The form's fields, in order, with the id of their input (the error summary links to it). */
+const PROFILE_INPUTS = { display_name: "display-name", avatar_url: "avatar-url", avatar_file: "avatar-file" };
 
 /** Profile: display name and avatar (an https URL, or an uploaded image kept as a data: URL). */
 export const handler = define.handlers<Data>({
@@ -32,42 +38,59 @@ export const handler = define.handlers<Data>({
   async POST(ctx) {
     const user = signedIn(ctx.state, ctx.url);
     if (user instanceof Response) return user;
-    ctx.state.title = "Profile";
     const { store } = ctx.state.services;
     const { fields, form } = await readForm(ctx.req);
     let errors: Record<string, string> = {};
     let status = 200;
     try {
-      const update: ProfileUpdate = parseProfileUpdate({
-        display_name: (fields.display_name ?? "").trim() === "" ? null : fields.display_name.trim(),
-      });
+      // Every field is checked before anything is saved, so every problem is shown at once.
+      const problems = new FieldProblems();
+      const displayName = (fields.display_name ?? "").trim();
+      const update: ProfileUpdate = problems.check(
+        "display_name",
+        () => parseProfileUpdate({ display_name: displayName === "" ? null : displayName }),
+        "Display name must be at most 64 characters",
+      ) ?? {};
       const file = form.get("avatar_file");
+      const avatarUrl = (fields.avatar_url ?? "").trim();
       if (fields.remove_avatar === "on") update.avatar_url = null;
-      else if (file instanceof File && file.size > 0) update.avatar_url = await fileToDataUrl(file);
-      else if ((fields.avatar_url ?? "").trim() !== "") {
-        Object.assign(update, parseProfileUpdate({ avatar_url: fields.avatar_url.trim() }));
+      else if (file instanceof File && file.size > 0) {
+        update.avatar_url = await fileToDataUrl(file, problems);
+      } else if (avatarUrl !== "") {
+        Object.assign(
+          update,
+          problems.check(
+            "avatar_url",
+            () => parseProfileUpdate({ avatar_url: avatarUrl }),
+            "Enter an image address that starts with https:// (at most 2048 characters)",
+          ),
+        );
       }
+      problems.throwIfAny();
       await store.users.updateProfile(user.userId, update);
     } catch (error) {
-      ({ errors, status } = formError(error, ["display_name", "avatar_url"]));
+      ({ errors, status } = formError(error, Object.keys(PROFILE_INPUTS)));
     }
     const me = (await store.users.byId(user.userId))!;
     const { username, email, display_name, avatar_url } = me;
-    return page({ username, email, display_name, avatar_url, errors, saved: status === 200 }, { status });
+    const saved = status === 200;
+    ctx.state.title = saved ? "Profile" : "Error: Profile";
+    const typed = saved
+      ? undefined
+      : { display_name: fields.display_name ?? "", avatar_url: fields.avatar_url ?? "" };
+    return page({ username, email, display_name, avatar_url, errors, saved, typed }, { status });
   },
 });
 
-async function fileToDataUrl(file: File): Promise<string> {
+/** An uploaded avatar as a `data:` URL; `undefined`, with the problem recorded, when it is not one we take. */
+async function fileToDataUrl(file: File, problems: FieldProblems): Promise<string | undefined> {
   if (!AVATAR_TYPES.includes(file.type)) {
-    throw new ChatError("invalid_avatar_url", "An avatar must be a PNG, JPEG, GIF or WebP image");
+    problems.add("avatar_file", "The image must be a PNG, JPEG, GIF or WebP file");
+  } else if (file.size > MAX_AVATAR_BYTES) {
+    problems.add("avatar_file", `The image must be at most ${MAX_AVATAR_BYTES / 1024} KB`);
+  } else {
+    return `data:${file.type};base64,${encodeBase64(new Uint8Array(await file.arrayBuffer()))}`;
   }
-  if (file.size > MAX_AVATAR_BYTES) {
-    throw new ChatError(
-      "invalid_avatar_url",
-      `An avatar image must be at most ${MAX_AVATAR_BYTES / 1024} KB`,
-    );
-  }
-  return `data:${file.type};base64,${encodeBase64(new Uint8Array(await file.arrayBuffer()))}`;
 }
 
 export default function Profile({ data }: PageProps<Data, State>) {
@@ -81,28 +104,35 @@ export default function Profile({ data }: PageProps<Data, State>) {
         <img class="avatar large" src={data.avatar_url} alt="Your avatar" width={96} height={96} />
       )}
       {data.saved && <p class="notice" role="status">Saved.</p>}
-      {data.errors._form && <p class="error" role="alert">{data.errors._form}</p>}
+      <ErrorSummary id="profile-errors" problems={problemsOf(data.errors, PROFILE_INPUTS)} />
       <form method="post" enctype="multipart/form-data" id="profile-form">
         <Field
-          id="display-name"
+          id={PROFILE_INPUTS.display_name}
           name="display_name"
           label="Display name"
-          value={data.display_name ?? ""}
+          value={data.typed?.display_name ?? data.display_name ?? ""}
           error={data.errors.display_name}
           maxLength={64}
+          summarised
         />
         <Field
-          id="avatar-url"
+          id={PROFILE_INPUTS.avatar_url}
           name="avatar_url"
           label="Avatar URL (https)"
           type="url"
-          value={data.avatar_url?.startsWith("https:") ? data.avatar_url : ""}
+          value={data.typed?.avatar_url ?? (data.avatar_url?.startsWith("https:") ? data.avatar_url : "")}
           error={data.errors.avatar_url}
+          summarised
         />
-        <div class="field">
-          <label for="avatar-file">Or upload an image (PNG, JPEG, GIF, WebP; up to 256 KB)</label>
-          <input id="avatar-file" name="avatar_file" type="file" accept={AVATAR_TYPES.join(",")} />
-        </div>
+        <Field
+          id={PROFILE_INPUTS.avatar_file}
+          name="avatar_file"
+          label="Or upload an image (PNG, JPEG, GIF, WebP; up to 256 KB)"
+          type="file"
+          accept={AVATAR_TYPES.join(",")}
+          error={data.errors.avatar_file}
+          summarised
+        />
         {data.avatar_url && (
           <div class="check">
             <input type="checkbox" id="remove-avatar" name="remove_avatar" />

@@ -77,6 +77,27 @@ Deno.test("POST /api/auth/register refuses taken names and bad input", () =>
       assert.equal(res.body.error.code, code, name);
       assert.equal(typeof res.body.error.message, "string", name);
     }
+    const bob = { username: "bob", email: "bob@example.com", password: "SecurePass123!" };
+    const messages: [string, unknown, string][] = [
+      ["", "username", "Enter a username"],
+      ["x", "username", "Username must be 3-32 letters, digits, dots, dashes or underscores"],
+      ["", "email", "Enter your email address"],
+      ["bob@", "email", "Enter an email address like name@example.com"],
+      ["", "password", "Enter a password"],
+      ["🦕".repeat(7), "password", "Password must be at least 8 characters"],
+      [
+        "é".repeat(37),
+        "password",
+        "Password is too long (at most 72 bytes; fewer characters if it has accents or emoji)",
+      ],
+    ].map((
+      [value, field, message],
+    ) => [`${field} ${JSON.stringify(value)}`, { ...bob, [field]: value }, message]);
+    for (const [name, body, message] of messages) {
+      const res = await app.request("POST", "/api/auth/register", { body });
+      assert.equal(res.status, 400, name);
+      assert.equal(res.body.error.message, message, name);
+    }
     const noType = await app.request("POST", "/api/auth/register", {
       body: alice,
       headers: { "content-type": "text/plain" },
@@ -91,6 +112,110 @@ Deno.test("POST /api/auth/register refuses taken names and bad input", () =>
       409,
       "the email stays taken",
     );
+  }));
+
+Deno.test("POST /api/auth/register reports every bad field at once in error.fields", () =>
+  withApp(async (app) => {
+    const bad = await app.request("POST", "/api/auth/register", {
+      body: { username: "a b", email: "not-an-email", password: "short" },
+    });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body, {
+      error: {
+        code: "invalid_username",
+        message: "Username must be 3-32 letters, digits, dots, dashes or underscores",
+        fields: {
+          username: "Username must be 3-32 letters, digits, dots, dashes or underscores",
+          email: "Enter an email address like name@example.com",
+          password: "Password must be at least 8 characters",
+        },
+      },
+    });
+    const good = await app.request("POST", "/api/auth/register", { body: alice });
+    assert.equal(good.status, 201);
+    assert.equal(good.body.error, undefined);
+
+    // Taken names come with the format problems: a malformed request stays a 400.
+    const takenAndShort = await app.request("POST", "/api/auth/register", {
+      body: { username: "Alice", email: "ALICE@example.com", password: "short" },
+    });
+    assert.equal(takenAndShort.status, 400);
+    assert.deepEqual(takenAndShort.body.error, {
+      code: "invalid_password",
+      message: "Password must be at least 8 characters",
+      fields: {
+        username: "That username is taken",
+        email: "An account with that email exists",
+        password: "Password must be at least 8 characters",
+      },
+    });
+    const bothTaken = await app.request("POST", "/api/auth/register", { body: alice });
+    assert.equal(bothTaken.status, 409);
+    assert.deepEqual(bothTaken.body.error, {
+      code: "username_taken",
+      message: "That username is taken",
+      fields: { username: "That username is taken", email: "An account with that email exists" },
+    });
+    const emailTaken = await app.request("POST", "/api/auth/register", {
+      body: { ...alice, username: "alice2" },
+    });
+    assert.equal(emailTaken.status, 409);
+    assert.deepEqual(emailTaken.body.error, {
+      code: "email_taken",
+      message: "An account with that email exists",
+      fields: { email: "An account with that email exists" },
+    });
+    assert.equal((await app.store.users.search("", 10)).length, 1, "nothing else was stored");
+  }));
+
+Deno.test("POST /api/auth/login takes the account by username, by email, or by login (either)", () =>
+  withApp(async (app) => {
+    const reg = await app.request("POST", "/api/auth/register", { body: alice });
+    // A user whose name starts like alice's: a username login matches the whole name only.
+    await app.request("POST", "/api/auth/register", {
+      body: { username: "alice.b", email: "alice.b@example.com", password: "other password" },
+    });
+    const ways: Record<string, string>[] = [
+      { username: "alice" },
+      { username: "ALICE" },
+      { email: "Alice@Example.com" },
+      { login: "alice" },
+      { login: "alice@example.com" },
+      { login: " alice " },
+    ];
+    for (const way of ways) {
+      const res = await app.request("POST", "/api/auth/login", {
+        body: { ...way, password: alice.password },
+      });
+      assert.equal(res.status, 200, JSON.stringify(way));
+      assert.deepEqual(res.body.user, { id: reg.body.id, username: "alice", email: "alice@example.com" });
+      assert.equal((await app.chat.tokens.verify(res.body.token)).sub, reg.body.id);
+    }
+    const refused: Record<string, string>[] = [
+      { username: "alic" },
+      { username: "alice@example.com" },
+      { login: "alice.b" },
+      { login: "nobody" },
+      { login: "nobody@example.com" },
+      { email: "alice" },
+    ];
+    for (const way of refused) {
+      const res = await app.request("POST", "/api/auth/login", {
+        body: { ...way, password: alice.password },
+      });
+      assert.deepEqual([res.status, res.body.error], [401, {
+        code: "invalid_credentials",
+        message: "Wrong username, email or password",
+      }], JSON.stringify(way));
+    }
+    const empty = await app.request("POST", "/api/auth/login", { body: { login: " ", password: "" } });
+    assert.deepEqual([empty.status, empty.body.error], [400, {
+      code: "invalid_login",
+      message: "Enter your username or email",
+      fields: { login: "Enter your username or email", password: "Enter your password" },
+    }]);
+    const none = await app.request("POST", "/api/auth/login", { body: { password: alice.password } });
+    assert.deepEqual([none.status, none.body.error.code], [400, "invalid_credentials_format"]);
   }));
 
 Deno.test("POST /api/auth/login answers a token, and one message for unknown email and wrong password", () =>

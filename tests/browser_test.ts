@@ -317,23 +317,71 @@ Deno.test("forms show the server's own messages next to the field", () =>
     try {
       const context = await browser.newContext();
       await signUp(context, server.url, "taken");
+      for (const width of [1280, 390]) {
+        const visitor = await browser.newContext({ viewport: { width, height: 800 } });
+        const home = await visitor.newPage();
+        await home.goto(server.url + "/");
+        assert.equal(await home.textContent("h1"), "Team chat on your own server");
+        const [login, signup] = [await home.$("#login-form"), await home.$("#signup-form")];
+        const [a, b] = [(await login!.boundingBox())!, (await signup!.boundingBox())!];
+        if (width === 1280) assert.ok(a.y === b.y && a.x + a.width < b.x, "side by side");
+        else assert.ok(a.y + a.height < b.y && a.x === b.x, "stacked");
+        await shot(home, `home-${width}`);
+        await visitor.close();
+      }
+
       const page = await (await browser.newContext()).newPage();
       await page.goto(server.url + "/");
       await page.fill("#signup-username", "taken");
-      await page.fill("#signup-email", "other@example.com");
-      await page.fill("#signup-password", "correct horse battery");
-      await page.click("#signup-form button[type=submit]");
-      assert.equal(await page.textContent("#signup-username-error"), "That username is already registered");
-      assert.equal(await page.inputValue("#signup-email"), "other@example.com", "typed values are kept");
+      await page.fill("#signup-email", "other-at-example.com");
+      await page.fill("#signup-password", "short");
+      await Promise.all([page.waitForLoadState("load"), page.click("#signup-form button[type=submit]")]);
+      // The summary is announced first: an alert that has the focus, listing every problem as a link.
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "signup-errors");
+      assert.equal(await page.getAttribute("#signup-errors", "role"), "alert");
+      const problems = [
+        ["signup-username", "That username is taken"],
+        ["signup-email", "Enter an email address like name@example.com"],
+        ["signup-password", "Password must be at least 8 characters"],
+      ];
+      assert.deepEqual(
+        await page.$$eval(
+          "#signup-errors li a",
+          (links) => links.map((a) => [a.getAttribute("href")!.slice(1), a.textContent]),
+        ),
+        problems,
+      );
+      for (const [id, message] of problems) {
+        assert.equal(await page.textContent(`#${id}-error`), `Error: ${message}`);
+        assert.equal(await page.getAttribute(`#${id}`, "aria-invalid"), "true");
+        assert.match((await page.getAttribute(`#${id}`, "aria-describedby"))!, new RegExp(`\\b${id}-error$`));
+      }
+      assert.equal(await page.inputValue("#signup-username"), "taken", "typed values are kept");
+      assert.equal(await page.inputValue("#signup-email"), "other-at-example.com");
+      assert.equal(await page.inputValue("#signup-password"), "", "but not the password");
+      await shot(page, "home-errors-1280");
+      await page.click("#signup-errors a[href='#signup-email']");
+      assert.match(page.url(), /#signup-email$/, "a summary line leads to its field");
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "signup-email");
+      await page.setViewportSize({ width: 390, height: 800 });
+      await shot(page, "home-errors-390");
 
-      await page.fill("#login-email", "taken@example.com");
+      // Log in with the username: a wrong password gets the one generic message, by the password.
+      await page.fill("#login-name", "taken");
       await page.fill("#login-password", "wrong password");
       await page.click("#login-form button[type=submit]");
-      assert.equal(await page.textContent("#login-password-error"), "Invalid email or password");
+      assert.equal(
+        await page.textContent("#login-password-error"),
+        "Error: Wrong username, email or password",
+      );
+      assert.deepEqual(await page.$$eval("#login-errors li", (items) => items.map((li) => li.textContent)), [
+        "Wrong username, email or password",
+      ]);
+      assert.equal(await page.inputValue("#login-name"), "taken");
 
       // Keyboard only: tab to the fields and submit with Enter.
-      await page.focus("#login-email");
-      await page.fill("#login-email", "taken@example.com");
+      await page.focus("#login-name");
+      await page.fill("#login-name", "taken");
       await page.keyboard.press("Tab");
       await page.keyboard.type("correct horse battery");
       await Promise.all([page.waitForURL(`${server.url}/rooms`), page.keyboard.press("Enter")]);

@@ -269,7 +269,17 @@ function schemas(maxMessageChars: number): Record<string, Schema> {
         error: object({
           code: { type: "string", pattern: "^[a-z][a-z_]*$", examples: ["room_not_found"] },
           message: { type: "string" },
-        }),
+          fields: {
+            type: "object",
+            additionalProperties: { type: "string" },
+            description: "When several fields of the request are bad (sign-up): each bad field's message. " +
+              "`code` and `message` are then the first problem's, a 400 before a 409.",
+            examples: [{
+              username: "That username is taken",
+              password: "Password must be at least 8 characters",
+            }],
+          },
+        }, ["code", "message"]),
       },
     },
     Account: object({
@@ -421,6 +431,8 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           operationId: "register",
           tags: ["auth"],
           summary: "Create an account",
+          description: "Every field is checked, and every problem is answered at once in `error.fields` " +
+            "(a taken username or email with the others).",
           security: [],
           requestBody: {
             required: true,
@@ -444,9 +456,9 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
                 },
                 password: {
                   type: "string",
-                  minLength: 2,
+                  minLength: 8,
                   maxLength: 72,
-                  description: "8 to 72 bytes of UTF-8 (bcrypt's limit)",
+                  description: "At least 8 characters and at most 72 bytes of UTF-8 (bcrypt's limit)",
                 },
               },
             }, { username: "alice", email: "alice@example.com", password: "SecurePass123!" }),
@@ -460,7 +472,10 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               },
             }),
             "400": badBody("invalid_username", "invalid_email", "invalid_password"),
-            "409": error("The username or email is already registered", ["username_taken", "email_taken"]),
+            "409": error("The username or email (or both: see `error.fields`) is taken", [
+              "username_taken",
+              "email_taken",
+            ]),
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
@@ -472,21 +487,34 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
         post: {
           operationId: "login",
           tags: ["auth"],
-          summary: "Exchange email and password for an access token",
-          description: "An unknown email and a wrong password get the same 401, after the same bcrypt work.",
+          summary: "Exchange a username or email and a password for an access token",
+          description: "Name the account by one of `login` (a username, or an email when it has an `@`), " +
+            "`username` or `email`; the first of these present is read. An unknown account and a wrong " +
+            "password get the same 401, after the same bcrypt work.",
           security: [],
           requestBody: {
             required: true,
             content: json({
               type: "object",
-              required: ["email", "password"],
-              properties: { email: { type: "string" }, password: { type: "string" } },
+              required: ["password"],
+              properties: {
+                login: { type: "string", description: "A username or an email" },
+                username: { type: "string" },
+                email: { type: "string" },
+                password: { type: "string" },
+              },
             }, { email: "alice@example.com", password: "SecurePass123!" }),
           },
           responses: {
             "200": ok("Signed in", ref("LoginResult")),
-            "400": badBody("invalid_credentials_format"),
-            "401": error("Wrong email or password", ["invalid_credentials"]),
+            "400": badBody(
+              "invalid_credentials_format",
+              "invalid_login",
+              "invalid_username",
+              "invalid_email",
+              "invalid_password",
+            ),
+            "401": error("Wrong username, email or password", ["invalid_credentials"]),
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
