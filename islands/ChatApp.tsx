@@ -8,6 +8,7 @@
  * Scrolling stays here: the list follows the newest messages, stays still when older ones are prepended, and
  * offers a jump back down when new ones arrive while the user reads further up.
  */
+import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Composer } from "../components/chat/Composer.tsx";
 import { Directory, type DirectoryData } from "../components/chat/Directory.tsx";
@@ -334,7 +335,11 @@ export default function ChatApp(props: ChatAppProps) {
         <>
           <div class="room-head phone-only">{drawerToggle}</div>
           {props.view.kind === "browse"
-            ? <Directory data={props.view.directory} />
+            ? (
+              <Once>
+                <Directory data={props.view.directory} />
+              </Once>
+            )
             : props.view.kind === "preview"
             ? <Preview room={props.view.room} />
             : <Missing />}
@@ -538,6 +543,19 @@ export default function ChatApp(props: ChatAppProps) {
       )}
     </div>
   );
+}
+
+/**
+ * Renders its children once and never again: the directory's plain forms keep what the user typed while the
+ * rest of the app re-renders (their `value`s are the server's, from the last submit).
+ */
+class Once extends Component<{ children: ComponentChildren }> {
+  override shouldComponentUpdate(): boolean {
+    return false;
+  }
+  override render(): ComponentChildren {
+    return this.props.children;
+  }
 }
 
 function Preview(

@@ -160,9 +160,14 @@ Deno.test("a private room made from the UI: its creator adds and removes a membe
       await a.fill("#room-name", "LOBBY");
       await a.click("#create-room-form button[type=submit]");
       await a.waitForSelector("#room-name-error");
-      assert.equal(await a.textContent("#room-name-error"), 'A room named "LOBBY" already exists');
+      assert.equal(await a.textContent("#room-name-error"), 'Error: A room named "LOBBY" already exists');
       await a.fill("#room-name", "Secret plans");
       await a.check("#room-private");
+      // A live update re-renders the app: what the form holds stays.
+      await post(base, bob, lobby.id, "anyone?");
+      await until(async () => (await sidebar(a)).join() === "lobby: 1", "lobby's badge on the browse page");
+      assert.equal(await a.inputValue("#room-name"), "Secret plans");
+      assert.equal(await a.isChecked("#room-private"), true);
       await Promise.all([
         a.waitForURL(/\/rooms\/[0-9a-f]{24}$/),
         a.click("#create-room-form button[type=submit]"),

@@ -381,7 +381,10 @@ Deno.test("the service worker keeps the shell, never the API, and shows the offl
     // The rooms page runs the app's bundles; they are cached as they load, next to the shell.
     const installed = await cached(page);
     assert.deepEqual(Object.keys(installed), [SHELL_CACHE], "installing replaced v0");
-    assert.deepEqual(installed[SHELL_CACHE].filter((path) => !path.startsWith("/_fresh/js/")), [...SHELL].sort());
+    assert.deepEqual(
+      installed[SHELL_CACHE].filter((path) => !path.startsWith("/_fresh/js/")),
+      [...SHELL].sort(),
+    );
 
     await page.fill("#room-name", "Offline");
     await Promise.all([

@@ -125,18 +125,12 @@ export class AuthService {
     if (field === "email" || (field === "login" && name.includes("@"))) {
       return name.length <= MAX_EMAIL_CHARS ? await this.#store.users.byEmail(name) : null;
     }
-    return USERNAME_RE.test(name) ? await this.#byUsername(name) : null;
-  }
-
-  /** The account of `username`, ignoring case: a prefix search's first hit is the exact name when it exists. */
-  async #byUsername(username: string): Promise<User | null> {
-    const [first] = await this.#store.users.search(username, 1);
-    return first?.username.toLowerCase() === username.toLowerCase() ? first : null;
+    return USERNAME_RE.test(name) ? await this.#store.users.byUsername(name) : null;
   }
 
   /** Adds "taken" problems for a well-formed username or email that an account already has. */
   async #addTaken(problems: FieldProblems, username?: string, email?: string): Promise<void> {
-    if (username && !problems.has("username") && await this.#byUsername(username)) {
+    if (username && !problems.has("username") && await this.#store.users.byUsername(username)) {
       problems.add("username", new ChatError("username_taken").message, "username_taken");
     }
     if (email && !problems.has("email") && await this.#store.users.byEmail(email)) {
