@@ -10,6 +10,58 @@ export interface Emoji {
   names: string[];
 }
 
+/** The shortcodes an emoji picker offers before anything is typed: the reactions chats use most. */
+export const COMMON_EMOJI = [
+  "+1",
+  "-1",
+  "heart",
+  "joy",
+  "smile",
+  "tada",
+  "thinking",
+  "fire",
+  "eyes",
+  "pray",
+  "clap",
+  "rocket",
+  "white_check_mark",
+  "x",
+  "100",
+  "wave",
+  "ok_hand",
+  "sob",
+  "rofl",
+  "heart_eyes",
+  "wink",
+  "blush",
+  "sunglasses",
+  "slightly_smiling_face",
+  "upside_down_face",
+  "grimacing",
+  "confused",
+  "cry",
+  "scream",
+  "rage",
+  "sweat_smile",
+  "muscle",
+  "raised_hands",
+  "handshake",
+  "point_up",
+  "star",
+  "sparkles",
+  "zap",
+  "bulb",
+  "warning",
+  "question",
+  "exclamation",
+  "coffee",
+  "beer",
+  "pizza",
+  "birthday",
+  "gift",
+  "partying_face",
+];
+
 let emojiList: Emoji[] | null = null;
 let byName: Map<string, string> | null = null;
 
@@ -52,11 +104,13 @@ export function replaceShortcodes(text: string): string {
 
 /**
  * Up to `limit` emoji whose shortcodes contain `query` (lower-cased, colons and spaces ignored), those whose
- * name starts with it first.
+ * name starts with it first; for an empty query, the common ones.
  */
 export function searchEmoji(query: string, limit: number): Emoji[] {
   const q = query.toLowerCase().replace(/[:\s]/g, "");
-  if (q === "") return allEmoji().slice(0, limit);
+  if (q === "") {
+    return COMMON_EMOJI.slice(0, limit).map((name) => ({ emoji: emojiFor(name)!, names: [name] }));
+  }
   const starts: Emoji[] = [];
   const contains: Emoji[] = [];
   for (const entry of allEmoji()) {

@@ -4,7 +4,7 @@ import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
 import { emojiTableSource } from "./generate_emoji_table.ts";
 import { EMOJI_TABLE } from "./emoji_table.ts";
-import { emojiFor, replaceShortcodes, searchEmoji } from "./emoji.ts";
+import { COMMON_EMOJI, emojiFor, replaceShortcodes, searchEmoji } from "./emoji.ts";
 import { renderMarkdown } from "./markdown.ts";
 
 const render = (text: string) => renderToString(h("div", null, renderMarkdown(text)));
@@ -138,7 +138,9 @@ Deno.test("emoji search by shortcode: prefix matches first, limited", () => {
   assert.equal(searchEmoji("smile", 3).length, 3);
   assert.ok(searchEmoji("smile", 3)[0].names.some((n) => n.startsWith("smile")));
   assert.deepEqual(searchEmoji("zzzzqqq", 5), []);
-  assert.equal(searchEmoji("", 4).length, 4);
+  assert.deepEqual(searchEmoji("", 3).map((e) => e.emoji), ["👍", "👎", "❤️"]);
+  for (const name of COMMON_EMOJI) assert.ok(emojiFor(name), `${name} is in the table`);
+  assert.equal(new Set(COMMON_EMOJI).size, COMMON_EMOJI.length);
 });
 
 Deno.test("the emoji table is up to date with npm:gemoji", async () => {
