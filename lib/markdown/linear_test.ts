@@ -85,7 +85,7 @@ Deno.test("pathological texts of a million characters all render (linear time), 
   assert.equal(count(html.get("a URL then dots (the old linkifier's case)")!, "."), N);
   assert.equal(count(html.get("many shortcodes")!, "🎉"), Math.ceil(N / 6));
   assert.equal(count(html.get("colons")!, ":"), N);
-  assert.equal(count(html.get("lines")!, "<br/>"), N / 2 - 1);
+  assert.equal(count(html.get("lines")!, "\n"), N / 2 - 1);
   assert.equal(textOf(html.get("a colon then letters")!), ":" + "a".repeat(N));
   // markdown-it ends a table at 65,536 cells (its own guard); the rows after it stay as text.
   assert.equal(count(html.get("table rows")!, "<tr>"), 65_537);

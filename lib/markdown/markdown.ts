@@ -4,7 +4,7 @@
  * npm:markdown-it parses (CommonMark with GFM tables, strikethrough and bare-URL links); its token stream is
  * turned into elements here from a fixed list, so no HTML string is ever produced and nothing a message says
  * reaches the page except as text or as an allowed link (see links.ts). Raw HTML is text, images are links,
- * headings are bold paragraphs, a single newline is a line break, and `:shortcodes:` become emoji outside
+ * headings are bold paragraphs, a single newline is a line break (shown by CSS), and `:shortcodes:` become emoji outside
  * code and bare links. Every step is linear in the text: markdown-it is (nesting is capped by its
  * `maxNesting`), and the tokens are walked once with an explicit stack, not by recursion.
  */
@@ -130,7 +130,8 @@ function leaf(token: Token, verbatim: boolean): ComponentChildren {
       return verbatim ? token.content : replaceShortcodes(token.content);
     case "softbreak":
     case "hardbreak":
-      return h("br", null);
+      // Kept as a newline that `white-space: pre-wrap` shows as a break: copied text keeps its lines too.
+      return "\n";
     case "code_inline":
       return h("code", { children: token.content });
     case "fence":

@@ -17,7 +17,8 @@ Deno.test("inline syntax: bold, italics, strikethrough, code, line breaks", () =
     html("**bold** _it_ *it* ~~gone~~ `x < y`"),
     '<p dir="auto"><strong>bold</strong> <em>it</em> <em>it</em> <del>gone</del> <code>x &lt; y</code></p>',
   );
-  assert.equal(html("one\ntwo\n\nthree"), '<p dir="auto">one<br/>two</p><p dir="auto">three</p>');
+  assert.equal(html("one\ntwo\n\nthree"), '<p dir="auto">one\ntwo</p><p dir="auto">three</p>');
+  assert.equal(html("hard  \nbreak"), '<p dir="auto">hard\nbreak</p>');
 });
 
 Deno.test("blocks: fenced code with a language class, lists, quotes, headings as bold paragraphs, rules", () => {
