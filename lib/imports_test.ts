@@ -25,6 +25,7 @@ const ALLOWED: Record<string, string[]> = {
   chat: [".", "bus/bus.ts", "commands", "hub", "limits", "storage"],
   metrics: [".", "bus", "chat", "commands", "hub", "limits", "storage", "websocket"],
   fresh: ["."],
+  markdown: [],
   web: [".", "auth", "bus/bus.ts", "chat", "fresh", "hub", "limits", "metrics", "storage", "websocket"],
   api: [".", "auth", "bus/bus.ts", "chat", "hub", "limits", "metrics", "storage", "web", "websocket"],
 };

@@ -275,6 +275,9 @@ Deno.test("messages are rendered as text: script and onerror payloads run nothin
         "<script>window.__pwned = 1; alert(1)</script>",
         '<img src=x onerror="window.__pwned = 2; alert(2)">',
         '"><svg onload=alert(3)>',
+        // Markdown links: only http(s) and mailto become links, so these stay text.
+        "[click](javascript:window.__pwned=4;alert(4))",
+        "<javascript:alert(5)>",
       ];
       for (const payload of payloads) {
         await page.fill("#composer-input", payload);
@@ -292,7 +295,7 @@ Deno.test("messages are rendered as text: script and onerror payloads run nothin
       assert.equal(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined);
       assert.deepEqual(dialogs, []);
       assert.equal(
-        await page.$$eval("#messages img, #messages script, #messages svg", (els) => els.length),
+        await page.$$eval("#messages img, #messages script, #messages svg, #messages a", (els) => els.length),
         0,
       );
       assert.equal(await page.textContent("h1"), "# <b>bold?</b>");

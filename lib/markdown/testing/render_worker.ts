@@ -1,0 +1,14 @@
+/**
+ * A worker for linear_test.ts: renders each text it is sent to an HTML string with the message renderer and
+ * posts back `{ name, html }`, so the test can stop it when an input never finishes.
+ */
+/// <reference lib="deno.worker" />
+import { h } from "preact";
+import { renderToString } from "preact-render-to-string";
+import { renderMarkdown } from "../markdown.ts";
+
+self.onmessage = (event: MessageEvent<{ name: string; text: string }>) => {
+  const { name, text } = event.data;
+  const html = renderToString(h("div", { class: "msg-text", children: renderMarkdown(text) }));
+  self.postMessage({ name, html });
+};
