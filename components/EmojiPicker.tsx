@@ -9,7 +9,7 @@
  *   <EmojiPicker onPick={(emoji) => setDraft((draft) => draft + emoji)} />
  */
 import { useEffect, useId, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { searchEmoji } from "../lib/markdown/emoji.ts";
+import { emojiTableLoaded, loadEmojiTable, searchEmoji } from "../lib/markdown/emoji.ts";
 
 /** Emoji per grid row (arrow keys up and down move by this many). */
 const COLUMNS = 8;
@@ -23,7 +23,13 @@ export function EmojiPicker({ onPick }: { onPick(emoji: string): void }) {
   const toggle = useRef<HTMLButtonElement>(null);
   const search = useRef<HTMLInputElement>(null);
   const grid = useRef<HTMLDivElement>(null);
+  const [tableLoaded, setTableLoaded] = useState(emojiTableLoaded);
   const found = open ? searchEmoji(query, SHOWN) : [];
+
+  // Searching needs the whole table: it loads when the picker first opens.
+  useEffect(() => {
+    if (open && !tableLoaded) loadEmojiTable().then(() => setTableLoaded(true), () => {});
+  }, [open]);
 
   // Focus moves to the search box as soon as it is there, so the first key typed lands in it.
   useLayoutEffect(() => {
@@ -122,7 +128,9 @@ export function EmojiPicker({ onPick }: { onPick(emoji: string): void }) {
               </button>
             ))}
           </div>
-          {found.length === 0 && <p class="emoji-picker-empty">No emoji named “{query}”</p>}
+          {found.length === 0 && (
+            <p class="emoji-picker-empty">{tableLoaded ? `No emoji named “${query}”` : "Loading…"}</p>
+          )}
         </div>
       )}
     </div>

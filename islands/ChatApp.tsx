@@ -12,6 +12,7 @@ import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Composer } from "../components/chat/Composer.tsx";
 import { Directory, type DirectoryData } from "../components/chat/Directory.tsx";
+import { EmojiPicker } from "../components/EmojiPicker.tsx";
 import { messageItems, pendingItems } from "../components/chat/Messages.tsx";
 import { RoomDetails } from "../components/chat/RoomDetails.tsx";
 import { Sidebar } from "../components/chat/Sidebar.tsx";
@@ -29,6 +30,7 @@ import {
   type SidebarRoom,
 } from "../lib/client/mod.ts";
 import { RoomList } from "../lib/client/room_list.ts";
+import { addEmoji, onEmojiTable } from "../lib/markdown/emoji.ts";
 
 /** What a page opens with in its main column. */
 export type AppView =
@@ -50,6 +52,8 @@ export interface ChatAppProps {
   me: { id: string; username: string; display_name: string | null; avatar_url: string | null };
   rooms: RoomEntry[];
   view: AppView;
+  /** The emoji the view's messages name (the browser loads the whole table only when it needs more). */
+  emoji: Record<string, string>;
   maxChars: number;
   /** The zone the server formatted times in (the browser's own once it runs), and the server's now. */
   timeZone: string;
@@ -77,6 +81,8 @@ const STATUS_TEXT: Record<ConnectionStatus, string> = {
 
 export default function ChatApp(props: ChatAppProps) {
   const { me } = props;
+  // Before anything renders a message: the shortcodes the server rendered render the same here.
+  useState(() => addEmoji(props.emoji));
   const client = useRef<ChatClient | null>(null);
   const [, setVersion] = useState(0);
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
@@ -120,6 +126,8 @@ export default function ChatApp(props: ChatAppProps) {
 
   // The client: made once the page runs, watching the page's room; its changes show at most once per frame.
   useEffect(() => {
+    // For the page budget (docs/web.md): when the app became interactive.
+    performance.mark("chat:hydrated");
     const chat = new ChatClient({ me, rooms: props.rooms });
     if (props.view.kind === "room") chat.watch(props.view.room.id, props.view.seed);
     client.current = chat;
@@ -136,6 +144,7 @@ export default function ChatApp(props: ChatAppProps) {
       timer ??= setTimeout(show, RENDER_MS);
     });
     chat.connect();
+    const stopEmoji = onEmojiTable(() => setVersion((v) => v + 1));
     // Times in the browser's zone from now on; the server uses it for the next page.
     const zone = knownTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
     setTimeZone(zone);
@@ -153,6 +162,7 @@ export default function ChatApp(props: ChatAppProps) {
     addEventListener("popstate", onPop);
     return () => {
       unsubscribe();
+      stopEmoji();
       clearTimeout(timer);
       clearInterval(minute);
       document.removeEventListener("visibilitychange", onVisibility);
@@ -304,6 +314,17 @@ export default function ChatApp(props: ChatAppProps) {
     setDraft("");
     setNotice(null);
     keepBottom.current = true;
+  }
+
+  /** Puts an emoji at the caret (or over the selection) and the caret after it. */
+  function insertEmoji(emoji: string): void {
+    const input = inputRef.current;
+    const [start, end] = input ? [input.selectionStart, input.selectionEnd] : [draft.length, draft.length];
+    setDraft(draft.slice(0, start) + emoji + draft.slice(end));
+    requestAnimationFrame(() => {
+      input?.focus();
+      input?.setSelectionRange(start + emoji.length, start + emoji.length);
+    });
   }
 
   function editFailed(clientId: string): void {
@@ -484,6 +505,7 @@ export default function ChatApp(props: ChatAppProps) {
             }
             : undefined}
           onSend={chat ? send : undefined}
+          tools={<EmojiPicker onPick={insertEmoji} />}
         />
       </>
     );

@@ -13,6 +13,7 @@ export default function App({ Component, state }: AppProps<State>) {
         <script src="/theme.js"></script>
         <script src="/app.js" defer></script>
         <link rel="stylesheet" href="/styles.css" />
+        <link rel="stylesheet" href="/markdown.css" />
         <link rel="stylesheet" href="/auth.css" />
         <noscript>
           <link rel="stylesheet" href="/noscript.css" />

@@ -311,7 +311,7 @@ Deno.test("without JavaScript a room page still sends: the form posts, the page 
       await page.fill("#composer-input", "sent the old way");
       await Promise.all([
         page.waitForURL(`${base}/rooms/${room.id}#composer`),
-        page.click("#composer button"),
+        page.click("#composer button[type=submit]"),
       ]);
       assert.deepEqual(
         await page.$$eval("#messages li[data-seq] .msg-text", (els) => els.map((e) => e.textContent)),
@@ -332,7 +332,7 @@ Deno.test("without JavaScript a room page still sends: the form posts, the page 
       // Too long: the page says why and keeps the text.
       await page.reload();
       await page.fill("#composer-input", "this is longer than twenty");
-      await page.click("#composer button");
+      await page.click("#composer button[type=submit]");
       await page.waitForSelector(".composer-notice");
       assert.equal(
         await page.textContent(".composer-notice"),
@@ -345,6 +345,79 @@ Deno.test("without JavaScript a room page still sends: the form posts, the page 
         "sent the old way",
         "twice?",
       ]);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("budgets: a room page's JavaScript, compressed, and its first render with 300 messages (recorded)", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const base = server.url;
+      const [alice, bob] = [await newUser(base, "alice"), await newUser(base, "bob")];
+      const room = await createRoom(base, alice, { name: "busy" });
+      await call(base, "POST", `/api/rooms/${room.id}/join`, { token: bob.token });
+      for (let i = 1; i <= 300; i++) {
+        const text = i % 3 === 0
+          ? `**${i}** with \`code\` and https://example.com/${i} :tada:`
+          : `message ${i}`;
+        await post(base, i % 2 ? alice : bob, room.id, text);
+      }
+      const context = await browser.newContext({ serviceWorkers: "block" });
+      const page = await openAs(context, base, alice, `/rooms/${room.id}`);
+      await connected(page);
+      const scripts = await page.evaluate(() =>
+        performance.getEntriesByType("resource").filter((r) => r.name.endsWith(".js")).map((r) => {
+          const entry = r as PerformanceResourceTiming;
+          return {
+            url: new URL(entry.name).pathname,
+            encoded: entry.encodedBodySize,
+            decoded: entry.decodedBodySize,
+          };
+        })
+      );
+      const timing = await page.evaluate(() => {
+        const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
+        return {
+          html_ms: Math.round(nav.responseEnd - nav.requestStart),
+          first_paint_ms: Math.round(
+            performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? -1,
+          ),
+          interactive_ms: Math.round(performance.getEntriesByName("chat:hydrated")[0]?.startTime ?? -1),
+          hydrate_ms: Math.round(performance.getEntriesByName("hydrate ChatApp")[0]?.duration ?? -1),
+        };
+      });
+      const shown = await page.$$eval("#messages li[data-seq]", (els) => els.length);
+      assert.equal(shown, 50, "the newest page of 300");
+      assert.ok(scripts.length >= 2, "the runtime and the island");
+      for (const s of scripts) assert.ok(s.encoded < s.decoded, `${s.url} arrives compressed`);
+      const jsGzipBytes = scripts.reduce((sum, s) => sum + s.encoded, 0);
+      assert.ok(jsGzipBytes <= 80 * 1024, `${jsGzipBytes} bytes of compressed JavaScript, at most 80 KB`);
+      assert.deepEqual(
+        scripts.filter((s) => s.url.includes("emoji_table")),
+        [],
+        "the page's :tada: came with it",
+      );
+      assert.equal(
+        await page.$$eval(
+          "#messages .msg-text",
+          (els) => els.filter((e) => e.textContent!.includes("🎉")).length,
+        ),
+        17,
+      );
+      const record = {
+        js_compressed_bytes: jsGzipBytes,
+        js_bytes: scripts.reduce((sum, s) => sum + s.decoded, 0),
+        ...timing,
+        scripts,
+      };
+      await Deno.mkdir(new URL("../test-output/", import.meta.url), { recursive: true });
+      await Deno.writeTextFile(
+        new URL("../test-output/budgets.json", import.meta.url),
+        JSON.stringify(record, null, 2),
+      );
       await context.close();
     } finally {
       await server.stop();

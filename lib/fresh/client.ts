@@ -14,7 +14,10 @@ async function hydrateIsland(element: HTMLElement): Promise<void> {
   const script = document.querySelector(`script[data-island-props="${CSS.escape(islandId ?? "")}"]`);
   const props = JSON.parse(script?.textContent || "{}");
   const module: { default: ComponentType } = await import(islandSrc);
+  // How long the island's first render took, for budgets (`performance.getEntriesByName("hydrate <name>")`).
+  const start = performance.now();
   hydrate(h(module.default, props), element);
+  performance.measure(`hydrate ${element.dataset.island}`, { start });
 }
 
 const islands = document.querySelectorAll<HTMLElement>("[data-island]");

@@ -4,13 +4,42 @@ import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
 import { emojiTableSource } from "./generate_emoji_table.ts";
 import { EMOJI_TABLE } from "./emoji_table.ts";
-import { COMMON_EMOJI, emojiFor, replaceShortcodes, searchEmoji } from "./emoji.ts";
+import {
+  addEmoji,
+  COMMON_EMOJI,
+  emojiFor,
+  emojiTableLoaded,
+  emojiVersion,
+  loadEmojiTable,
+  replaceShortcodes,
+  searchEmoji,
+  shortcodesIn,
+} from "./emoji.ts";
 import { renderMarkdown } from "./markdown.ts";
 
 const render = (text: string) => renderToString(h("div", null, renderMarkdown(text)));
 /** The rendered HTML inside the test wrapper. */
 const html = (text: string) => render(text).slice("<div>".length, -"</div>".length);
 const LINK = 'target="_blank" rel="noopener noreferrer nofollow ugc"';
+
+// First, while the table is not loaded (tests run in the order they are declared).
+Deno.test("without the emoji table: the common names and those a page was given render; another name loads it", async () => {
+  assert.equal(emojiTableLoaded(), false);
+  addEmoji({ partying_face: "🥳" });
+  assert.equal(replaceShortcodes(":+1: :partying_face:"), "👍 🥳");
+  assert.deepEqual(searchEmoji("", 2).map((e) => e.emoji), ["👍", "👎"]);
+  assert.deepEqual(searchEmoji("tada", 5), [], "search needs the table");
+  const before = emojiVersion();
+  assert.equal(replaceShortcodes(":unicorn:"), ":unicorn:", "unknown until the table is there");
+  await loadEmojiTable();
+  assert.equal(emojiTableLoaded(), true);
+  assert.equal(emojiVersion(), before + 1);
+  assert.equal(replaceShortcodes(":unicorn:"), "🦄");
+});
+
+Deno.test("shortcodesIn() lists the known shortcodes of texts with their emoji", () => {
+  assert.deepEqual(shortcodesIn(["a :tada: b", "no code", ":nope: :+1::tada:"]), { tada: "🎉", "+1": "👍" });
+});
 
 Deno.test("inline syntax: bold, italics, strikethrough, code, line breaks", () => {
   assert.equal(
@@ -140,8 +169,8 @@ Deno.test("emoji search by shortcode: prefix matches first, limited", () => {
   assert.ok(searchEmoji("smile", 3)[0].names.some((n) => n.startsWith("smile")));
   assert.deepEqual(searchEmoji("zzzzqqq", 5), []);
   assert.deepEqual(searchEmoji("", 3).map((e) => e.emoji), ["👍", "👎", "❤️"]);
-  for (const name of COMMON_EMOJI) assert.ok(emojiFor(name), `${name} is in the table`);
-  assert.equal(new Set(COMMON_EMOJI).size, COMMON_EMOJI.length);
+  for (const [name, emoji] of COMMON_EMOJI) assert.equal(emojiFor(name), emoji, `${name} as in the table`);
+  assert.equal(new Set(COMMON_EMOJI.map(([name]) => name)).size, COMMON_EMOJI.length);
 });
 
 Deno.test("the emoji table is up to date with npm:gemoji", async () => {

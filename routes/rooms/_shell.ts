@@ -9,7 +9,11 @@ import { knownTimeZone } from "../../components/chat/timeline.ts";
 import type { RoomEntry } from "../../lib/client/mod.ts";
 import type { RoomView } from "../../lib/chat/views.ts";
 import type { Identity } from "../../lib/hub/client.ts";
+import { loadEmojiTable, shortcodesIn } from "../../lib/markdown/emoji.ts";
 import type { State } from "../../utils.ts";
+
+// The server renders every emoji shortcode: the whole table, once.
+await loadEmojiTable();
 
 export type ListedRoom = RoomView & { last_read_seq: number | null };
 
@@ -40,6 +44,7 @@ export async function appProps(
     },
     rooms: rooms.filter((r) => r.last_read_seq !== null).map(entryOf),
     view,
+    emoji: view.kind === "room" ? shortcodesIn(view.seed.messages.map((m) => m.content)) : {},
     maxChars: state.services.config.maxMessageChars,
     timeZone: knownTimeZone(parse(req.headers.get("cookie") ?? "", "tz").tz),
     now: Date.now(),

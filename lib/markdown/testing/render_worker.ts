@@ -5,7 +5,10 @@
 /// <reference lib="deno.worker" />
 import { h } from "preact";
 import { renderToString } from "preact-render-to-string";
+import { loadEmojiTable } from "../emoji.ts";
 import { renderMarkdown } from "../markdown.ts";
+
+await loadEmojiTable();
 
 self.onmessage = (event: MessageEvent<{ name: string; text: string }>) => {
   const { name, text } = event.data;
