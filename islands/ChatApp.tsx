@@ -17,7 +17,7 @@ import { messageItems, pendingItems } from "../components/chat/Messages.tsx";
 import { RoomDetails } from "../components/chat/RoomDetails.tsx";
 import { Sidebar } from "../components/chat/Sidebar.tsx";
 import { roomTitle } from "../components/chat/titles.ts";
-import { knownTimeZone, timeline } from "../components/chat/timeline.ts";
+import { knownTimeZone, LOCAL, timeline } from "../components/chat/timeline.ts";
 import { PostButton } from "../components/PostButton.tsx";
 import {
   ChatClient,
@@ -30,6 +30,7 @@ import {
   type SidebarRoom,
 } from "../lib/client/mod.ts";
 import { RoomList } from "../lib/client/room_list.ts";
+import { IS_BROWSER } from "../lib/fresh/runtime.ts";
 import { addEmoji, onEmojiTable } from "../lib/markdown/emoji.ts";
 
 /** What a page opens with in its main column. */
@@ -55,7 +56,7 @@ export interface ChatAppProps {
   /** The emoji the view's messages name (the browser loads the whole table only when it needs more). */
   emoji: Record<string, string>;
   maxChars: number;
-  /** The zone the server formatted times in (the browser's own once it runs), and the server's now. */
+  /** The zone the server formats times in (the browser's own, from its cookie, else UTC), and the server's now. */
   timeZone: string;
   now: number;
   /** The idempotency key of a message sent by the form without JavaScript. */
@@ -92,8 +93,10 @@ export default function ChatApp(props: ChatAppProps) {
   const [notice, setNotice] = useState<string | null>(
     props.view.kind === "room" ? props.view.notice ?? null : null,
   );
-  const [timeZone, setTimeZone] = useState(props.timeZone);
-  const [now, setNow] = useState(props.now);
+  // The server's zone and clock for the server render; the browser's own from its first render (hydration
+  // corrects the few texts that differ).
+  const timeZone = IS_BROWSER ? LOCAL : props.timeZone;
+  const [now, setNow] = useState(() => IS_BROWSER ? Date.now() : props.now);
   const [visible, setVisible] = useState(true);
   const [drawer, setDrawer] = useState<"sidebar" | "details" | null>(null);
   const [detailsShown, setDetailsShown] = useState(true);
@@ -145,11 +148,11 @@ export default function ChatApp(props: ChatAppProps) {
     });
     chat.connect();
     const stopEmoji = onEmojiTable(() => setVersion((v) => v + 1));
-    // Times in the browser's zone from now on; the server uses it for the next page.
-    const zone = knownTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
-    setTimeZone(zone);
-    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; samesite=lax`;
-    setNow(Date.now());
+    // The server renders the next page in the browser's zone (an `Intl` call: after the first render).
+    const tz = setTimeout(() => {
+      const zone = knownTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
+      document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; samesite=lax`;
+    }, 1_000);
     const minute = setInterval(() => setNow(Date.now()), 60_000);
     const onVisibility = () => setVisible(document.visibilityState === "visible");
     onVisibility();
@@ -165,6 +168,7 @@ export default function ChatApp(props: ChatAppProps) {
       stopEmoji();
       clearTimeout(timer);
       clearInterval(minute);
+      clearTimeout(tz);
       document.removeEventListener("visibilitychange", onVisibility);
       removeEventListener("popstate", onPop);
       chat.close();

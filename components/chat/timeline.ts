@@ -9,13 +9,33 @@ import type { ChatMessage } from "../../lib/hub/protocol.ts";
 /** Messages of one author this close together share one avatar and name. */
 export const GROUP_MS = 5 * 60_000;
 
+/** The zone of the runtime itself (the browser's). */
+export const LOCAL = "local";
+
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
+const two = (n: number) => String(n).padStart(2, "0");
+
 export type TimelineItem =
   | { kind: "day"; key: string; label: string }
   | { kind: "unread"; key: string }
   | { kind: "message"; key: string; message: ChatMessage; continued: boolean };
 
 export interface TimelineOptions {
-  /** IANA time zone for dates (`UTC` on the server until the browser says its own). */
+  /** An IANA time zone (the server: the browser's from its cookie, else UTC), or `LOCAL`. */
   timeZone: string;
   /** Now, for "Today" and "Yesterday". */
   now: number;
@@ -107,24 +127,36 @@ function formatsOf(timeZone: string): Formats {
 
 /** A day's identity in the zone, e.g. `2026-12-06`. */
 function dayFormatter(timeZone: string): (at: number) => string {
+  if (timeZone === LOCAL) {
+    return (at) => {
+      const d = new Date(at);
+      return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+    };
+  }
   const { day } = formatsOf(timeZone);
   return (at) => day.format(at);
 }
 
 /** `Sunday, December 6, 2026`. */
 export function longDate(at: number, timeZone: string): string {
-  return formatsOf(timeZone).long.format(at);
+  if (timeZone !== LOCAL) return formatsOf(timeZone).long.format(at);
+  const d = new Date(at);
+  return `${WEEKDAYS[d.getDay()]}, ${MONTHS[d.getMonth()]} ${d.getDate()}, ${d.getFullYear()}`;
 }
 
 /** `14:05`. */
 export function shortTime(iso: string, timeZone: string): string {
-  return formatsOf(timeZone).short.format(Date.parse(iso));
+  if (timeZone !== LOCAL) return formatsOf(timeZone).short.format(Date.parse(iso));
+  const d = new Date(iso);
+  return `${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 
 /** `Sunday, December 6, 2026 at 14:05:09` (the tooltip). */
 export function fullTime(iso: string, timeZone: string): string {
   const at = Date.parse(iso);
-  return `${longDate(at, timeZone)} at ${formatsOf(timeZone).seconds.format(at)}`;
+  if (timeZone !== LOCAL) return `${longDate(at, timeZone)} at ${formatsOf(timeZone).seconds.format(at)}`;
+  const d = new Date(at);
+  return `${longDate(at, timeZone)} at ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
 /** A time zone name this runtime knows, else UTC (for a zone a browser sent). */

@@ -12,3 +12,4 @@ export { type CspDirectives, DEFAULT_CSP, pageHeaders } from "./headers.ts";
 export { trailingSlashes } from "./trailing_slashes.ts";
 export { buildIslands, type BuildIslandsOptions, type BuildManifest } from "./build.ts";
 export { escapeJsonForScript } from "./json_script.ts";
+export { IS_BROWSER } from "./runtime.ts";
