@@ -90,8 +90,10 @@ export function EmojiPicker({ onPick }: { onPick(emoji: string): void }) {
         aria-expanded={open}
         aria-controls={id}
         onClick={() => open ? close() : setOpen(true)}
+        title="Add emoji"
       >
-        Add emoji
+        <span aria-hidden="true">🙂</span>
+        <span class="visually-hidden">Add emoji</span>
       </button>
       {open && (
         <div class="emoji-picker-popover" id={id} role="dialog" aria-label="Emoji">

@@ -194,6 +194,16 @@ export default function ChatApp(props: ChatAppProps) {
   }
   firstShown.current = first;
 
+  // An open drawer closes with Escape.
+  useEffect(() => {
+    if (!drawer) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape") setDrawer(null);
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [drawer]);
+
   // The connection banner: after 2 s without a connection.
   useEffect(() => {
     if (status === "connected") {

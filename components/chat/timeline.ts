@@ -72,8 +72,7 @@ export function timeline(messages: readonly ChatMessage[], options: TimelineOpti
       continued = false;
     }
     if (
-      !unreadShown && options.readSeq !== null && message.seq > options.readSeq &&
-      message.user_id !== options.meId
+      !unreadShown && readSeq !== null && message.seq > readSeq && message.user_id !== options.meId
     ) {
       items.push({ kind: "unread", key: "unread" });
       unreadShown = true;

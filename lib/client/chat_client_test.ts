@@ -611,3 +611,16 @@ Deno.test("ChatClient with a room list: a rename's notice renames the row withou
   );
   assert.deepEqual(api.requests, ["GET /api/rooms"]);
 });
+
+Deno.test("ChatClient.retry() reconnects at once instead of waiting for the backoff; not while connected", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.retry();
+  assert.equal(sockets.all.length, 1, "connected: nothing to do");
+  socket.drop();
+  assert.deepEqual(clock.pending, [375]);
+  client.retry();
+  assert.equal(sockets.all.length, 2, "a new socket now");
+  assert.deepEqual(clock.pending, [], "the backoff's timer is cancelled");
+});
