@@ -223,9 +223,15 @@ export default function ChatApp(props: ChatAppProps) {
 
   // Read marker: what is shown at the bottom while the page is visible counts as read.
   const lastSeq = room?.lastSeq ?? 0;
+  const markedRoom = useRef<string | null>(null);
   useEffect(() => {
     if (!chat || !watching || !visible || !keepBottom.current) return;
-    const t = setTimeout(() => chat.markRead(currentId!), READ_MS);
+    // A room just opened is read at once; then new messages after they stayed a moment.
+    const delay = markedRoom.current === currentId ? READ_MS : 0;
+    const t = setTimeout(() => {
+      markedRoom.current = currentId;
+      chat.markRead(currentId!);
+    }, delay);
     return () => clearTimeout(t);
   }, [chat, currentId, lastSeq, visible, watching]);
 

@@ -58,6 +58,8 @@ export class RoomApi {
   async markRead(roomId: string, seq: number): Promise<boolean> {
     const res = await this.#fetch(`/api/rooms/${roomId}/read`, {
       method: "POST",
+      // Sent even when the page is left right after (a click to another page).
+      keepalive: true,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ seq }),
     });
