@@ -14,11 +14,13 @@ import { Composer } from "../components/chat/Composer.tsx";
 import { Directory, type DirectoryData } from "../components/chat/Directory.tsx";
 import { EmojiPicker } from "../components/EmojiPicker.tsx";
 import { messageItems, pendingItems } from "../components/chat/Messages.tsx";
+import { setFavicon } from "../components/chat/favicon.ts";
+import { Missing, NotAMember, Preview } from "../components/chat/Notices.tsx";
 import { RoomDetails } from "../components/chat/RoomDetails.tsx";
+import { ConnectionBanner, DrawerToggle, RoomHeader } from "../components/chat/RoomHeader.tsx";
 import { Sidebar } from "../components/chat/Sidebar.tsx";
 import { roomTitle } from "../components/chat/titles.ts";
 import { knownTimeZone, LOCAL, timeline } from "../components/chat/timeline.ts";
-import { PostButton } from "../components/PostButton.tsx";
 import {
   ChatClient,
   type ConnectionStatus,
@@ -73,13 +75,6 @@ const READ_MS = 500;
 const BANNER_MS = 2_000;
 export const HISTORY_RESET_TEXT = "Older messages are no longer available";
 
-const STATUS_TEXT: Record<ConnectionStatus, string> = {
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline",
-};
-
 export default function ChatApp(props: ChatAppProps) {
   const { me } = props;
   // Before anything renders a message: the shortcodes the server rendered render the same here.
@@ -129,7 +124,7 @@ export default function ChatApp(props: ChatAppProps) {
 
   // The client: made once the page runs, watching the page's room; its changes show at most once per frame.
   useEffect(() => {
-    // For the page budget (docs/web.md): when the app became interactive.
+    // For the page budget (docs/benchmarks.md): when the app became interactive.
     performance.mark("chat:hydrated");
     const chat = new ChatClient({ me, rooms: props.rooms });
     if (props.view.kind === "room") chat.watch(props.view.room.id, props.view.seed);
@@ -358,23 +353,14 @@ export default function ChatApp(props: ChatAppProps) {
     room?.members,
   ]);
 
-  const drawerToggle = (
-    <button
-      type="button"
-      class="icon-button drawer-toggle"
-      aria-label="Rooms"
-      aria-expanded={drawer === "sidebar"}
-      aria-controls="sidebar"
-      onClick={() => setDrawer(drawer === "sidebar" ? null : "sidebar")}
-    >
-      ☰
-    </button>
-  );
+  const toggleSidebar = () => setDrawer(drawer === "sidebar" ? null : "sidebar");
   const main = (() => {
     if (currentId === null) {
       return (
         <>
-          <div class="room-head phone-only">{drawerToggle}</div>
+          <div class="room-head phone-only">
+            <DrawerToggle open={drawer === "sidebar"} onToggle={toggleSidebar} />
+          </div>
           {props.view.kind === "browse"
             ? (
               <Once>
@@ -387,17 +373,7 @@ export default function ChatApp(props: ChatAppProps) {
         </>
       );
     }
-    if (!room || !entry) {
-      return (
-        <section class="card">
-          <h1>Not a member</h1>
-          <p>You are no longer a member of this room.</p>
-          <p>
-            <a href="/rooms">Browse rooms</a>
-          </p>
-        </section>
-      );
-    }
+    if (!room || !entry) return <NotAMember />;
     const items = timeline(room.messages, {
       timeZone,
       now,
@@ -425,42 +401,19 @@ export default function ChatApp(props: ChatAppProps) {
     const { typists } = room;
     return (
       <>
-        <header class="room-head">
-          {drawerToggle}
-          <div class="room-title">
-            <h1 dir="auto">{title}</h1>
-            {entry.description && <p class="muted room-desc" dir="auto">{entry.description}</p>}
-          </div>
-          <p class={`conn conn-${status}`} id="connection-status" data-status={status} role="status">
-            <span class="dot" aria-hidden="true" />
-            <span class="conn-text">{STATUS_TEXT[status]}</span>
-          </p>
-          <button
-            type="button"
-            class="icon-button details-toggle"
-            id="details-toggle"
-            aria-label={`${room.members.length} ${room.members.length === 1 ? "member" : "members"}, details`}
-            aria-expanded={drawer === "details" || detailsShown}
-            aria-controls="details"
-            onClick={() => {
-              if (matchMedia("(max-width: 60rem)").matches) {
-                setDrawer(drawer === "details" ? null : "details");
-              } else setDetailsShown(!detailsShown);
-            }}
-          >
-            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
-              <circle cx="9" cy="8" r="3.5" fill="currentColor" />
-              <path d="M2 20c0-4 3-6.5 7-6.5s7 2.5 7 6.5z" fill="currentColor" />
-              <circle cx="17" cy="9" r="2.5" fill="currentColor" opacity="0.7" />
-              <path
-                d="M15.5 13.6c3.6-.4 6.5 1.6 6.5 5.4h-4.5c0-2.2-.7-4-2-5.4z"
-                fill="currentColor"
-                opacity="0.7"
-              />
-            </svg>
-            <span aria-hidden="true">{room.members.length}</span>
-          </button>
-        </header>
+        <RoomHeader
+          title={title}
+          description={entry.description}
+          status={status}
+          memberCount={room.members.length}
+          sidebarOpen={drawer === "sidebar"}
+          detailsOpen={drawer === "details" || detailsShown}
+          onSidebar={toggleSidebar}
+          onDetails={() => {
+            if (matchMedia("(max-width: 60rem)").matches) setDrawer(drawer === "details" ? null : "details");
+            else setDetailsShown(!detailsShown);
+          }}
+        />
         <div class="messages-wrap">
           <ol
             class="messages"
@@ -561,15 +514,7 @@ export default function ChatApp(props: ChatAppProps) {
       id="app"
       data-room-id={currentId ?? undefined}
     >
-      {banner && (
-        <div class="banner" id="offline-banner" role="alert">
-          <span>
-            {status === "offline" ? "You are offline." : "Cannot reach the server."}{" "}
-            Messages you send are kept and go out when the connection is back.
-          </span>
-          <button type="button" id="retry-now" onClick={() => client.current?.retry()}>Retry now</button>
-        </div>
-      )}
+      {banner && <ConnectionBanner status={status} onRetry={() => client.current?.retry()} />}
       <nav class="sidebar" id="sidebar" aria-label="Rooms and conversations">
         <Sidebar rows={rows} currentId={currentId} meUsername={me.username} onOpen={openRoom} />
       </nav>
@@ -598,48 +543,4 @@ class Once extends Component<{ children: ComponentChildren }> {
   override render(): ComponentChildren {
     return this.props.children;
   }
-}
-
-function Preview(
-  { room }: { room: { id: string; name: string; description: string; member_count: number } },
-) {
-  return (
-    <section class="card">
-      <h1># {room.name}</h1>
-      {room.description && <p dir="auto">{room.description}</p>}
-      <p class="muted">{room.member_count} members</p>
-      <PostButton action="/rooms" fields={{ intent: "join", room_id: room.id }} label="Join this room" />
-    </section>
-  );
-}
-
-function Missing() {
-  return (
-    <section class="card">
-      <h1>Room not found</h1>
-      <p>It does not exist, or it is private and you are not a member.</p>
-      <p>
-        <a href="/rooms">Browse rooms</a>
-      </p>
-    </section>
-  );
-}
-
-/** The favicon with the unread total on it (none: the plain icon). */
-function setFavicon(total: number): void {
-  const link = document.querySelector<HTMLLinkElement>('link[rel="icon"]');
-  if (!link) return;
-  if (total === 0) {
-    link.href = "/favicon.svg";
-    return;
-  }
-  const label = total > 99 ? "99+" : String(total);
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">` +
-    `<rect x="4" y="8" width="46" height="36" rx="8" fill="#2456c9"/><path d="M14 44 L14 56 L26 44 Z" fill="#2456c9"/>` +
-    `<circle cx="46" cy="20" r="18" fill="#c62828"/>` +
-    `<text x="46" y="27" font-family="sans-serif" font-size="${
-      label.length > 2 ? 14 : 20
-    }" font-weight="700" ` +
-    `text-anchor="middle" fill="#fff">${label}</text></svg>`;
-  link.href = `data:image/svg+xml,${encodeURIComponent(svg)}`;
 }
