@@ -6,13 +6,12 @@
 import assert from "node:assert/strict";
 import { get, type IncomingHttpHeaders } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { checkA11y } from "./helpers/axe.ts";
+import { launch, shot } from "./helpers/browser.ts";
 import { type ServerProcess, spawnServer } from "./helpers/process.ts";
 import { createRoom, newUser } from "./helpers/server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const OUT = new URL("../test-output/", import.meta.url).pathname;
 /** The page background (`--bg`) of each theme, as getComputedStyle reports it. */
 const BACKGROUND = { light: "rgb(245, 246, 248)", dark: "rgb(21, 23, 26)" };
 /** The top bar's colour (`--topbar-bg`), which the `theme-color` metas follow. */
@@ -39,22 +38,6 @@ async function withServer(fn: (server: ServerProcess) => Promise<void>): Promise
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
 }
 
 async function withBrowser(fn: (browser: Browser, server: ServerProcess) => Promise<void>): Promise<void> {
@@ -233,11 +216,6 @@ Deno.test("the manifest is valid JSON whose icons exist, and the pages link it, 
       "the theme is set before styles apply",
     );
   }));
-
-async function shot(page: Page, name: string): Promise<void> {
-  await Deno.mkdir(OUT, { recursive: true });
-  await page.screenshot({ path: `${OUT}${name}.png`, fullPage: true });
-}
 
 /** What decides the theme on `page` and what it shows. */
 function themeOf(page: Page) {
