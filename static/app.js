@@ -12,7 +12,8 @@
   /** The toggle's state, and the browser's title bar in the top bar's colour (its metas only know the system). */
   const show = () => {
     toggle.setAttribute("aria-pressed", String(isDark()));
-    const topbar = getComputedStyle(root).getPropertyValue("--topbar-bg").trim();
+    // The colour as drawn (the palette's light-dark() pair resolved for the theme in force).
+    const topbar = getComputedStyle(toggle.closest(".topbar") ?? root).backgroundColor;
     for (const meta of themeColors) meta.content = topbar;
   };
 

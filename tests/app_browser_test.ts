@@ -561,14 +561,25 @@ async function record(values: Record<string, unknown>): Promise<void> {
   await Deno.writeTextFile(file, JSON.stringify({ ...known, ...values }, null, 2));
 }
 
+/** Signs up `username` (with a display name) through the API, for screenshots that read naturally. */
+async function person(base: string, username: string, displayName: string): Promise<TestUser> {
+  const email = `${username}@example.com`;
+  const password = "correct horse battery";
+  const reg = await call(base, "POST", "/api/auth/register", { body: { username, email, password } });
+  assert.equal(reg.status, 201, JSON.stringify(reg.body));
+  const login = await call(base, "POST", "/api/auth/login", { body: { username, password } });
+  await call(base, "PATCH", "/api/users/me", {
+    token: login.body.token,
+    body: { display_name: displayName },
+  });
+  return { id: reg.body.id, username, email, token: login.body.token };
+}
+
 /** A small team's chat for the screenshots and the accessibility checks. */
 async function team(base: string) {
-  const [alice, bob, carol] = [
-    await newUser(base, "alice"),
-    await newUser(base, "bob"),
-    await newUser(base, "carol"),
-  ];
-  await call(base, "PATCH", "/api/users/me", { token: bob.token, body: { display_name: "Bob Martin" } });
+  const alice = await person(base, "alice", "Alice Chen");
+  const bob = await person(base, "bob", "Bob Martin");
+  const carol = await person(base, "carol", "Carol Diaz");
   const general = await createRoom(base, alice, {
     name: "general",
     description: "Company-wide news and chat",

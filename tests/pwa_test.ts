@@ -15,7 +15,7 @@ import { createRoom, newUser } from "./helpers/server.ts";
 /** The page background (`--bg`) of each theme, as getComputedStyle reports it. */
 const BACKGROUND = { light: "rgb(245, 246, 248)", dark: "rgb(21, 23, 26)" };
 /** The top bar's colour (`--topbar-bg`), which the `theme-color` metas follow. */
-const TOPBAR = { light: "#2456c9", dark: "#1f2d4d" };
+const TOPBAR = { light: "rgb(36, 86, 201)", dark: "rgb(31, 45, 77)" };
 /** What the service worker keeps from install on. */
 const SHELL = [
   "/offline.html",
