@@ -11,6 +11,7 @@
 import { Component, type ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Composer } from "../components/chat/Composer.tsx";
+import { NewDirectDialog, NewRoomDialog } from "../components/chat/Dialogs.tsx";
 import { Directory, type DirectoryData } from "../components/chat/Directory.tsx";
 import { EmojiPicker } from "../components/EmojiPicker.tsx";
 import { messageItems, pendingItems } from "../components/chat/Messages.tsx";
@@ -94,6 +95,7 @@ export default function ChatApp(props: ChatAppProps) {
   const [now, setNow] = useState(() => IS_BROWSER ? Date.now() : props.now);
   const [visible, setVisible] = useState(true);
   const [drawer, setDrawer] = useState<"sidebar" | "details" | null>(null);
+  const [dialog, setDialog] = useState<"room" | "direct" | null>(null);
   const [detailsShown, setDetailsShown] = useState(true);
   const [expanded, setExpanded] = useState<ReadonlySet<number>>(new Set());
   const [newBelow, setNewBelow] = useState(0);
@@ -516,10 +518,41 @@ export default function ChatApp(props: ChatAppProps) {
     >
       {banner && <ConnectionBanner status={status} onRetry={() => client.current?.retry()} />}
       <nav class="sidebar" id="sidebar" aria-label="Rooms and conversations">
-        <Sidebar rows={rows} currentId={currentId} meUsername={me.username} onOpen={openRoom} />
+        <Sidebar
+          rows={rows}
+          currentId={currentId}
+          meUsername={me.username}
+          onOpen={openRoom}
+          onNewRoom={chat ? () => setDialog("room") : undefined}
+          onNewDirect={chat ? () => setDialog("direct") : undefined}
+        />
       </nav>
       <section class="room" aria-label={title || "Rooms"}>{main}</section>
       {details}
+      {chat && (
+        <>
+          <NewRoomDialog
+            open={dialog === "room"}
+            onClose={() => setDialog(null)}
+            onCreate={async (input) => {
+              const room = await chat.createRoom(input);
+              setDialog(null);
+              await open(room.id, true);
+            }}
+          />
+          <NewDirectDialog
+            open={dialog === "direct"}
+            meId={me.id}
+            onClose={() => setDialog(null)}
+            onSearch={(q) => chat.people(q)}
+            onMessage={async (userId) => {
+              const room = await chat.direct(userId);
+              setDialog(null);
+              await open(room.id, true);
+            }}
+          />
+        </>
+      )}
       {drawer && (
         <button
           type="button"

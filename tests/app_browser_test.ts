@@ -706,3 +706,48 @@ Deno.test("at phone width the sidebar and the details are drawers; switching fro
       await server.stop();
     }
   }));
+
+Deno.test("the sidebar's + makes a room or starts a conversation in place: no page load, no new socket", () =>
+  withBrowser(async (browser, dir) => {
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${dir}/chat.db` });
+    try {
+      const base = server.url;
+      const t = await team(base);
+      const context = await browser.newContext();
+      const page = await openAs(context, base, t.alice, `/rooms/${t.general.id}`);
+      await connected(page);
+      const watch = await watchPage(page);
+
+      await page.click('#sidebar a[aria-label="Create a room"]');
+      await page.waitForSelector("#new-room[open]");
+      assert.equal(await page.evaluate(() => document.activeElement?.id), "new-room-name");
+      await page.fill("#new-room-name", "General");
+      await page.click("#new-room-form button[type=submit]");
+      await page.waitForSelector("#new-room-error");
+      assert.equal(await page.textContent("#new-room-error"), 'A room named "General" already exists');
+      await checkA11y(page, "new-room-dialog");
+      await shot(page, "app-new-room-dialog");
+      await page.fill("#new-room-name", "Launch");
+      await page.check("#new-room-private");
+      await page.click("#new-room-form button[type=submit]");
+      await page.waitForSelector('.room-title h1:has-text("# Launch")');
+      assert.equal(await page.$eval("#new-room", (d) => (d as HTMLDialogElement).open), false);
+      assert.match(page.url(), /\/rooms\/[0-9a-f]{24}$/);
+      assert.deepEqual(await sidebar(page), ["design: 2", "general: 0", "Launch: 0", "carol: 1"]);
+
+      await page.click('#sidebar a[aria-label="Start a direct message"]');
+      await page.waitForSelector("#new-direct[open]");
+      await page.fill("#new-direct-search", "martin");
+      await page.waitForSelector(`#new-direct-results button[aria-label="Message bob"]`);
+      await checkA11y(page, "new-direct-dialog");
+      await shot(page, "app-new-direct-dialog");
+      await page.click(`#new-direct-results button[aria-label="Message bob"]`);
+      await page.waitForSelector('.room-title h1:has-text("bob")');
+      assert.deepEqual(await sidebar(page), ["design: 2", "general: 0", "Launch: 0", "bob: 0", "carol: 1"]);
+      assert.equal(await watch.sameDocument(), true, "no page load");
+      assert.equal(watch.sockets(), 0, "no new socket");
+      await context.close();
+    } finally {
+      await server.stop();
+    }
+  }));

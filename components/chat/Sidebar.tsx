@@ -11,9 +11,12 @@ export interface SidebarProps {
   meUsername: string;
   /** A plain left click on a room: return true to handle it in the page (no navigation). */
   onOpen?: (roomId: string) => boolean;
+  /** The "+" of rooms and of direct messages: open their dialogs (without them, the links go to the forms). */
+  onNewRoom?: () => void;
+  onNewDirect?: () => void;
 }
 
-export function Sidebar({ rows, currentId, meUsername, onOpen }: SidebarProps) {
+export function Sidebar({ rows, currentId, meUsername, onOpen, onNewRoom, onNewDirect }: SidebarProps) {
   const rooms = rows.filter((r) => !r.is_direct);
   const direct = rows.filter((r) => r.is_direct);
   const link = (room: SidebarRoom) => {
@@ -52,7 +55,13 @@ export function Sidebar({ rows, currentId, meUsername, onOpen }: SidebarProps) {
     <>
       <div class="sidebar-section">
         <h2 id="sidebar-rooms-title">Rooms</h2>
-        <a class="icon-button" href="/rooms#create-room" title="Create a room" aria-label="Create a room">
+        <a
+          class="icon-button"
+          href="/rooms#create-room"
+          title="Create a room"
+          aria-label="Create a room"
+          onClick={(event) => instead(event, onNewRoom)}
+        >
           +
         </a>
       </div>
@@ -67,6 +76,7 @@ export function Sidebar({ rows, currentId, meUsername, onOpen }: SidebarProps) {
           href="/rooms#dm"
           title="Start a direct message"
           aria-label="Start a direct message"
+          onClick={(event) => instead(event, onNewDirect)}
         >
           +
         </a>
@@ -80,6 +90,15 @@ export function Sidebar({ rows, currentId, meUsername, onOpen }: SidebarProps) {
       </p>
     </>
   );
+}
+
+/** A plain left click handled by `action` instead of following the link. */
+function instead(event: MouseEvent, action: (() => void) | undefined): void {
+  if (!action || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+    return;
+  }
+  event.preventDefault();
+  action();
 }
 
 function LockIcon() {
