@@ -853,3 +853,41 @@ Deno.test("POST /api/rooms/:id/read moves the caller's read marker; GET /api/roo
     });
     assert.deepEqual([stranger.status, stranger.body.error.code], [403, "not_a_member"]);
   }));
+
+Deno.test("GET /api/users/me/rooms lists the caller's rooms with read markers, no one else's and no member lists", () =>
+  withApp(async (app) => {
+    const [ann, bob] = [await newUser(app), await newUser(app)];
+    const open = await createRoom(app, ann, { name: "open" });
+    const secret = await createRoom(app, ann, { name: "secret", is_private: true });
+    await createRoom(app, bob, { name: "elsewhere" });
+    await app.request("POST", `/api/rooms/${open.id}/join`, { token: bob.token });
+    await app.request("POST", `/api/rooms/${open.id}/messages`, {
+      token: ann.token,
+      body: { content: "hi" },
+    });
+    const dm = await app.request("POST", "/api/dms", { token: bob.token, body: { user_id: ann.id } });
+
+    const mine = await app.request("GET", "/api/users/me/rooms", { token: bob.token });
+    assert.equal(mine.status, 200);
+    assert.deepEqual(
+      mine.body.rooms.map((r: Record<string, unknown>) => [r.name, r.last_seq, r.last_read_seq]).sort(),
+      [["elsewhere", 0, 0], ["open", 2, 1], [dm.body.name, 0, 0]].sort(),
+    );
+    assert.deepEqual(Object.keys(mine.body.rooms[0]).sort(), [
+      "created_at",
+      "creator_id",
+      "description",
+      "id",
+      "is_direct",
+      "is_private",
+      "last_read_seq",
+      "last_seq",
+      "name",
+    ]);
+    const anns = await app.request("GET", "/api/users/me/rooms", { token: ann.token });
+    assert.deepEqual(
+      anns.body.rooms.map((r: { id: string }) => r.id).sort(),
+      [open.id, secret.id, dm.body.id].sort(),
+    );
+    assert.equal((await app.request("GET", "/api/users/me/rooms")).status, 401);
+  }));

@@ -350,6 +350,8 @@ Deno.test("real answers of every operation match the documented status, content 
     assert.equal((await call("GET", "/api/health", {})).status, 200);
     assert.equal((await call("GET", "/api/users/me", {}, a)).status, 200);
     assert.equal((await call("GET", "/api/users/me", {})).status, 401);
+    assert.equal((await call("GET", "/api/users/me/rooms", {}, a)).status, 200);
+    assert.equal((await call("GET", "/api/users/me/rooms", {})).status, 401);
     assert.equal(
       (await call("PATCH", "/api/users/me", {}, { ...a, body: { display_name: "Alice", avatar_url: null } }))
         .status,

@@ -307,6 +307,17 @@ function schemas(maxMessageChars: number): Record<string, Schema> {
         description: "The caller's read marker; null in rooms the caller is not a member of",
       },
     }),
+    MyRoom: object({
+      id: idSchema,
+      name: { type: "string" },
+      description: { type: "string" },
+      creator_id: idSchema,
+      is_private: { type: "boolean" },
+      is_direct: { type: "boolean" },
+      created_at: timestamp,
+      last_seq: roomProperties.last_seq,
+      last_read_seq: { type: "integer", minimum: 0, description: "The caller's read marker" },
+    }),
     Message: object({
       id: idSchema,
       room_id: idSchema,
@@ -568,6 +579,20 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "404": error("The token's user no longer exists", ["user_not_found"]),
             "413": tooLarge("400 KiB"),
             "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/rooms": {
+        get: {
+          operationId: "listMyRooms",
+          tags: ["users"],
+          summary: "The rooms the caller belongs to, with read markers (a sidebar's rows)",
+          description:
+            "Unread in a room: `last_seq - last_read_seq`. No member lists: see `GET /api/rooms/{id}`.",
+          responses: {
+            "200": ok("The rooms, oldest first", object({ rooms: { type: "array", items: ref("MyRoom") } })),
+            "401": unauthorized,
             "503": storeDown(),
           },
         },

@@ -9,7 +9,7 @@ import { readJson } from "../validate.ts";
 
 /**
  * Profiles: `/api/users/me`, `/api/users/:id`, and people search by username or display name
- * (`/api/users?q=`).
+ * (`/api/users?q=`); the caller's rooms with read markers (`/api/users/me/rooms`).
  */
 export function userRoutes(deps: Services): Hono<SignedInEnv> {
   const { store, chat } = deps;
@@ -27,6 +27,8 @@ export function userRoutes(deps: Services): Hono<SignedInEnv> {
     if (user === null) throw new ChatError("user_not_found", "User not found");
     return c.json(selfUser(user, await chat.activity.isOnline(user.id)));
   });
+
+  app.get("/me/rooms", async (c) => c.json({ rooms: await chat.rooms.mine(c.var.user) }));
 
   app.get("/", async (c) => c.json({ users: await chat.people.search(c.req.query("q") ?? "") }));
 

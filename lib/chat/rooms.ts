@@ -6,7 +6,7 @@ import { ConflictError, type Room, type RoomUpdate, type Store } from "../storag
 import type { Access } from "./access.ts";
 import type { Messages } from "./messages.ts";
 import type { Presence } from "./presence.ts";
-import { type PublicUser, publicUser, type RoomView, roomView } from "./views.ts";
+import { type MyRoom, myRoom, type PublicUser, publicUser, type RoomView, roomView } from "./views.ts";
 
 export interface RoomsOptions {
   store: Store;
@@ -89,6 +89,18 @@ export class Rooms {
       ...roomView(room, await this.#store.rooms.memberIds(room.id)),
       last_read_seq: read.get(room.id) ?? null,
     })));
+  }
+
+  /** The rooms the actor belongs to, with their read markers; no member lists (cheap: two queries). */
+  async mine(actor: Identity): Promise<MyRoom[]> {
+    const [rooms, read] = await Promise.all([
+      this.#store.rooms.listVisible(actor.userId),
+      this.#store.rooms.readSeqs(actor.userId),
+    ]);
+    return rooms.flatMap((room) => {
+      const marker = read.get(room.id);
+      return marker === undefined ? [] : [myRoom(room, marker)];
+    });
   }
 
   /** Moves the actor's read marker in a room forward to `seq`; returns the stored marker. */

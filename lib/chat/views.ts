@@ -29,6 +29,34 @@ export interface RoomView {
   last_seq: number;
 }
 
+/** One of the caller's rooms, with their read marker, without member lists (the sidebar's row). */
+export interface MyRoom {
+  id: string;
+  name: string;
+  description: string;
+  creator_id: string;
+  is_private: boolean;
+  is_direct: boolean;
+  created_at: string;
+  last_seq: number;
+  last_read_seq: number;
+}
+
+export function myRoom(room: Room, lastReadSeq: number): MyRoom {
+  const { id, name, description, creator_id, is_private, is_direct, created_at, last_seq } = room;
+  return {
+    id,
+    name,
+    description,
+    creator_id,
+    is_private,
+    is_direct,
+    created_at,
+    last_seq,
+    last_read_seq: lastReadSeq,
+  };
+}
+
 export function publicUser(user: User, online: boolean): PublicUser {
   return {
     id: user.id,

@@ -537,11 +537,11 @@ Deno.test("ChatClient with a room list: live messages of unwatched rooms move th
   const rooms = [entry("r1", 3, 3), entry("r2", 5, 5)];
   const { client, sockets, api } = setup({
     rooms,
-    api: (r) => r === "GET /api/rooms" ? { rooms } : undefined,
+    api: (r) => r === "GET /api/users/me/rooms" ? { rooms } : undefined,
   });
   client.watch("r1", seed("r1", 3));
   const socket = await online(client, sockets);
-  assert.deepEqual(api.requests, ["GET /api/rooms"], "read again once connected");
+  assert.deepEqual(api.requests, ["GET /api/users/me/rooms"], "read again once connected");
   socket.receive(message("r2", 6), message("r2", 7), message("r1", 4));
   assert.deepEqual(unreadOf(client), [["r1", 1], ["r2", 2]]);
   assert.equal(client.unreadTotal("r1"), 2);
@@ -557,13 +557,17 @@ Deno.test("ChatClient with a room list: a message from a new room lists it; a le
   const { client, sockets, api } = setup({
     rooms: [entry("r1", 3, 3)],
     api: (r) =>
-      r === "GET /api/rooms" ? { rooms: [entry("r1", 3, 3)] } : r === "GET /api/rooms/d1" ? dm : undefined,
+      r === "GET /api/users/me/rooms"
+        ? { rooms: [entry("r1", 3, 3)] }
+        : r === "GET /api/rooms/d1"
+        ? dm
+        : undefined,
   });
   client.watch("r1", seed("r1", 3));
   const socket = await online(client, sockets);
   socket.receive(message("d1", 1));
   await settle();
-  assert.deepEqual(api.requests, ["GET /api/rooms", "GET /api/rooms/d1"]);
+  assert.deepEqual(api.requests, ["GET /api/users/me/rooms", "GET /api/rooms/d1"]);
   assert.deepEqual(unreadOf(client), [["r1", 0], ["d1", 1]]);
 
   socket.receive({ type: "left", room_id: "r1" });
@@ -598,7 +602,7 @@ Deno.test("ChatClient with a room list: a rename's notice renames the row withou
   const rooms = [entry("r1", 3, 3), entry("r2", 5, 5)];
   const { client, sockets, api } = setup({
     rooms,
-    api: (r) => r === "GET /api/rooms" ? { rooms } : undefined,
+    api: (r) => r === "GET /api/users/me/rooms" ? { rooms } : undefined,
   });
   client.watch("r1", seed("r1", 3));
   const socket = await online(client, sockets);
@@ -609,7 +613,7 @@ Deno.test("ChatClient with a room list: a rename's notice renames the row withou
     client.rooms().map((r) => [r.id, r.name, r.unread]),
     [["r2", 'design "team"', 1], ["r1", "r1", 0]],
   );
-  assert.deepEqual(api.requests, ["GET /api/rooms"]);
+  assert.deepEqual(api.requests, ["GET /api/users/me/rooms"]);
 });
 
 Deno.test("ChatClient.retry() reconnects at once instead of waiting for the backoff; not while connected", async () => {

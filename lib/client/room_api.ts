@@ -68,8 +68,8 @@ export class RoomApi {
 
   /** The rooms the user belongs to. */
   async rooms(): Promise<RoomEntry[]> {
-    const { rooms } = await this.#get<{ rooms: RoomView[] }>("/api/rooms");
-    return rooms.filter((r) => r.last_read_seq !== null && r.last_read_seq !== undefined).map(entryOf);
+    const { rooms } = await this.#get<{ rooms: RoomView[] }>("/api/users/me/rooms");
+    return rooms.map(entryOf);
   }
 
   /** One room, with whether `userId` belongs to it. */

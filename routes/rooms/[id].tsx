@@ -5,7 +5,7 @@ import { Island, page, type PageProps, type PageResponse } from "../../lib/fresh
 import type { Identity } from "../../lib/hub/client.ts";
 import { signedIn } from "../../lib/web/guard.ts";
 import { define, readForm, redirect, type State } from "../../utils.ts";
-import { appProps, entryOf, listRooms } from "./_shell.ts";
+import { appProps, entryOf } from "./_shell.ts";
 
 /**
  * A room: the chat app open on it for members, a join button for a public room's visitors, 404 otherwise.
@@ -47,19 +47,25 @@ async function roomPage(
   failed?: { draft: string; notice: string; status: number },
 ): Promise<PageResponse<ChatAppProps>> {
   const { chat } = state.services;
-  const rooms = await listRooms(state, user);
+  const rooms = await chat.rooms.mine(user);
   let view: AppView;
   let status = failed?.status ?? 200;
   const listed = rooms.find((r) => r.id === roomId);
   if (!listed) {
-    // Not visible: a private room of others, or none at all.
-    view = { kind: "missing" };
-    state.title = "Room not found";
-    status = 404;
-  } else if (listed.last_read_seq === null) {
-    const { id, name, description, member_count } = listed;
-    view = { kind: "preview", room: { id, name, description, member_count } };
-    state.title = `# ${name}`;
+    // Not a member: a public room's preview; 404 for a private room of others, or none at all.
+    const visible = await chat.rooms.get(user, roomId).catch((error) => {
+      if (error instanceof ChatError && error.status === 404) return null;
+      throw error;
+    });
+    if (visible === null) {
+      view = { kind: "missing" };
+      state.title = "Room not found";
+      status = 404;
+    } else {
+      const { id, name, description, member_count } = visible;
+      view = { kind: "preview", room: { id, name, description, member_count } };
+      state.title = `# ${name}`;
+    }
   } else {
     const [history, members] = await Promise.all([
       chat.messages.history(user, roomId, { limit: SEED_PAGE, offset: 0 }),

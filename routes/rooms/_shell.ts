@@ -15,18 +15,15 @@ import type { State } from "../../utils.ts";
 // The server renders every emoji shortcode: the whole table, once.
 await loadEmojiTable();
 
-export type ListedRoom = RoomView & { last_read_seq: number | null };
-
-/** The rooms visible to the user: theirs (with a read marker) and the public ones they may join. */
-export function listRooms(state: State, user: Identity): Promise<ListedRoom[]> {
-  return state.services.chat.rooms.list(user);
-}
+/** A room as the sidebar lists it (a room view with the user's read marker, or one of `chat.rooms.mine()`). */
+export type ListedRoom = Omit<RoomView, "members" | "member_count"> & { last_read_seq: number | null };
 
 export function entryOf(room: ListedRoom): RoomEntry {
   const { id, name, description, creator_id, is_private, is_direct, last_seq, last_read_seq } = room;
   return { id, name, description, creator_id, is_private, is_direct, last_seq, last_read_seq };
 }
 
+/** The page's props; `rooms` may hold rooms the user is not in (they are left out of the sidebar). */
 export async function appProps(
   state: State,
   user: Identity,

@@ -5,7 +5,7 @@ import type { Identity } from "../../lib/hub/client.ts";
 import { formError } from "../../lib/web/form_errors.ts";
 import { signedIn } from "../../lib/web/guard.ts";
 import { define, readForm, redirect, type State } from "../../utils.ts";
-import { appProps, listRooms } from "./_shell.ts";
+import { appProps } from "./_shell.ts";
 
 /** Browse rooms: public rooms to join, create a room, find a person to message; beside the user's rooms. */
 export const handler = define.handlers<ChatAppProps>({
@@ -55,7 +55,7 @@ async function browsePage(
   form: Pick<DirectoryData, "q" | "errors" | "values">,
 ): Promise<ChatAppProps> {
   state.title = "Browse rooms";
-  const rooms = await listRooms(state, user);
+  const rooms = await state.services.chat.rooms.list(user);
   const found = form.q === ""
     ? []
     : (await state.services.chat.people.search(form.q.slice(0, 32))).filter((u) => u.id !== user.userId);
