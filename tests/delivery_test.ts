@@ -204,11 +204,9 @@ for (const kind of STORES) {
           // One join notice per listener, then exactly the acked sends.
           assert.equal(publisher.acked.size, sent);
           assert.equal(last, STORM_CLIENTS + sent);
-          // Traffic flowed all along (the rate is a target: the store sets the pace).
-          assert.ok(
-            sent / seconds > STORM_RATE[kind] / 4,
-            `publisher rate ${(sent / seconds).toFixed(0)} msg/s`,
-          );
+          // Traffic flowed through the storm: more sends than restarts (a count, not a rate: the store and the
+          // machine's load set the pace, which is the benchmark's to measure).
+          assert.ok(sent > 2 * STORM_RESTARTS, `${sent} sends in ${seconds.toFixed(1)} s`);
           await Promise.all(clients.map((c) => c.until(() => c.lastSeq(room) >= last, "every seq", 60_000)));
           const expected = range(1, last);
           for (const c of clients) {
