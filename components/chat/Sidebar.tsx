@@ -2,6 +2,7 @@
  * The rooms and direct conversations of the user, each with its unread count, the open one marked as the
  * current page. Plain links (they work without JavaScript); `onOpen` may take a click over to switch in place.
  */
+import type { JSX } from "preact";
 import type { SidebarRoom } from "../../lib/client/mod.ts";
 import { roomLabel } from "./titles.ts";
 
@@ -53,41 +54,56 @@ export function Sidebar({ rows, currentId, meUsername, onOpen, onNewRoom, onNewD
   };
   return (
     <>
-      <div class="sidebar-section">
-        <h2 id="sidebar-rooms-title">Rooms</h2>
-        <a
-          class="icon-button"
-          href="/rooms#create-room"
-          title="Create a room"
-          aria-label="Create a room"
-          onClick={(event) => instead(event, onNewRoom)}
-        >
-          +
-        </a>
-      </div>
-      <ul class="sidebar-list" id="sidebar-rooms" aria-labelledby="sidebar-rooms-title">
+      <Section
+        id="sidebar-rooms"
+        title="Rooms"
+        add={{ href: "/rooms#create-room", label: "Create a room", action: onNewRoom }}
+        empty="No rooms yet."
+      >
         {rooms.map(link)}
-      </ul>
-      {rooms.length === 0 && <p class="muted sidebar-empty">No rooms yet.</p>}
-      <div class="sidebar-section">
-        <h2 id="sidebar-dms-title">Direct messages</h2>
-        <a
-          class="icon-button"
-          href="/rooms#dm"
-          title="Start a direct message"
-          aria-label="Start a direct message"
-          onClick={(event) => instead(event, onNewDirect)}
-        >
-          +
-        </a>
-      </div>
-      <ul class="sidebar-list" id="sidebar-dms" aria-labelledby="sidebar-dms-title">
+      </Section>
+      <Section
+        id="sidebar-dms"
+        title="Direct messages"
+        add={{ href: "/rooms#dm", label: "Start a direct message", action: onNewDirect }}
+        empty="No conversations yet."
+      >
         {direct.map(link)}
-      </ul>
-      {direct.length === 0 && <p class="muted sidebar-empty">No conversations yet.</p>}
+      </Section>
       <p class="sidebar-browse">
         <a href="/rooms">Browse rooms</a>
       </p>
+    </>
+  );
+}
+
+/** A titled list of rooms with its "+" link (handled by `add.action` in the page when given). */
+function Section(props: {
+  id: string;
+  title: string;
+  add: { href: string; label: string; action?: () => void };
+  empty: string;
+  children: JSX.Element[];
+}) {
+  const { id, add } = props;
+  return (
+    <>
+      <div class="sidebar-section">
+        <h2 id={`${id}-title`}>{props.title}</h2>
+        <a
+          class="icon-button"
+          href={add.href}
+          title={add.label}
+          aria-label={add.label}
+          onClick={(event) => instead(event, add.action)}
+        >
+          +
+        </a>
+      </div>
+      <ul class="sidebar-list" id={id} aria-labelledby={`${id}-title`}>
+        {props.children}
+      </ul>
+      {props.children.length === 0 && <p class="muted sidebar-empty">{props.empty}</p>}
     </>
   );
 }

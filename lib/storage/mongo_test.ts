@@ -6,6 +6,7 @@ import { newId } from "../ids.ts";
 import { type LogFields, Logger, type LogLevel } from "../log.ts";
 import { SchemaVersionError, StoreUnavailableError } from "./errors.ts";
 import { databaseName, historyFind, MongoStore, type MongoStoreOptions, SCHEMA_VERSION } from "./mongo.ts";
+import { assertRoomNamesMigrated, DUPLICATE_ROOMS } from "./testing/room_names_migration.ts";
 import type { HistoryQuery, NewMessage, Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
 
@@ -249,14 +250,6 @@ Deno.test("`MongoStore.open()` migrates a version 1 database with duplicate room
   await withFerret(async ({ open, raw }) => {
     const u = "a".repeat(24);
     // Oldest first: General keeps its name; "general (2)" is taken by a room of its own, so "general" gets (3).
-    const rooms: [id: string, name: string, isDirect: boolean][] = [
-      ["1".repeat(24), "General", false],
-      ["2".repeat(24), "general (2)", false],
-      ["3".repeat(24), " general", false],
-      ["4".repeat(24), "ＧＥＮＥＲＡＬ", false],
-      ["5".repeat(24), "alice, bob", true],
-      ["6".repeat(24), "Alice, Bob", false],
-    ];
     // What a version 1 server stored: no name_key, no display_name_lower, no rooms index.
     await raw(async (db) => {
       await db.collection("meta").insertOne({ _id: "schema" as never, version: 1 });
@@ -272,8 +265,7 @@ Deno.test("`MongoStore.open()` migrates a version 1 database with duplicate room
         created_at: "2026-01-01T00:00:00.000Z",
         last_seen: null,
       });
-      for (const [i, [id, name, is_direct]] of rooms.entries()) {
-        const at = `2026-01-01T00:00:0${i + 1}.000Z`;
+      for (const { id, name, isDirect: is_direct, at } of DUPLICATE_ROOMS) {
         await db.collection("rooms").insertOne({
           _id: id as never,
           name,
@@ -307,30 +299,7 @@ Deno.test("`MongoStore.open()` migrates a version 1 database with duplicate room
     });
 
     const store = await open();
-    const visible = await store.rooms.listVisible(u);
-    assert.deepEqual(visible.map((room) => [room.id, room.name]), [
-      ["1".repeat(24), "General"],
-      ["2".repeat(24), "general (2)"],
-      ["3".repeat(24), " general (3)"],
-      ["4".repeat(24), "ＧＥＮＥＲＡＬ (4)"],
-      ["5".repeat(24), "alice, bob"],
-      ["6".repeat(24), "Alice, Bob"],
-    ]);
-    for (const [id, name] of rooms) {
-      assert.deepEqual(await store.rooms.memberIds(id), [u]);
-      const page = await store.messages.history(id, { limit: 10 });
-      assert.deepEqual(page.messages.map((m) => [m.seq, m.content]), [[1, `hello ${name}`]]);
-    }
-    assert.deepEqual((await store.users.search("ärger", 20)).map((user) => user.id), [u]);
-    await assert.rejects(
-      store.rooms.create({ name: "GENERAL (3)", description: "", creator_id: u, is_private: false }),
-      { name: "ConflictError", field: "name" },
-    );
-    assert.equal(
-      (await store.rooms.create({ name: "general (5)", description: "", creator_id: u, is_private: true }))
-        .name,
-      "general (5)",
-    );
+    await assertRoomNamesMigrated(store, u);
     const meta = await raw((db) => db.collection("meta").find().toArray());
     assert.deepEqual(meta, [{ _id: "schema", version: SCHEMA_VERSION }]);
   });

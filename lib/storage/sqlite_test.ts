@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { newId } from "../ids.ts";
 import { SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
+import { assertRoomNamesMigrated, DUPLICATE_ROOMS } from "./testing/room_names_migration.ts";
 import type { Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
 
@@ -294,19 +295,11 @@ Deno.test("`SqliteStore.open()` migrates a version 2 file with duplicate room na
          created_at) VALUES (?, 'alice', 'alice', 'a@x.test', 'a@x.test', 'h', 'Alice Ärger', ?)`,
     ).run(u, "2026-01-01T00:00:00.000Z");
     // Oldest first: General keeps its name; "general (2)" is taken by a room of its own, so "general" gets (3).
-    const rooms: [id: string, name: string, isDirect: number, at: string][] = [
-      ["1".repeat(24), "General", 0, "2026-01-01T00:00:01.000Z"],
-      ["2".repeat(24), "general (2)", 0, "2026-01-01T00:00:02.000Z"],
-      ["3".repeat(24), " general", 0, "2026-01-01T00:00:03.000Z"],
-      ["4".repeat(24), "ＧＥＮＥＲＡＬ", 0, "2026-01-01T00:00:04.000Z"],
-      ["5".repeat(24), "alice, bob", 1, "2026-01-01T00:00:05.000Z"],
-      ["6".repeat(24), "Alice, Bob", 0, "2026-01-01T00:00:06.000Z"],
-    ];
-    for (const [id, name, isDirect, at] of rooms) {
+    for (const { id, name, isDirect, at } of DUPLICATE_ROOMS) {
       v2.prepare(
         `INSERT INTO rooms (id, name, description, creator_id, is_private, is_direct, direct_key, created_at,
            last_seq) VALUES (?, ?, 'd', ?, 0, ?, ?, ?, 1)`,
-      ).run(id, name, u, isDirect, isDirect ? id : null, at);
+      ).run(id, name, u, isDirect ? 1 : 0, isDirect ? id : null, at);
       v2.prepare("INSERT INTO memberships VALUES (?, ?, ?, 1, 0)").run(id, u, at);
       v2.prepare("INSERT INTO messages VALUES (?, ?, 1, ?, 'alice', ?, 'text', ?, NULL)")
         .run(newId(), id, u, `hello ${name}`, at);
@@ -315,32 +308,7 @@ Deno.test("`SqliteStore.open()` migrates a version 2 file with duplicate room na
 
     const store = SqliteStore.open({ path });
     try {
-      const visible = await store.rooms.listVisible(u);
-      assert.deepEqual(visible.map((room) => [room.id, room.name]), [
-        ["1".repeat(24), "General"],
-        ["2".repeat(24), "general (2)"],
-        ["3".repeat(24), " general (3)"],
-        ["4".repeat(24), "ＧＥＮＥＲＡＬ (4)"],
-        ["5".repeat(24), "alice, bob"],
-        ["6".repeat(24), "Alice, Bob"],
-      ]);
-      for (const [id, name] of rooms) {
-        assert.deepEqual(await store.rooms.memberIds(id), [u]);
-        const page = await store.messages.history(id, { limit: 10 });
-        assert.deepEqual(page.messages.map((m) => [m.seq, m.content]), [[1, `hello ${name}`]]);
-      }
-      assert.deepEqual((await store.users.search("ärger", 20)).map((user) => user.id), [u]);
-      await assert.rejects(
-        store.rooms.create({ name: "GENERAL (3)", description: "", creator_id: u, is_private: false }),
-        { name: "ConflictError", field: "name" },
-      );
-      const fresh = await store.rooms.create({
-        name: "general (5)",
-        description: "",
-        creator_id: u,
-        is_private: true,
-      });
-      assert.equal(fresh.name, "general (5)");
+      await assertRoomNamesMigrated(store, u);
     } finally {
       await store.close();
     }
