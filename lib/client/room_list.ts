@@ -26,6 +26,11 @@ const byName = (a: RoomEntry, b: RoomEntry) => a.name.localeCompare(b.name) || a
 
 export class RoomList {
   readonly #rooms = new Map<string, RoomEntry>();
+  /**
+   * Events of rooms not listed yet (being looked up): the highest seq, and the highest own one. The server's
+   * answer may predate some of them; they are applied when the room is listed.
+   */
+  readonly #early = new Map<string, { seq: number; own: number }>();
 
   /** Starts from `entries` (the server's list); nothing live is known beyond it yet. */
   constructor(entries: readonly RoomEntry[] = []) {
@@ -47,12 +52,14 @@ export class RoomList {
   replace(entries: readonly RoomEntry[]): void {
     const known = new Map(this.#rooms);
     this.#rooms.clear();
-    for (const entry of entries) this.#rooms.set(entry.id, merge(known.get(entry.id), entry));
+    for (const entry of entries) {
+      this.#rooms.set(entry.id, this.#withEarly(merge(known.get(entry.id), entry)));
+    }
   }
 
   /** Adds a room or updates its name, description and seqs. */
   upsert(entry: RoomEntry): void {
-    this.#rooms.set(entry.id, merge(this.#rooms.get(entry.id), entry));
+    this.#rooms.set(entry.id, this.#withEarly(merge(this.#rooms.get(entry.id), entry)));
   }
 
   /** The room's new name (from its notice); true when it changed. */
@@ -69,11 +76,18 @@ export class RoomList {
 
   /**
    * A stored event of the room arrived with `seq`; `own` when the user sent it (then it is read too). False
-   * when the room is not listed (the caller looks it up) or nothing changed.
+   * when nothing changed, or the room is not listed (the caller looks it up; the event counts once it is).
    */
   seen(roomId: string, seq: number, own: boolean): boolean {
     const room = this.#rooms.get(roomId);
-    if (!room) return false;
+    if (!room) {
+      const early = this.#early.get(roomId) ?? { seq: 0, own: 0 };
+      this.#early.set(roomId, {
+        seq: Math.max(early.seq, seq),
+        own: own ? Math.max(early.own, seq) : early.own,
+      });
+      return false;
+    }
     let changed = false;
     if (seq > room.last_seq) {
       room.last_seq = seq;
@@ -92,6 +106,18 @@ export class RoomList {
     if (!room || seq <= (room.last_read_seq ?? 0)) return false;
     room.last_read_seq = seq;
     return true;
+  }
+
+  /** `room` with what was seen of it before it was listed. */
+  #withEarly(room: RoomEntry): RoomEntry {
+    const early = this.#early.get(room.id);
+    if (!early) return room;
+    this.#early.delete(room.id);
+    return {
+      ...room,
+      last_seq: Math.max(room.last_seq, early.seq),
+      last_read_seq: early.own > 0 ? Math.max(room.last_read_seq ?? 0, early.own) : room.last_read_seq,
+    };
   }
 
   /** Rooms (not direct), then direct conversations, each by name; with unread counts. */

@@ -50,3 +50,17 @@ Deno.test("RoomList.replace() drops rooms the server no longer lists and keeps t
   ]);
   assert.equal(list.has("r2"), false);
 });
+
+Deno.test("RoomList: events of a room seen before it is listed count once it is, whatever the listing says", () => {
+  const list = new RoomList();
+  for (const seq of [1, 2, 3]) assert.equal(list.seen("d1", seq, false), false);
+  // The lookup was answered after the first event only.
+  list.upsert(entry("d1", "bob", 1, null, true));
+  assert.deepEqual(unread(list), [["bob", 3]]);
+  list.seen("r1", 4, true);
+  list.replace([entry("d1", "bob", 3, null, true), entry("r1", "general", 2, 0)]);
+  assert.deepEqual(list.rows().map((r) => [r.name, r.last_seq, r.last_read_seq]), [
+    ["general", 4, 4],
+    ["bob", 3, null],
+  ]);
+});
