@@ -458,7 +458,9 @@ export class ChatClient {
     if (!this.#list) return;
     const { room_id: roomId } = message;
     if (!this.#list.has(roomId)) this.#lookUp(roomId);
-    let changed = this.#list.seen(roomId, message.seq, message.user_id === this.#me.id);
+    // What the user wrote is read; a notice about them ("bob was added by alice") is not their doing.
+    const own = message.user_id === this.#me.id && message.type !== "system";
+    let changed = this.#list.seen(roomId, message.seq, own);
     if (message.type === "system") {
       const renamed = RENAMED.exec(message.content);
       if (renamed) changed = this.#list.rename(roomId, renamed[1]) || changed;

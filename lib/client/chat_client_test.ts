@@ -547,8 +547,10 @@ Deno.test("ChatClient with a room list: live messages of unwatched rooms move th
   assert.equal(client.unreadTotal("r1"), 2);
   socket.receive(message("r2", 8, ME.id));
   assert.deepEqual(unreadOf(client), [["r1", 1], ["r2", 0]], "an own message reads its room");
+  socket.receive(message("r2", 9, ME.id, { type: "system", content: "meg was added by bob" }));
+  assert.deepEqual(unreadOf(client), [["r1", 1], ["r2", 1]], "a notice about oneself is news");
   await client.markRead("r1");
-  assert.deepEqual(unreadOf(client), [["r1", 0], ["r2", 0]]);
+  assert.deepEqual(unreadOf(client), [["r1", 0], ["r2", 1]]);
   assert.deepEqual(api.requests.slice(1), ["POST /api/rooms/r1/read"]);
 });
 
