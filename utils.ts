@@ -3,5 +3,5 @@
  * in lib/; routes import it from here by Fresh's convention.
  */
 export { define, type State } from "./lib/web/env.ts";
-export { readForm, redirect } from "./lib/web/forms.ts";
-export { clearedSessionCookie, SESSION_COOKIE, sessionCookie } from "./lib/auth/session.ts";
+export { readForm, redirect, safeNext } from "./lib/web/forms.ts";
+export { clearedSessionCookies, isHttps, sessionCookies } from "./lib/auth/session.ts";

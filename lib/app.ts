@@ -45,6 +45,11 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
   app.use(requestIds(), requestLog());
   if (metrics !== undefined) app.use(httpMetrics(metrics));
 
+  // Every API answer (errors and 404s too) is what its Content-Type says: a browser never sniffs it into HTML.
+  app.use("/api/*", async function noSniff(c, next) {
+    await next();
+    c.res.headers.set("x-content-type-options", "nosniff");
+  });
   app.route("/api", apiApp(services));
   app.get("/ws", wsHandler(services));
   // Prometheus text format, outside /api; for the scraper: keep it off the public network.
@@ -55,7 +60,7 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
       pages.staticFiles,
       trailingSlashes(),
       pageHeaders(),
-      session({ clearStaleCookie: true }),
+      session({ pages: true }),
       sameOrigin(),
     );
     pages.fsRoutes(app);

@@ -15,7 +15,18 @@ export interface Config {
   jwtSecret: string;
   /** True when no JWT_SECRET was set and a random one was generated. */
   jwtSecretGenerated: boolean;
-  jwtTtlSeconds: number;
+  /** Lifetime of an access token (a JWT naming its session). */
+  accessTokenTtlSeconds: number;
+  /** A session's refresh token stops working after this many days unused (each use starts them again). */
+  refreshTokenTtlDays: number;
+  /** The address people open the app at (`https://chat.example.com`), for links in mail and SSO redirects; absent: taken from each request. */
+  publicUrl: string | undefined;
+  /** `smtp://user:pass@host:port` (or `smtps://`) to send mail (password resets); absent: mail is logged, not sent. */
+  smtpUrl: string | undefined;
+  /** The sender of the server's mail. */
+  mailFrom: string;
+  /** Single sign-on with an OpenID Connect provider, when `OIDC_ISSUER` is set. */
+  oidc: { issuer: string; clientId: string; clientSecret: string; name: string } | undefined;
   bcryptCost: number;
   maxMessageChars: number;
   rateLimitPerSec: number;
@@ -65,8 +76,16 @@ export const CONFIG_VARIABLES = [
   "REDIS_URL",
   "INSTANCE_ID",
   "JWT_SECRET",
-  "JWT_TTL_SECONDS",
+  "ACCESS_TOKEN_TTL_SECONDS",
+  "REFRESH_TOKEN_TTL_DAYS",
   "APP_ENV",
+  "PUBLIC_URL",
+  "SMTP_URL",
+  "MAIL_FROM",
+  "OIDC_ISSUER",
+  "OIDC_CLIENT_ID",
+  "OIDC_CLIENT_SECRET",
+  "OIDC_NAME",
   "BCRYPT_COST",
   "MAX_MESSAGE_CHARS",
   "RATE_LIMIT_PER_SEC",
@@ -210,6 +229,28 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     problems.push(`QUOTE_URL must be an http(s) URL without a query, got "${quoteUrl}"`);
   }
 
+  const publicUrl = env.PUBLIC_URL?.trim().replace(/\/+$/, "") || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s?#]+$/.test(publicUrl)) {
+    problems.push(`PUBLIC_URL must look like https://host[:port] (no path), got "${publicUrl}"`);
+  }
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/.test(smtpUrl)) {
+    problems.push("SMTP_URL must look like smtp://user:password@host:port (or smtps://)");
+  }
+  const mailFrom = env.MAIL_FROM?.trim() || "Chat <chat@localhost>";
+  const oidcIssuer = env.OIDC_ISSUER?.trim() || undefined;
+  const oidcClientId = env.OIDC_CLIENT_ID?.trim() ?? "";
+  const oidcClientSecret = env.OIDC_CLIENT_SECRET?.trim() ?? "";
+  const oidcName = env.OIDC_NAME?.trim() || "single sign-on";
+  let oidc: Config["oidc"];
+  if (oidcIssuer !== undefined) {
+    if (!/^https?:\/\/[^\s]+$/.test(oidcIssuer)) problems.push("OIDC_ISSUER must be an https URL");
+    if (oidcClientId === "" || oidcClientSecret === "") {
+      problems.push("OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are required with OIDC_ISSUER");
+    }
+    oidc = { issuer: oidcIssuer, clientId: oidcClientId, clientSecret: oidcClientSecret, name: oidcName };
+  }
+
   const corsOrigins = (env.CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter((o) => o !== "");
   for (const origin of corsOrigins) {
     if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
@@ -230,7 +271,12 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     instanceId,
     jwtSecret,
     jwtSecretGenerated,
-    jwtTtlSeconds: int("JWT_TTL_SECONDS", 86_400, 60, 31_536_000),
+    accessTokenTtlSeconds: int("ACCESS_TOKEN_TTL_SECONDS", 900, 5, 86_400),
+    refreshTokenTtlDays: int("REFRESH_TOKEN_TTL_DAYS", 30, 1, 365),
+    publicUrl,
+    smtpUrl,
+    mailFrom,
+    oidc,
     bcryptCost: int("BCRYPT_COST", 12, 4, 15),
     maxMessageChars: int("MAX_MESSAGE_CHARS", 4_000, 1, 16_000),
     rateLimitPerSec: num("RATE_LIMIT_PER_SEC", 10, 0.01),

@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
 import { AuthService } from "./auth/service.ts";
+import { Sessions, type SessionsEnded } from "./auth/sessions.ts";
 import type { RateLimiter } from "./limits/rate_limit.ts";
 import { TokenBucketLimiter } from "./limits/token_bucket.ts";
 import type { Bus } from "./bus/bus.ts";
@@ -54,6 +55,7 @@ export interface ChatServer {
   connections: ConnectionSlots;
   chat: Chat;
   tokens: TokenService;
+  sessions: Sessions;
   auth: AuthService;
   /** The Prometheus metrics served at `GET /metrics`. */
   metrics: Metrics;
@@ -76,8 +78,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   );
   const authLimiter = countRefusals(options.authLimiter ?? localAuthLimiter(config), metrics, "auth");
   const presence: Presence = options.presence ?? new MemoryPresence();
-  const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.jwtTtlSeconds });
-  const auth = new AuthService({ store, tokens, passwords: new Passwords(config.bcryptCost) });
+  const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds });
 
   const hub = new Hub({
     bus,
@@ -105,7 +106,23 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     onRefused: () => metrics.connectionRefused(),
   });
   metrics.watch({ connections, hub, store, bus, presence, commands: options.commands?.queue });
-  await hub.start(hubHandler(chat, hub, log));
+  const sessions = new Sessions({
+    store,
+    tokens,
+    refreshTtlDays: config.refreshTokenTtlDays,
+    log: log.with({ component: "sessions" }),
+    broadcast: (ended) => hub.publish(SESSIONS_CHANNEL, JSON.stringify(ended)),
+  });
+  // Every instance hears of every ended session: it refuses their tokens and closes their sockets here.
+  sessions.onEnded((ended) => hub.closeSessions(ended.user_id, ended.session_ids));
+  const auth = new AuthService({ store, sessions, passwords: new Passwords(config.bcryptCost) });
+  await hub.start(hubHandler(chat, hub, log, Date.now, (token) => sessions.authenticate(token)));
+  await hub.listen(SESSIONS_CHANNEL, (payload) => {
+    const ended = parseEnded(payload);
+    if (ended === null) {
+      log.warn("Dropping a malformed ended-sessions message", { payload: payload.slice(0, 200) });
+    } else sessions.ended(ended);
+  });
   const commands = chat.commands;
   if (commands !== undefined) {
     await options.commands?.queue.consumeAnswers((answer) => commands.answer(answer));
@@ -125,6 +142,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     connections,
     chat,
     tokens,
+    sessions,
     auth,
     authLimiter,
     metrics,
@@ -146,6 +164,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     connections,
     chat,
     tokens,
+    sessions,
     auth,
     metrics,
     async drain() {
@@ -154,6 +173,22 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       presence.stop?.();
     },
   };
+}
+
+/** The bus channel every instance listens to for ended sessions. */
+const SESSIONS_CHANNEL = "sessions:ended";
+
+function parseEnded(payload: string): SessionsEnded | null {
+  try {
+    const value = JSON.parse(payload);
+    if (typeof value?.user_id === "string" && Array.isArray(value.session_ids)) {
+      const ids = value.session_ids.filter((id: unknown): id is string => typeof id === "string");
+      return { user_id: value.user_id, session_ids: ids };
+    }
+  } catch {
+    // malformed: null below
+  }
+  return null;
 }
 
 /** The per-instance message limit from the configuration (also the fallback of a shared one). */

@@ -4,7 +4,7 @@ import { formError, problemsOf } from "../lib/web/form_errors.ts";
 import { ErrorSummary } from "../components/ErrorSummary.tsx";
 import { Field } from "../components/Field.tsx";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
-import { define, readForm, redirect, sessionCookie, type State } from "../utils.ts";
+import { define, isHttps, readForm, redirect, safeNext, sessionCookies, type State } from "../utils.ts";
 
 interface Data {
   intent?: "login" | "signup";
@@ -29,7 +29,7 @@ export const handler = define.handlers<Data>({
   },
 
   async POST(ctx) {
-    const { auth, authLimiter, config } = ctx.state.services;
+    const { auth, authLimiter, config, sessions } = ctx.state.services;
     const { fields } = await readForm(ctx.req);
     const intent = fields.intent === "signup" ? "signup" : "login";
     const values = {
@@ -44,13 +44,16 @@ export const handler = define.handlers<Data>({
       if (intent === "signup") {
         await auth.register({ username: values.username, email: values.email, password });
       }
-      const { token } = await auth.login({
+      const ip = clientIpOf(ctx.req, ctx.info, config.trustProxy);
+      const issued = await auth.login({
         login: intent === "signup" ? values.email : values.login,
         password,
-      });
-      const next = ctx.url.searchParams.get("next");
-      const target = next?.startsWith("/") && !next.startsWith("//") ? next : "/rooms";
-      return redirect(target, [sessionCookie(token, config.jwtTtlSeconds, ctx.url)]);
+      }, { userAgent: ctx.req.headers.get("user-agent") ?? undefined, ip });
+      const secure = isHttps(ctx.req, config.trustProxy);
+      return redirect(
+        safeNext(ctx.url.searchParams.get("next")),
+        sessionCookies(issued, sessions.refreshTtlSeconds, secure),
+      );
     } catch (error) {
       const inputs = intent === "signup" ? SIGNUP_INPUTS : LOGIN_INPUTS;
       const { errors, status, headers } = formError(error, [...Object.keys(inputs), "credentials"]);

@@ -273,7 +273,7 @@ Deno.test("protected routes need a valid token and say why not", () =>
       ttlSeconds: 60,
       now: () => Date.now() - 7_200_000,
     })
-      .sign({ id: user.id, username: user.username });
+      .sign({ id: user.id, username: user.username }, "0".repeat(24));
     const cases: [string, Record<string, string>, string][] = [
       ["no token", {}, "missing_token"],
       ["not bearer", { authorization: "Basic abc" }, "invalid_token"],

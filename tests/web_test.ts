@@ -220,7 +220,11 @@ Deno.test("one session: pages and the API accept the cookie and a Bearer token; 
     const stale = { cookie: "chat_session=abc.def.ghi" };
     const page = await raw(app, "/rooms", { headers: stale });
     assert.deepEqual([page.status, page.headers.get("location")], [302, "/?next=%2Frooms"]);
-    assert.equal(page.headers.get("set-cookie"), "chat_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    assert.equal(
+      page.headers.get("set-cookie"),
+      "chat_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0, " +
+        "chat_refresh=; Path=/api/auth/refresh; HttpOnly; SameSite=Lax; Max-Age=0",
+    );
     const api = await raw(app, "/api/users/me", { headers: stale });
     assert.deepEqual([api.status, (await api.json()).error.code], [401, "invalid_token"]);
     assert.equal(api.headers.get("set-cookie"), null);

@@ -89,9 +89,9 @@ Deno.test("the upgrade is refused before it happens with 401 and the reason", as
       ttlSeconds: 60,
       now: () => Date.now() - 3_600_000,
     })
-      .sign({ id: user.id, username: user.username });
+      .sign({ id: user.id, username: user.username }, "0".repeat(24));
     const forged = await new TokenService({ secret: "another-secret-0123456789-0123456789", ttlSeconds: 60 })
-      .sign({ id: user.id, username: user.username });
+      .sign({ id: user.id, username: user.username }, "0".repeat(24));
     const cases: [string, string, Record<string, string>, number, string][] = [
       ["no token", "/ws", {}, 401, "missing_token"],
       ["empty token", "/ws?token=", {}, 401, "missing_token"],

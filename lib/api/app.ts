@@ -9,6 +9,7 @@ import { authRoutes } from "./auth.ts";
 import { apiDocsHandler, openApiHandler } from "./openapi.ts";
 import { dmRoutes, roomRoutes } from "./rooms.ts";
 import { userRoutes } from "./users.ts";
+import { sessionRoutes } from "./sessions.ts";
 
 /** Largest JSON body outside the profile update (which may carry a data: avatar). */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -40,8 +41,11 @@ export function apiApp(deps: Services): Hono<AppEnv> {
   });
   app.route("/auth", authRoutes(deps));
 
-  for (const path of ["/users/*", "/rooms/*", "/dms/*"]) app.use(path, requireUser);
+  for (const path of ["/users/*", "/rooms/*", "/dms/*", "/sessions/*", "/sessions"]) {
+    app.use(path, requireUser);
+  }
   app.route("/users", userRoutes(deps));
+  app.route("/sessions", sessionRoutes(deps));
   app.route("/rooms", roomRoutes(deps));
   app.route("/dms", dmRoutes(deps));
   app.get("/openapi.json", openApiHandler(deps.config));

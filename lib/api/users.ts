@@ -22,10 +22,19 @@ export function userRoutes(deps: Services): Hono<SignedInEnv> {
   });
 
   app.patch("/me", bodyLimit({ maxSize: 400 * 1024, onError: tooLarge }), async (c) => {
-    const update = parseProfileUpdate(await readJson(c.req.raw));
+    const body = await readJson(c.req.raw);
+    if (body.password !== undefined) {
+      throw new ChatError("invalid_password", "Change the password with POST /api/users/me/password");
+    }
+    const update = parseProfileUpdate(body);
     const user = await store.users.updateProfile(c.var.user.userId, update);
     if (user === null) throw new ChatError("user_not_found", "User not found");
     return c.json(selfUser(user, await chat.activity.isOnline(user.id)));
+  });
+
+  app.post("/me/password", async (c) => {
+    const ended = await deps.auth.changePassword(c.var.user, await readJson(c.req.raw));
+    return c.json({ ended_sessions: ended });
   });
 
   app.get("/me/rooms", async (c) => c.json({ rooms: await chat.rooms.mine(c.var.user) }));

@@ -1,6 +1,5 @@
 import type { Handler } from "hono";
-import { getCookie } from "hono/cookie";
-import { SESSION_COOKIE } from "../auth/session.ts";
+import { accessCookie } from "../auth/session.ts";
 import { ChatError, errorResponse } from "../errors.ts";
 import type { ConnectionSlots } from "../websocket/connection_slots.ts";
 import { upgradeToHub } from "../websocket/deno_websocket.ts";
@@ -21,7 +20,7 @@ export const SERVER_FULL_RETRY_AFTER_S = 5;
  * error, never with an upgraded socket. At `MAX_CONNECTIONS` it answers 503 `server_full` with `Retry-After`.
  */
 export function wsHandler(deps: Services): Handler<AppEnv> {
-  const { tokens, store, hub, config, connections } = deps;
+  const { store, hub, config, connections } = deps;
   return async (c) => {
     if (deps.isShuttingDown?.()) {
       throw new ChatError("shutting_down", "Server is shutting down; reconnect");
@@ -38,11 +37,12 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
       Boolean,
     );
     const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
-    const token = c.req.query("token") ?? bearer?.slice(BEARER_PREFIX.length) ?? getCookie(c, SESSION_COOKIE);
-    const { userId } = await identify(tokens, token);
-    const user = await store.users.byId(userId);
+    const token = c.req.query("token") ?? bearer?.slice(BEARER_PREFIX.length) ?? accessCookie(c.req.raw);
+    const who = await identify(deps, token);
+    const user = await store.users.byId(who.userId);
     if (user === null) throw new ChatError("invalid_token", "The access token's account does not exist");
-    c.set("user", { userId: user.id, username: user.username });
+    const identity = { ...who, username: user.username };
+    c.set("user", identity);
     const roomId = c.req.query("room_id");
     const protocol = offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : bearer;
     // No await from here to the upgrade: the count cannot change in between.
@@ -51,7 +51,7 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
     return upgradeToHub(
       c.req.raw,
       hub,
-      { userId: user.id, username: user.username, roomId: roomId === "" ? undefined : roomId },
+      { ...identity, roomId: roomId === "" ? undefined : roomId },
       { protocol, heartbeatSeconds: config.heartbeatSeconds, onGone: release },
     );
   };

@@ -14,6 +14,8 @@ export interface TokenClaims {
   /** User id. */
   sub: string;
   username: string;
+  /** The session the token was issued to (lib/auth/sessions.ts): ending it refuses the token. */
+  sid: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
 }
@@ -34,7 +36,7 @@ const ALG = "HS256";
  *
  * @example
  * const tokens = new TokenService({ secret, ttlSeconds: 3600 });
- * const jwt = await tokens.sign({ id: "…", username: "alice" });
+ * const jwt = await tokens.sign({ id: "…", username: "alice" }, sessionId);
  * const claims = await tokens.verify(jwt); // throws TokenError
  */
 export class TokenService {
@@ -53,9 +55,14 @@ export class TokenService {
     this.#now = options.now ?? Date.now;
   }
 
-  sign(user: { id: string; username: string }): Promise<string> {
+  /** Seconds a token is valid for. */
+  get ttlSeconds(): number {
+    return this.#ttl;
+  }
+
+  sign(user: { id: string; username: string }, sessionId: string): Promise<string> {
     const iat = Math.floor(this.#now() / 1000);
-    return new SignJWT({ username: user.username })
+    return new SignJWT({ username: user.username, sid: sessionId })
       .setProtectedHeader({ alg: ALG, typ: "JWT" })
       .setSubject(user.id)
       .setIssuer(this.#issuer)
@@ -82,7 +89,10 @@ export class TokenService {
       if (typeof payload.sub !== "string" || typeof payload.username !== "string") {
         throw new TokenError("invalid_token", "The access token is missing its subject");
       }
-      return { sub: payload.sub, username: payload.username, exp: payload.exp as number };
+      if (typeof payload.sid !== "string") {
+        throw new TokenError("invalid_token", "The access token names no session; sign in again");
+      }
+      return { sub: payload.sub, username: payload.username, sid: payload.sid, exp: payload.exp as number };
     } catch (error) {
       if (error instanceof TokenError) throw error;
       if (error instanceof joseErrors.JWTExpired) {

@@ -7,6 +7,7 @@ const OTHER_SECRET = "fedcba9876543210fedcba9876543210";
 const T0 = 1_700_000_000_250; // ms; iat is 1_700_000_000
 const TTL = 3600;
 const USER = { id: "6745f0c2a1b2c3d4e5000001", username: "alice" };
+const SID = "6745f0c2a1b2c3d4e5000abc";
 
 /** A clock the test moves by hand. */
 function clock(start = T0) {
@@ -28,6 +29,7 @@ function validClaims(iat = Math.floor(T0 / 1000)) {
   return {
     sub: USER.id,
     username: USER.username,
+    sid: SID,
     iss: "chat-server",
     aud: "chat-client",
     iat,
@@ -39,15 +41,17 @@ const encodeJson = (value: unknown) => base64url.encode(JSON.stringify(value));
 
 Deno.test("TokenService.sign() makes a token that verify() accepts, with exp = iat + ttl", async () => {
   const tokens = new TokenService({ secret: SECRET, ttlSeconds: TTL, now: clock().now });
-  const jwt = await tokens.sign(USER);
+  const jwt = await tokens.sign(USER, SID);
 
   assert.deepEqual(await tokens.verify(jwt), {
     sub: USER.id,
     username: "alice",
+    sid: SID,
     exp: 1_700_000_000 + TTL,
   });
   assert.deepEqual(decodeJwt(jwt), {
     username: "alice",
+    sid: SID,
     sub: USER.id,
     iss: "chat-server",
     aud: "chat-client",
@@ -58,7 +62,7 @@ Deno.test("TokenService.sign() makes a token that verify() accepts, with exp = i
 
 Deno.test("TokenService.sign() writes an HS256 JWT header", async () => {
   const tokens = new TokenService({ secret: SECRET, ttlSeconds: TTL, now: clock().now });
-  assert.deepEqual(decodeProtectedHeader(await tokens.sign(USER)), { alg: "HS256", typ: "JWT" });
+  assert.deepEqual(decodeProtectedHeader(await tokens.sign(USER, SID)), { alg: "HS256", typ: "JWT" });
 });
 
 Deno.test("TokenService.sign() uses the configured issuer and audience", async () => {
@@ -69,7 +73,7 @@ Deno.test("TokenService.sign() uses the configured issuer and audience", async (
     audience: "aud-y",
     now: clock().now,
   });
-  const jwt = await tokens.sign(USER);
+  const jwt = await tokens.sign(USER, SID);
   const claims = decodeJwt(jwt);
   assert.equal(claims.iss, "iss-x");
   assert.equal(claims.aud, "aud-y");
@@ -80,7 +84,7 @@ Deno.test("TokenService.sign() uses the configured issuer and audience", async (
 Deno.test("TokenService.verify() accepts a token until exp + 5 s of tolerance, then says token_expired", async () => {
   const time = clock();
   const tokens = new TokenService({ secret: SECRET, ttlSeconds: TTL, now: time.now });
-  const jwt = await tokens.sign(USER);
+  const jwt = await tokens.sign(USER, SID);
   const exp = 1_700_000_000 + TTL;
 
   time.set((exp + 5) * 1000 - 1); // last millisecond inside the tolerance
@@ -97,12 +101,12 @@ Deno.test("TokenService.verify() refuses a token signed with another secret", as
   const now = clock().now;
   const other = new TokenService({ secret: OTHER_SECRET, ttlSeconds: TTL, now });
   const tokens = new TokenService({ secret: SECRET, ttlSeconds: TTL, now });
-  await expectTokenError(tokens.verify(await other.sign(USER)), "invalid_token");
+  await expectTokenError(tokens.verify(await other.sign(USER, SID)), "invalid_token");
 });
 
 Deno.test("TokenService.verify() refuses a token whose payload or signature was changed", async () => {
   const tokens = new TokenService({ secret: SECRET, ttlSeconds: TTL, now: clock().now });
-  const [header, payload, signature] = (await tokens.sign(USER)).split(".");
+  const [header, payload, signature] = (await tokens.sign(USER, SID)).split(".");
 
   const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload)));
   const forged = encodeJson({ ...claims, username: "mallory" });
@@ -127,7 +131,7 @@ Deno.test("TokenService.verify() refuses another issuer or audience", async (t) 
   ) {
     await t.step(`another ${name}`, async () => {
       const foreign = new TokenService({ secret: SECRET, ttlSeconds: TTL, now, ...options });
-      const jwt = await foreign.sign(USER);
+      const jwt = await foreign.sign(USER, SID);
       assert.equal((await foreign.verify(jwt)).sub, USER.id); // valid where it was made
       await expectTokenError(tokens.verify(jwt), "invalid_token");
     });
@@ -159,11 +163,13 @@ Deno.test("TokenService.verify() refuses a signed token missing a required claim
   const { username: _username, ...noUsername } = validClaims();
   const { sub: _sub, ...noSub } = validClaims();
   const { exp: _exp, ...noExp } = validClaims();
+  const { sid: _sid, ...noSid } = validClaims();
   const cases: [string, Record<string, unknown>][] = [
     ["no username", noUsername],
     ["numeric username", { ...validClaims(), username: 42 }],
     ["no sub", noSub],
     ["no exp", noExp],
+    ["no session (a token from before sessions)", noSid],
   ];
   for (const [name, claims] of cases) {
     await t.step(name, async () => {

@@ -2,7 +2,7 @@ import { ChatError } from "../errors.ts";
 import type { Store, User } from "../storage/store.ts";
 import { ConflictError } from "../storage/store.ts";
 import { type Body, FieldProblems } from "../validate.ts";
-import type { TokenService } from "./jwt.ts";
+import type { Device, IssuedTokens, Sessions } from "./sessions.ts";
 import { MAX_PASSWORD_BYTES, type Passwords } from "./password.ts";
 
 const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
@@ -45,12 +45,12 @@ export interface PublicAccount {
 export class AuthService {
   readonly #store: Store;
   readonly #passwords: Passwords;
-  readonly #tokens: TokenService;
+  readonly #sessions: Sessions;
 
-  constructor(options: { store: Store; passwords: Passwords; tokens: TokenService }) {
+  constructor(options: { store: Store; passwords: Passwords; sessions: Sessions }) {
     this.#store = options.store;
     this.#passwords = options.passwords;
-    this.#tokens = options.tokens;
+    this.#sessions = options.sessions;
   }
 
   /**
@@ -70,12 +70,8 @@ export class AuthService {
       problems.add("email", SAYS.emailRule);
     }
     const password = body.password ?? "";
-    if (password === "") problems.add("password", SAYS.passwordMissing);
-    else if (typeof password !== "string") problems.add("password", "Password must be a string");
-    else if ([...password].length < MIN_PASSWORD_CHARS) problems.add("password", SAYS.passwordShort);
-    else if (encoder.encode(password).length > MAX_PASSWORD_BYTES) {
-      problems.add("password", SAYS.passwordLong);
-    }
+    const passwordProblem = newPasswordProblem(password);
+    if (passwordProblem !== null) problems.add("password", passwordProblem);
 
     if (problems.size > 0) {
       await this.#addTaken(problems, username, email);
@@ -96,10 +92,10 @@ export class AuthService {
   }
 
   /**
-   * Checks `{login | username | email, password}` and signs a token: `login` is a username or an email (usernames
+   * Checks `{login | username | email, password}` and starts a session (its tokens): `login` is a username or an email (usernames
    * have no "@"). An unknown account and a wrong password get the same answer, after the same bcrypt work.
    */
-  async login(body: Body): Promise<{ token: string; user: PublicAccount }> {
+  async login(body: Body, device: Device): Promise<IssuedTokens & { user: PublicAccount }> {
     const field = LOGIN_FIELDS.find((name) => body[name] !== undefined);
     const name = field === undefined ? undefined : body[field];
     const { password } = body;
@@ -112,12 +108,43 @@ export class AuthService {
     problems.throwIfAny();
 
     const user = await this.#accountOf(field, name.trim());
-    const ok = user !== null && encoder.encode(password).length <= MAX_PASSWORD_BYTES
-      ? await this.#passwords.verify(password, user.password_hash)
-      : await this.#passwords.verifyDummy(password);
+    const ok =
+      user !== null && user.password_hash !== "" && encoder.encode(password).length <= MAX_PASSWORD_BYTES
+        ? await this.#passwords.verify(password, user.password_hash)
+        : await this.#passwords.verifyDummy(password);
     if (!ok || user === null) throw new ChatError("invalid_credentials");
-    const token = await this.#tokens.sign({ id: user.id, username: user.username });
-    return { token, user: { id: user.id, username: user.username, email: user.email } };
+    const issued = await this.#sessions.start(user, device);
+    return { ...issued, user: { id: user.id, username: user.username, email: user.email } };
+  }
+
+  /**
+   * `{current_password, new_password}`: changes the password of a signed-in user and ends every other session
+   * of theirs (this one stays). An account made by single sign-on has no password yet: it sets one without
+   * `current_password`. Returns how many sessions were ended.
+   */
+  async changePassword(who: { userId: string; sessionId?: string }, body: Body): Promise<number> {
+    const user = await this.#store.users.byId(who.userId);
+    if (user === null) throw new ChatError("user_not_found");
+    const problems = new FieldProblems();
+    const current = body.current_password ?? "";
+    if (user.password_hash !== "") {
+      if (current === "") problems.add("current_password", "Enter your current password");
+      else if (typeof current !== "string") problems.add("current_password", "Password must be a string");
+    }
+    const next = body.new_password ?? "";
+    const nextProblem = newPasswordProblem(next);
+    if (nextProblem !== null) problems.add("new_password", nextProblem);
+    problems.throwIfAny();
+    if (user.password_hash !== "") {
+      const ok = encoder.encode(current as string).length <= MAX_PASSWORD_BYTES &&
+        await this.#passwords.verify(current as string, user.password_hash);
+      if (!ok) {
+        problems.add("current_password", "That is not your current password", "invalid_current_password");
+        problems.throwIfAny();
+      }
+    }
+    await this.#store.users.setPassword(user.id, await this.#passwords.hash(next as string));
+    return (await this.#sessions.endAll(user.id, who.sessionId)).length;
   }
 
   /** The account `name` names: by email for `email`, or for a `login` with an "@"; else by username. */
@@ -137,6 +164,15 @@ export class AuthService {
       problems.add("email", new ChatError("email_taken").message, "email_taken");
     }
   }
+}
+
+/** What is wrong with a new password, or null: present, a string, 8 characters, at most 72 bytes. */
+export function newPasswordProblem(password: unknown): string | null {
+  if (password === "" || password === undefined || password === null) return SAYS.passwordMissing;
+  if (typeof password !== "string") return "Password must be a string";
+  if ([...password].length < MIN_PASSWORD_CHARS) return SAYS.passwordShort;
+  if (encoder.encode(password).length > MAX_PASSWORD_BYTES) return SAYS.passwordLong;
+  return null;
 }
 
 /** A field's value when it is a string; `undefined` for anything else. */

@@ -6,6 +6,7 @@ import { isId } from "../ids.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
 import type { Chat } from "./chat.ts";
+import type { SignedIn } from "../auth/sessions.ts";
 
 /** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
 const TYPING_INTERVAL_MS = 1_000;
@@ -19,6 +20,7 @@ export function hubHandler(
   hub: Hub,
   log: Logger,
   now: () => number = Date.now,
+  authenticate?: (token: string) => Promise<SignedIn>,
 ): HubHandler {
   const lastTyping = new WeakMap<Client, Map<string, number>>();
 
@@ -96,6 +98,18 @@ export function hubHandler(
             client.sendFrame({ type: "resumed", rooms: done });
             return;
           }
+          case "refresh": {
+            if (authenticate === undefined) {
+              throw new ChatError("invalid_frame", "This server takes no refresh");
+            }
+            const who = await authenticate(frame.token);
+            if (who.userId !== actor.userId || who.sessionId !== actor.sessionId) {
+              throw new ChatError("invalid_token", "The token belongs to another sign-in than this socket's");
+            }
+            hub.renew(client, who.expiresAt);
+            client.sendFrame({ type: "refreshed", expires_at: who.expiresAt });
+            return;
+          }
           case "typing": {
             if (!client.rooms.has(frame.room_id)) {
               throw new ChatError("not_a_member", "Cannot send typing to a room you are not in");
@@ -110,7 +124,7 @@ export function hubHandler(
           }
         }
       } catch (error) {
-        const context = frame.type === "resume"
+        const context = frame.type === "resume" || frame.type === "refresh"
           ? {}
           : frame.type === "message" && frame.client_id !== undefined
           ? { room_id: frame.room_id, client_id: frame.client_id }

@@ -8,6 +8,10 @@ export interface Identity {
   username: string;
   /** A room to join when the socket opens (the `room_id` of the connect URL). */
   roomId?: string;
+  /** The sign-in session the socket belongs to: ending it closes the socket (`Hub.closeSessions`). */
+  sessionId?: string;
+  /** When the socket's access token expires (ms since the epoch): the hub closes it then unless renewed. */
+  expiresAt?: number;
 }
 
 /**
@@ -28,6 +32,8 @@ export class Client {
   #queue: Promise<void> = Promise.resolve();
   #pending = 0;
   #closed = false;
+  /** Closes the socket when its access token expires (see `Hub.renew`). */
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly id: string,

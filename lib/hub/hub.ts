@@ -100,6 +100,7 @@ export class Hub {
   /** Bus (un)subscriptions are chained per channel so they take effect in the order they were asked for. */
   readonly #busOps = new Map<string, Promise<void>>();
   readonly #draining = new Set<Promise<void>>();
+  readonly #listeners = new Map<string, (payload: string) => void>();
   #nextId = 0;
   /** Names this hub in the controls it publishes. */
   readonly #id = crypto.randomUUID();
@@ -141,6 +142,7 @@ export class Hub {
       this.#maxBuffered,
     );
     this.#clients.add(client);
+    if (identity.expiresAt !== undefined) this.renew(client, identity.expiresAt);
     if (this.#resumeGraceMs > 0) client.stream.startHold(this.#resumeGraceMs);
     this.#log.debug("Socket opened", { conn_id: client.id, user_id: identity.userId });
     client.enqueue(async () => {
@@ -159,6 +161,7 @@ export class Hub {
   /** Forgets a socket (idempotent): leaves every room, then runs `handler.disconnect()`. */
   disconnect(client: Client): void {
     if (!this.#clients.delete(client)) return;
+    clearTimeout(client.expiryTimer);
     client.markClosed();
     this.#log.debug("Socket closed", { conn_id: client.id, user_id: client.userId });
     for (const roomId of client.rooms) this.#leave(this.#rooms, roomId, roomChannel(roomId), client);
@@ -266,6 +269,48 @@ export class Hub {
   /** Sends a frame and/or a control (`meta.c`) to every socket of the user, on every instance. */
   publishToUser(userId: string, frame: string, meta: EnvelopeMeta = {}): Promise<void> {
     return this.#bus.publish(userChannel(userId), encodeEnvelope(meta, frame));
+  }
+
+  /**
+   * Keeps the socket open until `expiresAt` (ms since the epoch; a renewed access token's expiry), then closes
+   * it with 4001 so that no socket outlives the token that authorised it.
+   */
+  renew(client: Client, expiresAt: number): void {
+    clearTimeout(client.expiryTimer);
+    if (client.closed) return;
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+    client.expiryTimer = setTimeout(() => {
+      this.#close(client, CloseCode.TokenExpired, "Access token expired; renew it and reconnect");
+    }, delay);
+  }
+
+  /** Closes this instance's sockets of the user's ended sessions with 4003 (do not reconnect with them). */
+  closeSessions(userId: string, sessionIds: string[]): number {
+    const ended = new Set(sessionIds);
+    let closed = 0;
+    for (const client of [...this.#users.get(userId)?.clients ?? []]) {
+      if (client.identity.sessionId === undefined || !ended.has(client.identity.sessionId)) continue;
+      this.#close(client, CloseCode.SessionEnded, "Signed out");
+      closed++;
+    }
+    return closed;
+  }
+
+  /**
+   * Receives every payload published to `channel` by any instance (through `publish()`): a broadcast channel
+   * for the application (e.g. ended sessions), beside the room and user channels the hub routes itself.
+   */
+  async listen(channel: string, handler: (payload: string) => void): Promise<void> {
+    if (channel.startsWith("room:") || channel.startsWith("user:")) {
+      throw new Error(`"${channel}" is a channel the hub routes itself`);
+    }
+    this.#listeners.set(channel, handler);
+    await this.#busOp(channel, () => this.#bus.subscribe(channel));
+  }
+
+  /** Publishes to a channel `listen()`ed to on every instance. */
+  publish(channel: string, payload: string): Promise<void> {
+    return this.#bus.publish(channel, payload);
   }
 
   /** Whether this instance holds a socket of `userId`. */
@@ -376,6 +421,15 @@ export class Hub {
   }
 
   #deliver(channel: string, payload: string): void {
+    const listener = this.#listeners.get(channel);
+    if (listener !== undefined) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.#log.error("A channel listener failed", { channel, error });
+      }
+      return;
+    }
     let meta: EnvelopeMeta, frame: string;
     try {
       ({ meta, frame } = decodeEnvelope(payload));

@@ -34,7 +34,23 @@ export interface ResumeFrame {
   rooms: Record<string, number>;
 }
 
-export type ClientFrame = MessageFrame | JoinFrame | LeaveFrame | TypingFrame | PingFrame | ResumeFrame;
+/**
+ * A new access token for this socket's session, sent before the one it opened with expires: the socket stays
+ * open past that token's expiry (else it is closed with 4001 when it expires).
+ */
+export interface RefreshFrame {
+  type: "refresh";
+  token: string;
+}
+
+export type ClientFrame =
+  | MessageFrame
+  | JoinFrame
+  | LeaveFrame
+  | TypingFrame
+  | PingFrame
+  | ResumeFrame
+  | RefreshFrame;
 
 // ---- server -> client ----
 
@@ -112,6 +128,12 @@ export interface ResumedFrame {
   rooms: Record<string, number>;
 }
 
+/** A `refresh` was accepted: the socket is authorised until `expires_at` (ms since the epoch). */
+export interface RefreshedFrame {
+  type: "refreshed";
+  expires_at: number;
+}
+
 export type ServerFrame =
   | ChatMessage
   | AckFrame
@@ -124,7 +146,8 @@ export type ServerFrame =
   | LeftFrame
   | PongFrame
   | ResetFrame
-  | ResumedFrame;
+  | ResumedFrame
+  | RefreshedFrame;
 
 /** Largest text frame accepted; larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -138,7 +161,7 @@ export class FrameError extends ChatError {
 }
 
 const CLIENT_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const TYPES = new Set(["message", "join", "leave", "typing", "ping", "resume"]);
+const TYPES = new Set(["message", "join", "leave", "typing", "ping", "resume", "refresh"]);
 /** Most rooms one resume frame may name. */
 export const MAX_RESUME_ROOMS = 1_000;
 
@@ -170,6 +193,12 @@ export function parseClientFrame(text: string): ClientFrame {
   }
   if (frame.type === "ping") return { type: "ping" };
   if (frame.type === "resume") return { type: "resume", rooms: parseResumeRooms(frame.rooms) };
+  if (frame.type === "refresh") {
+    if (typeof frame.token !== "string" || frame.token === "" || frame.token.length > 4096) {
+      throw new FrameError("invalid_frame", '"token" must be an access token');
+    }
+    return { type: "refresh", token: frame.token };
+  }
   const room_id = requireString(frame, "room_id");
   switch (frame.type) {
     case "message": {

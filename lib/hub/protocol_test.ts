@@ -35,7 +35,7 @@ const BAD_CLIENT_ID = {
 };
 const unknownType = (type: string) => ({
   code: "unknown_type",
-  message: `Unknown frame type "${type}"; expected one of message, join, leave, typing, ping, resume`,
+  message: `Unknown frame type "${type}"; expected one of message, join, leave, typing, ping, resume, refresh`,
 });
 
 Deno.test("`parseClientFrame()` returns every valid frame type", async (t) => {

@@ -21,4 +21,8 @@ export const CloseCode = {
   TryAgainLater: 1013,
   /** The socket's unsent backlog passed the cap: reconnect and resume from the last seq. */
   SlowConsumer: 4008,
+  /** The access token the socket was opened (or last refreshed) with expired: renew it, then reconnect. */
+  TokenExpired: 4001,
+  /** The socket's session ended (signed out, or ended from another device): do not reconnect with it. */
+  SessionEnded: 4003,
 } as const;

@@ -54,11 +54,15 @@ import {
   type MessageType,
   type NewMessage,
   type NewRoom,
+  type NewSession,
   type NewUser,
   type ProfileUpdate,
   type Room,
   type RoomRepo,
   type RoomUpdate,
+  type RotateResult,
+  type Session,
+  type SessionRepo,
   type Store,
   type User,
   type UserRepo,
@@ -79,7 +83,7 @@ export interface MongoStoreOptions {
 }
 
 /** The schema version this code creates and understands, kept in `meta` as `{_id: "schema", version}`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const DEFAULT_DATABASE = "chat";
 const DEFAULT_POOL_SIZE = 20;
@@ -122,6 +126,46 @@ interface UserDoc {
   avatar_url: string | null;
   created_at: string;
   last_seen: string | null;
+  /** Absent in a document from before v3: read as null, null and []. */
+  totp_secret?: string | null;
+  totp_last_step?: number | null;
+  recovery_codes?: string[];
+}
+
+interface SessionDoc {
+  _id: string;
+  user_id: string;
+  device: string;
+  ip: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+/** A refresh token by the SHA-256 hex of its value. */
+interface RefreshTokenDoc {
+  _id: string;
+  session_id: string;
+  used_at: string | null;
+}
+
+/**
+ * A one-time use, by a key naming what was used (`refresh:<hash>`, `reset:<hash>`, `recovery:<user>:<hash>`,
+ * `totp:<user>:<step>`): the insert of a unique `_id` is the one write FerretDB v1 performs atomically (its
+ * conditional updates are not: two may both match), so it decides which of two concurrent uses wins.
+ */
+interface ClaimDoc {
+  _id: string;
+  at: string;
+}
+
+/** A password-reset token by the SHA-256 hex of its value. */
+interface PasswordResetDoc {
+  _id: string;
+  user_id: string;
+  expires_at: string;
+  used_at: string | null;
 }
 
 interface RoomDoc {
@@ -181,6 +225,8 @@ const INDEXES = {
     { key: { room_id: 1, join_seq: 1 }, name: "room_id_1_join_seq_1" },
   ],
   messages: [{ key: { room_id: 1, seq: 1 }, name: "room_id_1_seq_1", unique: true }],
+  sessions: [{ key: { user_id: 1 }, name: "user_id_1" }],
+  refresh_tokens: [{ key: { session_id: 1 }, name: "session_id_1" }],
 } as const;
 
 /** The first 24 hex characters of the SHA-256 of `parts` joined by NUL: an id that the parts determine. */
@@ -240,7 +286,15 @@ function toUser(doc: UserDoc): User {
     avatar_url: doc.avatar_url ?? null,
     created_at: doc.created_at,
     last_seen: doc.last_seen ?? null,
+    totp_secret: doc.totp_secret ?? null,
+    totp_last_step: doc.totp_last_step ?? null,
+    recovery_codes: doc.recovery_codes ?? [],
   };
+}
+
+function toSession(doc: SessionDoc): Session {
+  const { _id, ...rest } = doc;
+  return { id: _id, ...rest, revoked_at: doc.revoked_at ?? null };
 }
 
 function toRoom(doc: RoomDoc): Room {
@@ -277,6 +331,10 @@ class Context {
   readonly rooms: Collection<RoomDoc>;
   readonly memberships: Collection<MembershipDoc>;
   readonly messages: Collection<MessageDoc>;
+  readonly sessions: Collection<SessionDoc>;
+  readonly refreshTokens: Collection<RefreshTokenDoc>;
+  readonly passwordResets: Collection<PasswordResetDoc>;
+  readonly claims: Collection<ClaimDoc>;
   /** Options for every operation: the server gives up after `maxTimeMS`. */
   readonly op: { maxTimeMS: number };
   readonly #log: Logger;
@@ -287,6 +345,10 @@ class Context {
     this.rooms = db.collection("rooms");
     this.memberships = db.collection("memberships");
     this.messages = db.collection("messages");
+    this.sessions = db.collection("sessions");
+    this.refreshTokens = db.collection("refresh_tokens");
+    this.passwordResets = db.collection("password_resets");
+    this.claims = db.collection("claims");
     this.op = { maxTimeMS: timeoutMs };
     this.#log = log;
   }
@@ -316,6 +378,17 @@ class Context {
     return result;
   }
 
+  /** Records the one use of `key`; false when it was used before (see `ClaimDoc`). */
+  async claim(key: string, at: string): Promise<boolean> {
+    try {
+      await this.claims.insertOne({ _id: key, at }, this.op);
+      return true;
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
+  }
+
   #recovered(): void {
     if (this.#available) return;
     this.#available = true;
@@ -340,6 +413,9 @@ class MongoUserRepo implements UserRepo {
         avatar_url: null,
         created_at: new Date().toISOString(),
         last_seen: null,
+        totp_secret: null,
+        totp_last_step: null,
+        recovery_codes: [],
       };
       try {
         await this.c.users.insertOne(doc, this.c.op);
@@ -422,6 +498,87 @@ class MongoUserRepo implements UserRepo {
   setLastSeen(id: string, at: string): Promise<void> {
     return this.c.run(`update the last seen time of user "${id}"`, async () => {
       await this.c.users.updateOne({ _id: id }, { $set: { last_seen: at } }, this.c.op);
+    });
+  }
+  setPassword(id: string, passwordHash: string): Promise<boolean> {
+    return this.c.run("set a password", async () => {
+      const result = await this.c.users.updateOne(
+        { _id: id },
+        { $set: { password_hash: passwordHash } },
+        this.c.op,
+      );
+      return result.matchedCount === 1;
+    });
+  }
+
+  setTwoFactor(id: string, value: { secret: string; recovery_codes: string[] } | null): Promise<boolean> {
+    return this.c.run("set two-factor sign-in", async () => {
+      const set = {
+        totp_secret: value?.secret ?? null,
+        totp_last_step: null,
+        recovery_codes: value?.recovery_codes ?? [],
+      };
+      const result = await this.c.users.updateOne({ _id: id }, { $set: set }, this.c.op);
+      return result.matchedCount === 1;
+    });
+  }
+
+  useTotpStep(id: string, step: number): Promise<boolean> {
+    return this.c.run("use a TOTP step", async () => {
+      const user = await this.c.users.findOne({ _id: id }, this.c.op);
+      if (typeof user?.totp_secret !== "string" || (user.totp_last_step ?? -1) >= step) return false;
+      if (!await this.c.claim(`totp:${id}:${step}`, new Date().toISOString())) return false;
+      const result = await this.c.users.updateOne(
+        {
+          _id: id,
+          totp_secret: { $type: "string" },
+          $or: [{ totp_last_step: null }, { totp_last_step: { $lt: step } }],
+        },
+        { $set: { totp_last_step: step } },
+        this.c.op,
+      );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  useRecoveryCode(id: string, hash: string): Promise<boolean> {
+    return this.c.run("use a recovery code", async () => {
+      const user = await this.c.users.findOne({ _id: id, recovery_codes: hash }, this.c.op);
+      if (user === null || !await this.c.claim(`recovery:${id}:${hash}`, new Date().toISOString())) {
+        return false;
+      }
+      const result = await this.c.users.updateOne(
+        { _id: id, recovery_codes: hash },
+        { $pull: { recovery_codes: hash } },
+        this.c.op,
+      );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  addPasswordReset(userId: string, hash: string, expires_at: string): Promise<void> {
+    return this.c.run("store a password reset", async () => {
+      await this.c.passwordResets.insertOne(
+        { _id: hash, user_id: userId, expires_at, used_at: null },
+        this.c.op,
+      );
+    });
+  }
+
+  usePasswordReset(hash: string, now: string): Promise<string | null> {
+    return this.c.run("use a password reset", async () => {
+      const reset = await this.c.passwordResets.findOne({
+        _id: hash,
+        used_at: null,
+        expires_at: { $gt: now },
+      }, this.c.op);
+      if (reset === null || !await this.c.claim(`reset:${hash}`, now)) return null;
+      const doc = await this.c.passwordResets.findOneAndUpdate(
+        { _id: hash, used_at: null, expires_at: { $gt: now } },
+        { $set: { used_at: now } },
+        this.c.op,
+      );
+      return doc?.user_id ?? null;
     });
   }
 }
@@ -798,11 +955,129 @@ export function historyFind(roomId: string, query: HistoryQuery): {
   return { filter: { room_id: roomId }, options: { sort: { seq: -1 }, limit, skip: offset ?? 0 } };
 }
 
+class MongoSessionRepo implements SessionRepo {
+  constructor(private readonly c: Context) {}
+
+  create(session: NewSession): Promise<Session> {
+    return this.c.run("create a session", async () => {
+      const now = new Date().toISOString();
+      const doc: SessionDoc = {
+        _id: newId(),
+        user_id: session.user_id,
+        device: session.device,
+        ip: session.ip,
+        created_at: now,
+        last_used_at: now,
+        expires_at: session.expires_at,
+        revoked_at: null,
+      };
+      await this.c.sessions.insertOne(doc, this.c.op);
+      await this.c.refreshTokens.insertOne(
+        { _id: session.refresh_hash, session_id: doc._id, used_at: null },
+        this.c.op,
+      );
+      return toSession(doc);
+    });
+  }
+
+  byId(id: string): Promise<Session | null> {
+    return this.c.run("read a session", async () => {
+      const doc = await this.c.sessions.findOne({ _id: id }, this.c.op);
+      return doc ? toSession(doc) : null;
+    });
+  }
+
+  activeOf(userId: string, now: string): Promise<Session[]> {
+    return this.c.run("list sessions", async () => {
+      const docs = await this.c.sessions
+        .find({ user_id: userId, revoked_at: null, expires_at: { $gt: now } }, {
+          ...this.c.op,
+          sort: { last_used_at: -1, _id: -1 },
+        })
+        .toArray();
+      return docs.map(toSession);
+    });
+  }
+
+  /**
+   * Without transactions (FerretDB v1 has none): the token is marked used by one conditional update, so of two
+   * concurrent uses exactly one rotates and the other is seen as a reuse.
+   */
+  rotate(
+    hash: string,
+    next: { hash: string; at: string; ip: string; expires_at: string },
+  ): Promise<RotateResult> {
+    return this.c.run("rotate a refresh token", async (): Promise<RotateResult> => {
+      const token = await this.c.refreshTokens.findOne({ _id: hash }, this.c.op);
+      if (token === null) return { outcome: "unknown" };
+      const current = await this.c.sessions.findOne({ _id: token.session_id }, this.c.op);
+      if (current === null) return { outcome: "unknown" };
+      if ((current.revoked_at ?? null) !== null || current.expires_at <= next.at) {
+        return { outcome: "ended", session: toSession(current) };
+      }
+      const claimed = token.used_at === null && await this.c.claim(`refresh:${hash}`, next.at);
+      if (claimed) {
+        await this.c.refreshTokens.updateOne({ _id: hash }, { $set: { used_at: next.at } }, this.c.op);
+      } else {
+        const revoked = await this.#revoke(current._id, current.user_id, next.at);
+        return { outcome: "reused", session: revoked ?? { ...toSession(current), revoked_at: next.at } };
+      }
+      await this.c.refreshTokens.insertOne(
+        { _id: next.hash, session_id: current._id, used_at: null },
+        this.c.op,
+      );
+      const updated = await this.c.sessions.findOneAndUpdate(
+        { _id: current._id },
+        { $set: { last_used_at: next.at, ip: next.ip, expires_at: next.expires_at } },
+        { ...this.c.op, returnDocument: "after" },
+      );
+      return { outcome: "rotated", session: toSession(updated ?? current) };
+    });
+  }
+
+  revoke(id: string, userId: string, at: string): Promise<Session | null> {
+    return this.c.run("revoke a session", () => this.#revoke(id, userId, at));
+  }
+
+  async #revoke(id: string, userId: string, at: string): Promise<Session | null> {
+    const doc = await this.c.sessions.findOneAndUpdate(
+      { _id: id, user_id: userId, revoked_at: null, expires_at: { $gt: at } },
+      { $set: { revoked_at: at } },
+      { ...this.c.op, returnDocument: "after" },
+    );
+    if (doc === null) return null;
+    await this.c.refreshTokens.deleteMany({ session_id: id }, this.c.op);
+    return toSession(doc);
+  }
+
+  revokeAllOf(userId: string, at: string, exceptId?: string): Promise<string[]> {
+    return this.c.run("revoke sessions", async () => {
+      const filter = {
+        user_id: userId,
+        revoked_at: null,
+        expires_at: { $gt: at },
+        ...(exceptId === undefined ? {} : { _id: { $ne: exceptId } }),
+      };
+      const ids = (await this.c.sessions.find(filter, { ...this.c.op, projection: { _id: 1 } }).toArray())
+        .map((doc) => doc._id);
+      if (ids.length === 0) return [];
+      await this.c.sessions.updateMany(
+        { _id: { $in: ids }, revoked_at: null },
+        { $set: { revoked_at: at } },
+        this.c.op,
+      );
+      await this.c.refreshTokens.deleteMany({ session_id: { $in: ids } }, this.c.op);
+      return ids;
+    });
+  }
+}
+
 /** A `Store` on one MongoDB database (MongoDB 4.4+ or FerretDB v1). */
 export class MongoStore implements Store {
   readonly users: UserRepo;
   readonly rooms: RoomRepo;
   readonly messages: MessageRepo;
+  readonly sessions: SessionRepo;
   readonly #client: MongoClient;
   readonly #context: Context;
   #closed = false;
@@ -813,6 +1088,7 @@ export class MongoStore implements Store {
     this.users = new MongoUserRepo(context);
     this.rooms = new MongoRoomRepo(context);
     this.messages = new MongoMessageRepo(context);
+    this.sessions = new MongoSessionRepo(context);
   }
 
   /**

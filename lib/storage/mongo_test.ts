@@ -9,6 +9,7 @@ import { databaseName, historyFind, MongoStore, type MongoStoreOptions, SCHEMA_V
 import { assertRoomNamesMigrated, DUPLICATE_ROOMS } from "./testing/room_names_migration.ts";
 import type { HistoryQuery, NewMessage, Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
+import { assertSignInMigrated, authStoreContract } from "./testing/auth_contract.ts";
 
 const WRITER = new URL("../../tests/helpers/store_writer.ts", import.meta.url).pathname;
 
@@ -30,6 +31,7 @@ async function openContractStore(): Promise<Store> {
     users: mongo.users,
     rooms: mongo.rooms,
     messages: mongo.messages,
+    sessions: mongo.sessions,
     ping: () => mongo.ping(),
     close: async () => {
       await mongo.close();
@@ -51,6 +53,7 @@ function spawnWriter({ store, roomId, userId, count }: WriterArgs): Deno.ChildPr
 }
 
 storeContract("MongoStore", openContractStore, { spawnWriter });
+authStoreContract("MongoStore", openContractStore);
 
 // ------------------------------------------------------------------------------------------------ helpers
 
@@ -300,6 +303,7 @@ Deno.test("`MongoStore.open()` migrates a version 1 database with duplicate room
 
     const store = await open();
     await assertRoomNamesMigrated(store, u);
+    await assertSignInMigrated(store, u);
     const meta = await raw((db) => db.collection("meta").find().toArray());
     assert.deepEqual(meta, [{ _id: "schema", version: SCHEMA_VERSION }]);
   });
@@ -614,3 +618,31 @@ function planStages(plan: Document | undefined): Document[] {
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
+
+Deno.test("`MongoStore.open()` migrates a version 2 database (the last release) to sign-in sessions and 2FA", async () => {
+  await withFerret(async ({ open, raw }) => {
+    const u = "b".repeat(24);
+    // What a version 2 server stored: users without two-factor fields, no sessions collections.
+    await raw(async (db) => {
+      await db.collection("meta").insertOne({ _id: "schema" as never, version: 2 });
+      await db.collection("users").insertOne({
+        _id: u as never,
+        username: "alice",
+        username_lower: "alice",
+        email: "a@x.test",
+        email_lower: "a@x.test",
+        password_hash: "h",
+        display_name: null,
+        display_name_lower: null,
+        avatar_url: null,
+        created_at: "2026-01-01T00:00:00.000Z",
+        last_seen: null,
+      });
+    });
+    const store = await open();
+    assert.equal((await store.users.byId(u))?.username, "alice");
+    await assertSignInMigrated(store, u);
+    const meta = await raw((db) => db.collection("meta").find().toArray());
+    assert.deepEqual(meta, [{ _id: "schema", version: SCHEMA_VERSION }]);
+  });
+});

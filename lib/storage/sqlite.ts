@@ -31,11 +31,15 @@ import {
   type MessageType,
   type NewMessage,
   type NewRoom,
+  type NewSession,
   type NewUser,
   type ProfileUpdate,
   type Room,
   type RoomRepo,
   type RoomUpdate,
+  type RotateResult,
+  type Session,
+  type SessionRepo,
   type Store,
   type User,
   type UserRepo,
@@ -47,7 +51,7 @@ export interface SqliteStoreOptions {
 }
 
 /** The schema version this code creates and understands, kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
@@ -61,7 +65,10 @@ CREATE TABLE IF NOT EXISTS users (
   display_name_lower TEXT,
   avatar_url TEXT,
   created_at TEXT NOT NULL,
-  last_seen TEXT
+  last_seen TEXT,
+  totp_secret TEXT,
+  totp_last_step INTEGER,
+  recovery_codes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS rooms (
   id TEXT PRIMARY KEY,
@@ -99,6 +106,29 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages (room_id, user_id, client_id)
   WHERE client_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  device TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  last_used_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+  hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  used_at TEXT
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_session_id ON refresh_tokens (session_id);
+CREATE TABLE IF NOT EXISTS password_resets (
+  hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at TEXT
+);
 `;
 
 /** Created after the migrations, which add the column it indexes to an older file. */
@@ -139,6 +169,7 @@ function createSchema(db: DatabaseSync): void {
       db.exec("ALTER TABLE memberships ADD COLUMN last_read_seq INTEGER NOT NULL DEFAULT 0");
     }
     if (version === 1 || version === 2) migrateToV3(db);
+    if (version >= 1 && version <= 3) migrateToV4(db);
     db.exec(ROOM_NAME_INDEX);
     if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.exec("COMMIT");
@@ -172,6 +203,17 @@ function migrateToV3(db: DatabaseSync): void {
   for (const room of rooms) {
     const name = renames.get(room.id) ?? room.name;
     setName.run(name, roomNameKey(name), room.id);
+  }
+}
+
+/** v4: two-factor sign-in on the user (the sessions and reset tables are new ones SCHEMA creates). */
+function migrateToV4(db: DatabaseSync): void {
+  const hasColumn = (column: string) =>
+    db.prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = ?").get(column) !== undefined;
+  if (!hasColumn("totp_secret")) db.exec("ALTER TABLE users ADD COLUMN totp_secret TEXT");
+  if (!hasColumn("totp_last_step")) db.exec("ALTER TABLE users ADD COLUMN totp_last_step INTEGER");
+  if (!hasColumn("recovery_codes")) {
+    db.exec("ALTER TABLE users ADD COLUMN recovery_codes TEXT NOT NULL DEFAULT '[]'");
   }
 }
 
@@ -237,6 +279,22 @@ function toUser(row: Row): User {
     avatar_url: row.avatar_url as string | null,
     created_at: row.created_at as string,
     last_seen: row.last_seen as string | null,
+    totp_secret: row.totp_secret as string | null,
+    totp_last_step: row.totp_last_step as number | null,
+    recovery_codes: JSON.parse(row.recovery_codes as string),
+  };
+}
+
+function toSession(row: Row): Session {
+  return {
+    id: row.id as string,
+    user_id: row.user_id as string,
+    device: row.device as string,
+    ip: row.ip as string,
+    created_at: row.created_at as string,
+    last_used_at: row.last_used_at as string,
+    expires_at: row.expires_at as string,
+    revoked_at: row.revoked_at as string | null,
   };
 }
 
@@ -278,8 +336,33 @@ class SqliteUserRepo implements UserRepo {
   readonly #search: StatementSync;
   readonly #updateProfile: StatementSync;
   readonly #setLastSeen: StatementSync;
+  readonly #setPassword: StatementSync;
+  readonly #setTwoFactor: StatementSync;
+  readonly #useTotpStep: StatementSync;
+  readonly #useRecoveryCode: StatementSync;
+  readonly #addReset: StatementSync;
+  readonly #useReset: StatementSync;
 
   constructor(db: DatabaseSync) {
+    this.#setPassword = db.prepare("UPDATE users SET password_hash = ? WHERE id = ?");
+    this.#setTwoFactor = db.prepare(
+      "UPDATE users SET totp_secret = ?, totp_last_step = NULL, recovery_codes = ? WHERE id = ?",
+    );
+    this.#useTotpStep = db.prepare(
+      `UPDATE users SET totp_last_step = ?1
+       WHERE id = ?2 AND totp_secret IS NOT NULL AND (totp_last_step IS NULL OR totp_last_step < ?1)`,
+    );
+    // One statement, so two uses of one code cannot both succeed.
+    this.#useRecoveryCode = db.prepare(
+      `UPDATE users SET recovery_codes =
+         (SELECT json_group_array(value) FROM json_each(recovery_codes) WHERE value <> ?1)
+       WHERE id = ?2 AND EXISTS (SELECT 1 FROM json_each(recovery_codes) WHERE value = ?1)`,
+    );
+    this.#addReset = db.prepare("INSERT INTO password_resets (hash, user_id, expires_at) VALUES (?, ?, ?)");
+    this.#useReset = db.prepare(
+      `UPDATE password_resets SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL AND expires_at > ?1
+       RETURNING user_id`,
+    );
     this.#insert = db.prepare(
       `INSERT INTO users (id, username, username_lower, email, email_lower, password_hash, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
@@ -368,6 +451,143 @@ class SqliteUserRepo implements UserRepo {
 
   async setLastSeen(id: string, at: string): Promise<void> {
     this.#setLastSeen.run(at, id);
+  }
+
+  async setPassword(id: string, passwordHash: string): Promise<boolean> {
+    return this.#setPassword.run(passwordHash, id).changes === 1;
+  }
+
+  async setTwoFactor(
+    id: string,
+    value: { secret: string; recovery_codes: string[] } | null,
+  ): Promise<boolean> {
+    const codes = JSON.stringify(value?.recovery_codes ?? []);
+    return this.#setTwoFactor.run(value?.secret ?? null, codes, id).changes === 1;
+  }
+
+  async useTotpStep(id: string, step: number): Promise<boolean> {
+    return this.#useTotpStep.run(step, id).changes === 1;
+  }
+
+  async useRecoveryCode(id: string, hash: string): Promise<boolean> {
+    return this.#useRecoveryCode.run(hash, id).changes === 1;
+  }
+
+  async addPasswordReset(userId: string, hash: string, expires_at: string): Promise<void> {
+    this.#addReset.run(hash, userId, expires_at);
+  }
+
+  async usePasswordReset(hash: string, now: string): Promise<string | null> {
+    const row = this.#useReset.get(now, hash);
+    return row ? row.user_id as string : null;
+  }
+}
+
+class SqliteSessionRepo implements SessionRepo {
+  readonly #insert: StatementSync;
+  readonly #insertToken: StatementSync;
+  readonly #byId: StatementSync;
+  readonly #activeOf: StatementSync;
+  readonly #token: StatementSync;
+  readonly #useToken: StatementSync;
+  readonly #advance: StatementSync;
+  readonly #revoke: StatementSync;
+  readonly #revokeAll: StatementSync;
+  readonly #dropTokens: StatementSync;
+
+  constructor(private readonly database: Database) {
+    const { db } = database;
+    this.#insert = db.prepare(
+      `INSERT INTO sessions (id, user_id, device, ip, created_at, last_used_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    );
+    this.#insertToken = db.prepare("INSERT INTO refresh_tokens (hash, session_id) VALUES (?, ?)");
+    this.#byId = db.prepare("SELECT * FROM sessions WHERE id = ?");
+    this.#activeOf = db.prepare(
+      `SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+       ORDER BY last_used_at DESC, id DESC`,
+    );
+    this.#token = db.prepare(
+      `SELECT t.used_at AS token_used_at, s.* FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+       WHERE t.hash = ?`,
+    );
+    this.#useToken = db.prepare("UPDATE refresh_tokens SET used_at = ? WHERE hash = ?");
+    this.#advance = db.prepare(
+      "UPDATE sessions SET last_used_at = ?, ip = ?, expires_at = ? WHERE id = ? RETURNING *",
+    );
+    this.#revoke = db.prepare(
+      `UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL
+       AND expires_at > ?1 RETURNING *`,
+    );
+    this.#revokeAll = db.prepare(
+      `UPDATE sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL AND expires_at > ?1
+       AND id IS NOT ?3 RETURNING id`,
+    );
+    this.#dropTokens = db.prepare("DELETE FROM refresh_tokens WHERE session_id = ?");
+  }
+
+  async create(session: NewSession): Promise<Session> {
+    const now = new Date().toISOString();
+    return await this.database.write(() => {
+      const row = this.#insert.get(
+        newId(),
+        session.user_id,
+        session.device,
+        session.ip,
+        now,
+        now,
+        session.expires_at,
+      ) as Row;
+      this.#insertToken.run(session.refresh_hash, row.id as string);
+      return toSession(row);
+    });
+  }
+
+  async byId(id: string): Promise<Session | null> {
+    const row = this.#byId.get(id);
+    return row ? toSession(row as Row) : null;
+  }
+
+  async activeOf(userId: string, now: string): Promise<Session[]> {
+    return this.#activeOf.all(userId, now).map((row) => toSession(row as Row));
+  }
+
+  async rotate(
+    hash: string,
+    next: { hash: string; at: string; ip: string; expires_at: string },
+  ): Promise<RotateResult> {
+    return await this.database.write((): RotateResult => {
+      const row = this.#token.get(hash) as Row | undefined;
+      if (row === undefined) return { outcome: "unknown" };
+      const session = toSession(row);
+      if (session.revoked_at !== null || session.expires_at <= next.at) return { outcome: "ended", session };
+      if (row.token_used_at !== null) {
+        // A used token came back: whoever holds the newer one, one of the two is a thief. End the session.
+        const revoked = this.#revoke.get(next.at, session.id, session.user_id) as Row;
+        this.#dropTokens.run(session.id);
+        return { outcome: "reused", session: toSession(revoked) };
+      }
+      this.#useToken.run(next.at, hash);
+      this.#insertToken.run(next.hash, session.id);
+      const updated = this.#advance.get(next.at, next.ip, next.expires_at, session.id) as Row;
+      return { outcome: "rotated", session: toSession(updated) };
+    });
+  }
+
+  async revoke(id: string, userId: string, at: string): Promise<Session | null> {
+    return await this.database.write(() => {
+      const row = this.#revoke.get(at, id, userId) as Row | undefined;
+      if (row !== undefined) this.#dropTokens.run(id);
+      return row ? toSession(row) : null;
+    });
+  }
+
+  async revokeAllOf(userId: string, at: string, exceptId?: string): Promise<string[]> {
+    return await this.database.write(() => {
+      const ids = this.#revokeAll.all(at, userId, exceptId ?? null).map((row) => row.id as string);
+      for (const id of ids) this.#dropTokens.run(id);
+      return ids;
+    });
   }
 }
 
@@ -633,6 +853,7 @@ export class SqliteStore implements Store {
   readonly users: UserRepo;
   readonly rooms: RoomRepo;
   readonly messages: MessageRepo;
+  readonly sessions: SessionRepo;
   readonly #db: DatabaseSync;
   readonly #ping: StatementSync;
   #closed = false;
@@ -644,6 +865,7 @@ export class SqliteStore implements Store {
     this.users = new SqliteUserRepo(db);
     this.rooms = new SqliteRoomRepo(database);
     this.messages = new SqliteMessageRepo(database);
+    this.sessions = new SqliteSessionRepo(database);
   }
 
   /**

@@ -6,6 +6,7 @@ import { SCHEMA_VERSION, SqliteStore } from "./sqlite.ts";
 import { assertRoomNamesMigrated, DUPLICATE_ROOMS } from "./testing/room_names_migration.ts";
 import type { Store } from "./store.ts";
 import { storeContract, type WriterArgs } from "./testing/store_contract.ts";
+import { assertSignInMigrated, authStoreContract } from "./testing/auth_contract.ts";
 
 const WRITER = new URL("../../tests/helpers/store_writer.ts", import.meta.url).pathname;
 
@@ -21,6 +22,7 @@ async function openFileStore(): Promise<Store> {
     users: sqlite.users,
     rooms: sqlite.rooms,
     messages: sqlite.messages,
+    sessions: sqlite.sessions,
     ping: () => sqlite.ping(),
     close: async () => {
       await sqlite.close();
@@ -42,6 +44,7 @@ function spawnWriter({ store, roomId, userId, count }: WriterArgs): Deno.ChildPr
 }
 
 storeContract("SqliteStore", openFileStore, { spawnWriter });
+authStoreContract("SqliteStore", openFileStore);
 
 /** Runs `fn` with a path in a fresh temporary directory, removed afterwards. */
 async function withTempPath(fn: (path: string, dir: string) => Promise<void>): Promise<void> {
@@ -309,6 +312,34 @@ Deno.test("`SqliteStore.open()` migrates a version 2 file with duplicate room na
     const store = SqliteStore.open({ path });
     try {
       await assertRoomNamesMigrated(store, u);
+      await assertSignInMigrated(store, u);
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, SCHEMA_VERSION);
+    check.close();
+  });
+});
+
+Deno.test("`SqliteStore.open()` migrates a version 3 file (the last release) to sign-in sessions and 2FA", async () => {
+  await withTempPath(async (path) => {
+    // A version 3 file exactly: today's schema without what version 4 added.
+    const current = SqliteStore.open({ path });
+    const alice = await current.users.create({ username: "alice", email: "a@x.test", password_hash: "h" });
+    await current.close();
+    const v3 = new DatabaseSync(path);
+    v3.exec(`
+      DROP TABLE refresh_tokens; DROP TABLE sessions; DROP TABLE password_resets;
+      ALTER TABLE users DROP COLUMN totp_secret; ALTER TABLE users DROP COLUMN totp_last_step;
+      ALTER TABLE users DROP COLUMN recovery_codes;
+      PRAGMA user_version = 3;`);
+    v3.close();
+
+    const store = SqliteStore.open({ path });
+    try {
+      assert.equal((await store.users.byId(alice.id))?.username, "alice");
+      await assertSignInMigrated(store, alice.id);
     } finally {
       await store.close();
     }

@@ -16,12 +16,74 @@ export interface User {
   avatar_url: string | null;
   created_at: string;
   last_seen: string | null;
+  /** The authenticator app's base32 secret once two-factor sign-in is on; null when it is off. */
+  totp_secret: string | null;
+  /** The last TOTP time step used to sign in (a code is good once). */
+  totp_last_step: number | null;
+  /** SHA-256 hashes of the unused recovery codes. */
+  recovery_codes: string[];
 }
 
 export interface NewUser {
   username: string;
   email: string;
+  /** "" for an account made by single sign-on: no password signs in to it until one is set. */
   password_hash: string;
+}
+
+/** A signed-in device: what the sessions list shows, and what revoking ends. */
+export interface Session {
+  id: string;
+  user_id: string;
+  /** "Firefox on Linux", from the user agent. */
+  device: string;
+  /** The client address at sign-in, then at the last refresh. */
+  ip: string;
+  created_at: string;
+  last_used_at: string;
+  /** When its refresh token stops working unless it is used (each use moves it on). */
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+export interface NewSession {
+  user_id: string;
+  device: string;
+  ip: string;
+  expires_at: string;
+  /** SHA-256 hex of the first refresh token. */
+  refresh_hash: string;
+}
+
+/**
+ * What presenting a refresh token did: `rotated` (it was the session's current one: the next is stored),
+ * `reused` (it had been used already: the session is revoked now, theft detection), `ended` (the session was
+ * revoked or has expired), `unknown` (no such token).
+ */
+export type RotateResult =
+  | { outcome: "rotated"; session: Session }
+  | { outcome: "reused"; session: Session }
+  | { outcome: "ended"; session: Session }
+  | { outcome: "unknown" };
+
+export interface SessionRepo {
+  /** A new session with its first refresh token. */
+  create(session: NewSession): Promise<Session>;
+  byId(id: string): Promise<Session | null>;
+  /** The user's sessions that are neither revoked nor expired at `now`, most recently used first. */
+  activeOf(userId: string, now: string): Promise<Session[]>;
+  /**
+   * Exchanges the refresh token whose hash is `hash`, atomically (two concurrent uses: one rotates, the other is
+   * a reuse): see `RotateResult`. On `rotated` the session's `last_used_at`, `ip` and `expires_at` are `next`'s.
+   */
+  rotate(
+    hash: string,
+    next: { hash: string; at: string; ip: string; expires_at: string },
+  ): Promise<RotateResult>;
+  /** Revokes one session of `userId`; returns it when it was active (not revoked before, not expired). */
+  revoke(id: string, userId: string, at: string): Promise<Session | null>;
+  /** Revokes every active session of the user but `exceptId`; returns the ids revoked. */
+  revokeAllOf(userId: string, at: string, exceptId?: string): Promise<string[]>;
 }
 
 export interface ProfileUpdate {
@@ -115,6 +177,21 @@ export interface UserRepo {
   /** Returns the updated user, or null when it does not exist. */
   updateProfile(id: string, update: ProfileUpdate): Promise<User | null>;
   setLastSeen(id: string, at: string): Promise<void>;
+  /** Replaces the password hash; false when the user does not exist. */
+  setPassword(id: string, passwordHash: string): Promise<boolean>;
+  /** Turns two-factor sign-in on (a secret and recovery code hashes) or off (null). */
+  setTwoFactor(id: string, value: { secret: string; recovery_codes: string[] } | null): Promise<boolean>;
+  /** Records a TOTP step as used when it is later than the last one; false for a replayed or older step. */
+  useTotpStep(id: string, step: number): Promise<boolean>;
+  /** Removes one unused recovery code by its hash; false when the user has no such code (used or wrong). */
+  useRecoveryCode(id: string, hash: string): Promise<boolean>;
+  /** Stores a password-reset token (its SHA-256 hex) for the user, good until `expires_at`. */
+  addPasswordReset(userId: string, hash: string, expires_at: string): Promise<void>;
+  /**
+   * Uses a password-reset token once: returns the user id when `hash` is a stored, unused token that has not
+   * expired at `now` (and marks it used, atomically); otherwise null.
+   */
+  usePasswordReset(hash: string, now: string): Promise<string | null>;
 }
 
 export interface RoomRepo {
@@ -175,6 +252,7 @@ export interface Store {
   users: UserRepo;
   rooms: RoomRepo;
   messages: MessageRepo;
+  sessions: SessionRepo;
   /** Throws when the store cannot serve requests (used by `/api/health`). */
   ping(): Promise<void>;
   close(): Promise<void>;

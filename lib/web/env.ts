@@ -6,6 +6,7 @@
 import type { TokenService } from "../auth/jwt.ts";
 import type { RateLimiter } from "../limits/rate_limit.ts";
 import type { AuthService } from "../auth/service.ts";
+import type { Sessions } from "../auth/sessions.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Chat } from "../chat/chat.ts";
 import type { Config } from "../config.ts";
@@ -29,6 +30,8 @@ export interface Services {
   connections: ConnectionSlots;
   chat: Chat;
   tokens: TokenService;
+  /** Sign-in sessions: access tokens are checked against them (in memory), and they end everywhere at once. */
+  sessions: Sessions;
   auth: AuthService;
   /** Per-IP limit on register and login (the API's and the home page's forms). */
   authLimiter: RateLimiter;

@@ -14,3 +14,10 @@ export async function readForm(req: Request): Promise<{ fields: Record<string, s
   for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
   return { fields, form };
 }
+
+/** A same-site path to go back to after a sign-in or renewal (`?next=`); anything else goes to the rooms. */
+export function safeNext(next: string | undefined | null): string {
+  const ok = typeof next === "string" && next.startsWith("/") && !next.startsWith("//") &&
+    !next.startsWith("/\\");
+  return ok ? next : "/rooms";
+}

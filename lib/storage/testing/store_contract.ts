@@ -75,6 +75,9 @@ export function storeContract(
         avatar_url: null,
         created_at: "",
         last_seen: null,
+        totp_secret: null,
+        totp_last_step: null,
+        recovery_codes: [],
       },
     );
     assertRecentIso(user.created_at, before);
