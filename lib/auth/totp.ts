@@ -81,7 +81,8 @@ export interface VerifyTotpOptions {
 /**
  * Checks a code the user typed: six digits (spaces anywhere are ignored) that match the current time step
  * or one step either side. Returns the matched step, which the caller stores as the user's `lastUsedStep`
- * so the same code (or an older one) cannot be used twice; null when the code is refused.
+ * so the same code (or an older one) cannot be used twice; null when the code is refused. Throws when
+ * `secret` is not base32.
  *
  * @example
  * const step = verifyTotp(user.totpSecret, form.code, { lastUsedStep: user.totpLastStep });
