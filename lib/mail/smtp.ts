@@ -56,7 +56,7 @@ export class SmtpMailer implements Mailer {
       url: options.url,
       maxConnections: options.maxConnections ?? 2,
       idleTimeout: 60_000,
-      // A connection that cannot be opened fails its message instead of being retried a few times.
+      // A message whose connection drops while sending it (a pooled one the server closed) is tried once more.
       maxRequeues: 1,
       connectionTimeout: options.connectionTimeoutMs ?? 5_000,
       greetingTimeout: options.greetingTimeoutMs ?? 5_000,
