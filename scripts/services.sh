@@ -76,6 +76,19 @@ if ! command -v ferretdb >/dev/null 2>&1; then
   rm -rf "$work"
 fi
 
+# Mailpit (an SMTP server that keeps what it receives and shows it over an HTTP API) for the mail tests, built
+# from its Go module; the tests start and stop their own (tests/helpers/mailpit.ts). The version is stamped in
+# with -ldflags so that a changed MAILPIT_VERSION rebuilds. Its web UI's scripts are built by npm for its
+# releases and are not in the Go module, so this build's UI page stays blank: the tests need only the API.
+MAILPIT_VERSION=v1.33.1
+if [ "$(mailpit version --no-release-check 2>/dev/null | awk '{print $2}')" != "$MAILPIT_VERSION" ]; then
+  command -v go >/dev/null 2>&1 || { echo "services.sh: Go is needed to build Mailpit" >&2; exit 1; }
+  echo "services.sh: building Mailpit $MAILPIT_VERSION (about a minute)" >&2
+  GOFLAGS=-mod=mod GOBIN=/usr/local/bin go install \
+    -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION" \
+    "github.com/axllent/mailpit@$MAILPIT_VERSION"
+fi
+
 # The benchmark harness (bench/): the load generator and the peer servers are Node packages, pinned by
 # bench/package-lock.json. tests/bench_test.ts runs the harness at a tiny size, so CI needs them too.
 bench="$(dirname "$0")/../bench"
