@@ -145,7 +145,9 @@ export class MemoryLockout implements AccountLockout {
   check(accountId: string): Promise<LockoutDecision> {
     const now = this.#now();
     const entry = this.#entry(accountId, now);
-    if (entry.until > now) return this.#keep(accountId, entry, { ok: false, retryAfterMs: entry.until - now });
+    if (entry.until > now) {
+      return this.#keep(accountId, entry, { ok: false, retryAfterMs: entry.until - now });
+    }
     const { maxFailures, windowMs } = this.#policy;
     if (entry.recent.length + entry.pending.length >= maxFailures) {
       // Full of attempts in flight: a slot frees when one of them ends, or when a failure leaves the window.
@@ -209,7 +211,9 @@ export class MemoryLockout implements AccountLockout {
   /** The account's entry with what has expired by `now` dropped (a fresh one when there is none). */
   #entry(accountId: string, now: number): Entry {
     const entry = this.#entries.get(accountId);
-    if (entry === undefined) return { recent: [], pending: [], level: 0, until: 0, last: 0, failures: 0, locks: 0 };
+    if (entry === undefined) {
+      return { recent: [], pending: [], level: 0, until: 0, last: 0, failures: 0, locks: 0 };
+    }
     expire(this.#policy, entry, now);
     return entry;
   }

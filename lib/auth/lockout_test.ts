@@ -61,7 +61,13 @@ Deno.test("`MemoryLockout` reports to the sign-in a month later, then forgets th
 
 Deno.test("`MemoryLockout` holds only accounts with something to remember, and at most maxAccounts", async () => {
   const clock = fakeClock();
-  const policy = { windowMs: 10_000, baseLockMs: 1_000, maxLockMs: 5_000, pendingMs: 2_000, reportMs: 60_000 };
+  const policy = {
+    windowMs: 10_000,
+    baseLockMs: 1_000,
+    maxLockMs: 5_000,
+    pendingMs: 2_000,
+    reportMs: 60_000,
+  };
   const lockout = new MemoryLockout({ ...policy, maxAccounts: 3 }, clock.now);
 
   await lockout.check("released");
@@ -86,7 +92,11 @@ Deno.test("`MemoryLockout` holds only accounts with something to remember, and a
 
   for (const id of ["a", "b", "c", "d"]) await lockout.fail(id);
   assert.equal(lockout.size, 3);
-  assert.deepEqual((await lockout.succeed("a")).failures, 0, "past maxAccounts the least recently touched went");
+  assert.deepEqual(
+    (await lockout.succeed("a")).failures,
+    0,
+    "past maxAccounts the least recently touched went",
+  );
   assert.deepEqual((await lockout.succeed("d")).failures, 1);
 });
 

@@ -37,7 +37,10 @@ export interface LockoutFixture {
 
 /** Registers the contract suite as `Deno.test` cases named "`name` ...". Each case makes and closes a fixture. */
 export function lockoutContract(name: string, make: () => Promise<LockoutFixture>): void {
-  function test(title: string, fn: (f: LockoutFixture, account: (n: string) => string) => Promise<void>): void {
+  function test(
+    title: string,
+    fn: (f: LockoutFixture, account: (n: string) => string) => Promise<void>,
+  ): void {
     Deno.test(`\`${name}\` ${title}`, async () => {
       const fixture = await make();
       try {
@@ -58,39 +61,56 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
   async function failTimes(f: LockoutFixture, id: string, n: number) {
     let last;
     for (let i = 0; i < n; i++) {
-      assert.deepEqual(await f.lockout.check(id), { ok: true, retryAfterMs: 0 }, `check before failure ${i + 1}`);
+      assert.deepEqual(
+        await f.lockout.check(id),
+        { ok: true, retryAfterMs: 0 },
+        `check before failure ${i + 1}`,
+      );
       last = await f.lockout.fail(id);
     }
     return last!;
   }
 
-  test("lets 4 failures through, locks on the 5th, and refuses attempts until the lock ends", async (f, account) => {
-    const id = account("a");
-    const { maxFailures, baseLockMs } = f.policy;
-    assert.equal(maxFailures, 5);
-    for (let i = 1; i < maxFailures; i++) {
-      assert.deepEqual(await failTimes(f, id, 1), { ok: true, retryAfterMs: 0, lockedNow: false }, `failure ${i}`);
-    }
-    assert.deepEqual(await failTimes(f, id, 1), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
+  test(
+    "lets 4 failures through, locks on the 5th, and refuses attempts until the lock ends",
+    async (f, account) => {
+      const id = account("a");
+      const { maxFailures, baseLockMs } = f.policy;
+      assert.equal(maxFailures, 5);
+      for (let i = 1; i < maxFailures; i++) {
+        assert.deepEqual(
+          await failTimes(f, id, 1),
+          { ok: true, retryAfterMs: 0, lockedNow: false },
+          `failure ${i}`,
+        );
+      }
+      assert.deepEqual(await failTimes(f, id, 1), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
 
-    const refused = await f.lockout.check(id);
-    assert.equal(refused.ok, false);
-    assertWait(f, refused.retryAfterMs, baseLockMs, "right after the lock");
+      const refused = await f.lockout.check(id);
+      assert.equal(refused.ok, false);
+      assertWait(f, refused.retryAfterMs, baseLockMs, "right after the lock");
 
-    await f.pass(baseLockMs / 2);
-    const later = await f.lockout.check(id);
-    assert.equal(later.ok, false, "still locked halfway through");
-    assertWait(f, later.retryAfterMs, baseLockMs / 2, "halfway through the lock");
+      await f.pass(baseLockMs / 2);
+      const later = await f.lockout.check(id);
+      assert.equal(later.ok, false, "still locked halfway through");
+      assertWait(f, later.retryAfterMs, baseLockMs / 2, "halfway through the lock");
 
-    await f.pass(baseLockMs / 2 + f.slackMs);
-    assert.deepEqual(await f.lockout.check(id), { ok: true, retryAfterMs: 0 }, "free once the lock is over");
-  });
+      await f.pass(baseLockMs / 2 + f.slackMs);
+      assert.deepEqual(
+        await f.lockout.check(id),
+        { ok: true, retryAfterMs: 0 },
+        "free once the lock is over",
+      );
+    },
+  );
 
   test("doubles the lock on each further burst, up to maxLockMs", async (f, account) => {
     const id = account("a");
     const { maxFailures, baseLockMs, maxLockMs } = f.policy;
     const expected: number[] = [];
-    for (let lock = baseLockMs; expected.at(-1) !== maxLockMs; lock *= 2) expected.push(Math.min(lock, maxLockMs));
+    for (let lock = baseLockMs; expected.at(-1) !== maxLockMs; lock *= 2) {
+      expected.push(Math.min(lock, maxLockMs));
+    }
     expected.push(maxLockMs);
     assert.ok(expected.length >= 3, "the policy has room for doubling");
 
@@ -108,19 +128,26 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     assert.deepEqual([report.failures, report.locks], [maxFailures * expected.length, expected.length]);
   });
 
-  test("counts a failure that comes while locked, without a new burst or a longer lock", async (f, account) => {
-    const id = account("a");
-    const { maxFailures, baseLockMs } = f.policy;
-    await failTimes(f, id, maxFailures);
-    const during = await f.lockout.fail(id);
-    assert.equal(during.ok, false);
-    assert.equal(during.lockedNow, false);
-    assertWait(f, during.retryAfterMs, baseLockMs, "a failure during the lock");
-    await f.pass(baseLockMs + f.slackMs);
-    assert.deepEqual(await failTimes(f, id, maxFailures - 1), { ok: true, retryAfterMs: 0, lockedNow: false });
-    const report = await f.lockout.succeed(id);
-    assert.deepEqual([report.failures, report.locks], [2 * maxFailures, 1]);
-  });
+  test(
+    "counts a failure that comes while locked, without a new burst or a longer lock",
+    async (f, account) => {
+      const id = account("a");
+      const { maxFailures, baseLockMs } = f.policy;
+      await failTimes(f, id, maxFailures);
+      const during = await f.lockout.fail(id);
+      assert.equal(during.ok, false);
+      assert.equal(during.lockedNow, false);
+      assertWait(f, during.retryAfterMs, baseLockMs, "a failure during the lock");
+      await f.pass(baseLockMs + f.slackMs);
+      assert.deepEqual(await failTimes(f, id, maxFailures - 1), {
+        ok: true,
+        retryAfterMs: 0,
+        lockedNow: false,
+      });
+      const report = await f.lockout.succeed(id);
+      assert.deepEqual([report.failures, report.locks], [2 * maxFailures, 1]);
+    },
+  );
 
   test("reports failures and locks on success, then starts afresh", async (f, account) => {
     const id = account("a");
@@ -138,7 +165,10 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     const report = await f.lockout.succeed(id);
     assert.deepEqual([report.failures, report.locks], [maxFailures + 2, 1]);
     const at = Date.parse(report.lastFailureAt ?? "");
-    assert.ok(at >= before && at <= after, `lastFailureAt ${report.lastFailureAt} is the last failure's time`);
+    assert.ok(
+      at >= before && at <= after,
+      `lastFailureAt ${report.lastFailureAt} is the last failure's time`,
+    );
     assert.equal(new Date(at).toISOString(), report.lastFailureAt);
 
     assert.deepEqual(await f.lockout.succeed(id), { failures: 0, locks: 0, lastFailureAt: null }, "cleared");
@@ -152,7 +182,11 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     await failTimes(f, id, maxFailures);
     assert.equal((await f.lockout.check(id)).ok, false);
     await f.lockout.clear(id);
-    assert.deepEqual(await failTimes(f, id, maxFailures - 1), { ok: true, retryAfterMs: 0, lockedNow: false });
+    assert.deepEqual(await failTimes(f, id, maxFailures - 1), {
+      ok: true,
+      retryAfterMs: 0,
+      lockedNow: false,
+    });
     assert.deepEqual(await failTimes(f, id, 1), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
     await f.lockout.clear(id);
     assert.deepEqual(await f.lockout.succeed(id), { failures: 0, locks: 0, lastFailureAt: null });
@@ -164,7 +198,11 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     const { maxFailures, windowMs, baseLockMs } = f.policy;
     await failTimes(f, id, maxFailures - 1);
     await f.pass(windowMs + f.slackMs);
-    assert.deepEqual(await failTimes(f, id, maxFailures - 1), { ok: true, retryAfterMs: 0, lockedNow: false });
+    assert.deepEqual(await failTimes(f, id, maxFailures - 1), {
+      ok: true,
+      retryAfterMs: 0,
+      lockedNow: false,
+    });
     assert.deepEqual(await failTimes(f, id, 1), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
     const report = await f.lockout.succeed(id);
     assert.deepEqual([report.failures, report.locks], [2 * maxFailures - 1, 1]);
@@ -177,7 +215,11 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     await f.pass(baseLockMs + f.slackMs);
     assert.equal((await failTimes(f, id, maxFailures)).retryAfterMs, lockDurationMs(f.policy, 2));
     await f.pass(windowMs + maxLockMs + f.slackMs);
-    assert.deepEqual(await failTimes(f, id, maxFailures), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
+    assert.deepEqual(await failTimes(f, id, maxFailures), {
+      ok: false,
+      retryAfterMs: baseLockMs,
+      lockedNow: true,
+    });
     const report = await f.lockout.succeed(id);
     assert.deepEqual([report.failures, report.locks], [3 * maxFailures, 3]);
   });
@@ -199,11 +241,17 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     const { maxFailures, pendingMs, baseLockMs } = f.policy;
     const decisions = await Promise.all(Array.from({ length: 3 * maxFailures }, () => f.lockout.check(id)));
     assert.equal(decisions.filter((d) => d.ok).length, maxFailures);
-    for (const d of decisions.filter((d) => !d.ok)) assertWait(f, d.retryAfterMs, pendingMs, "attempts in flight");
+    for (const d of decisions.filter((d) => !d.ok)) {
+      assertWait(f, d.retryAfterMs, pendingMs, "attempts in flight");
+    }
 
     const fails = await Promise.all(Array.from({ length: maxFailures }, () => f.lockout.fail(id)));
     assert.equal(fails.filter((d) => d.lockedNow).length, 1, "exactly one failure locks");
-    assert.deepEqual(fails.find((d) => d.lockedNow), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
+    assert.deepEqual(fails.find((d) => d.lockedNow), {
+      ok: false,
+      retryAfterMs: baseLockMs,
+      lockedNow: true,
+    });
     assert.equal((await f.lockout.check(id)).ok, false);
   });
 
