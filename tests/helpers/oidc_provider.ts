@@ -46,6 +46,8 @@ export interface OidcProviderOptions {
 export interface OidcTestProvider {
   /** `http://127.0.0.1:<port>`, the issuer identifier and discovery base. */
   issuer: string;
+  /** Every request's method and path ("POST /token", "GET /me"…), in arrival order. */
+  readonly requests: string[];
   /** Stops the server and drops its connections. */
   close(): Promise<void>;
 }
@@ -131,8 +133,10 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   });
   const providerCallback = provider.callback();
 
+  const requests: string[] = [];
   handler = (req, res) => {
     const url = new URL(req.url ?? "/", issuer);
+    requests.push(`${req.method} ${url.pathname}`);
     const match = url.pathname.match(/^\/interaction\/([\w-]+)(?:\/(login|abort))?$/);
     if (match === null) {
       providerCallback(req, res);
@@ -188,6 +192,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
 
   return {
     issuer,
+    requests,
     close() {
       return new Promise<void>((resolve, reject) => {
         server.close((error) => error ? reject(error) : resolve());
@@ -291,10 +296,19 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * callback, with `code` and `state`, or `error`). Throws when the provider answers with a page it cannot
  * continue from (wrong password, an error page).
  */
-export async function loginAtProvider(
+export function loginAtProvider(authorizationUrl: URL | string, login: string, password = ""): Promise<URL> {
+  return driveProvider(authorizationUrl, "login", new URLSearchParams({ login, password }));
+}
+
+/** Like `loginAtProvider`, but presses "Cancel": the provider redirects back with `error=access_denied`. */
+export function cancelAtProvider(authorizationUrl: URL | string): Promise<URL> {
+  return driveProvider(authorizationUrl, "abort", new URLSearchParams());
+}
+
+async function driveProvider(
   authorizationUrl: URL | string,
-  login: string,
-  password = "",
+  button: "login" | "abort",
+  form: URLSearchParams,
 ): Promise<URL> {
   const start = new URL(authorizationUrl);
   const cookies = new Map<string, string>();
@@ -328,7 +342,7 @@ export async function loginAtProvider(
       continue;
     }
     const body = await response.text();
-    const action = body.match(/<form method="post" action="([^"]+\/login)"/);
+    const action = body.match(new RegExp(`<form method="post" action="([^"]+/${button})"`));
     if (response.status !== 200 || action === null || submitted) {
       const reason = body.match(/<p role="alert">([^<]*)<\/p>/)?.[1] ?? body.slice(0, 200);
       throw new Error(`The provider answered ${response.status} at ${url.pathname}: ${reason}`);
@@ -338,7 +352,7 @@ export async function loginAtProvider(
     init = {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ login, password }).toString(),
+      body: form.toString(),
     };
   }
   throw new Error("The provider redirected too many times");
