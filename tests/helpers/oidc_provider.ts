@@ -2,7 +2,9 @@
  * A real OpenID Connect provider for tests: `oidc-provider` (Koa based, run through Deno's Node compatibility)
  * on a free loopback port, with one confidential client, PKCE required, and the test's own accounts. Its
  * login page is one form (login, password, "Sign in" or "Cancel") that grants consent together with the
- * login, so a test completes it with `loginAtProvider` (plain fetch) or a browser by filling the form.
+ * login, so a test completes it with `loginAtProvider` (plain fetch) or a browser by filling the form
+ * (Playwright: `getByLabel("Login")`, `getByLabel("Password")`, `getByRole("button", { name: "Sign in" })`;
+ * a refused login shows the page again with `role="alert"` "Wrong login or password").
  *
  * @example
  * const provider = await startOidcProvider({
