@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   storage: ["."],
   commands: ["."],
   limits: ["."],
+  mail: ["."],
   auth: [".", "storage"],
   hub: [".", "bus/bus.ts"],
   client: [".", "hub/protocol.ts"],

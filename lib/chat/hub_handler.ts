@@ -6,7 +6,6 @@ import { isId } from "../ids.ts";
 import type { ClientFrame, ErrorFrame, PingFrame } from "../hub/protocol.ts";
 import type { Logger } from "../log.ts";
 import type { Chat } from "./chat.ts";
-import type { SignedIn } from "../auth/sessions.ts";
 
 /** Typing notices from one socket for one room go out at most this often; extra ones are dropped. */
 const TYPING_INTERVAL_MS = 1_000;
@@ -20,7 +19,7 @@ export function hubHandler(
   hub: Hub,
   log: Logger,
   now: () => number = Date.now,
-  authenticate?: (token: string) => Promise<SignedIn>,
+  authenticate?: (token: string) => Promise<{ userId: string; sessionId: string; expiresAt: number }>,
 ): HubHandler {
   const lastTyping = new WeakMap<Client, Map<string, number>>();
 
