@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   commands: ["."],
   limits: ["."],
   mail: ["."],
-  auth: [".", "storage"],
+  auth: [".", "mail", "storage"],
   hub: [".", "bus/bus.ts"],
   client: [".", "hub/protocol.ts"],
   websocket: [".", "hub"],

@@ -3,6 +3,10 @@ import { TokenService } from "./auth/jwt.ts";
 import { Passwords } from "./auth/password.ts";
 import { AuthService } from "./auth/service.ts";
 import { Sessions, type SessionsEnded } from "./auth/sessions.ts";
+import { type AccountLockout, MemoryLockout } from "./auth/lockout.ts";
+import { PasswordReset } from "./auth/password_reset.ts";
+import { TwoFactor } from "./auth/two_factor.ts";
+import { LogMailer, type Mailer } from "./mail/mailer.ts";
 import type { RateLimiter } from "./limits/rate_limit.ts";
 import { TokenBucketLimiter } from "./limits/token_bucket.ts";
 import type { Bus } from "./bus/bus.ts";
@@ -38,6 +42,10 @@ export interface ChatServerOptions {
   messageLimiter?: RateLimiter;
   /** Shared per-IP register/login limit (Redis); in-process by default. */
   authLimiter?: RateLimiter;
+  /** Failed sign-ins per account, shared by every instance (Redis); in-process by default. */
+  lockout?: AccountLockout;
+  /** Sends the server's mail (SMTP); by default mail is logged, not sent. */
+  mailer?: Mailer;
   /**
    * Chat commands: their registry and a started queue. The server consumes bot answers from it; the bots
    * (in-process or separate) consume the jobs. Without it `/text` is ordinary text.
@@ -57,6 +65,7 @@ export interface ChatServer {
   tokens: TokenService;
   sessions: Sessions;
   auth: AuthService;
+  passwordReset: PasswordReset;
   /** The Prometheus metrics served at `GET /metrics`. */
   metrics: Metrics;
   /** Refuses new sockets, closes the open ones with 1001 and waits for their queued work. */
@@ -115,7 +124,30 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   });
   // Every instance hears of every ended session: it refuses their tokens and closes their sockets here.
   sessions.onEnded((ended) => hub.closeSessions(ended.user_id, ended.session_ids));
-  const auth = new AuthService({ store, sessions, passwords: new Passwords(config.bcryptCost) });
+  const passwords = new Passwords(config.bcryptCost);
+  const lockout = options.lockout ?? new MemoryLockout();
+  const twoFactor = new TwoFactor({ store });
+  const auth = new AuthService({
+    store,
+    sessions,
+    passwords,
+    lockout,
+    twoFactor,
+    mfaTokens: new TokenService({
+      secret: config.jwtSecret,
+      ttlSeconds: 300,
+      audience: "chat-second-factor",
+    }),
+    log: log.with({ component: "auth" }),
+  });
+  const passwordReset = new PasswordReset({
+    store,
+    mailer: options.mailer ?? new LogMailer(log.with({ component: "mail" })),
+    passwords,
+    sessions,
+    lockout,
+    log: log.with({ component: "auth" }),
+  });
   await hub.start(hubHandler(chat, hub, log, Date.now, (token) => sessions.authenticate(token)));
   await hub.listen(SESSIONS_CHANNEL, (payload) => {
     const ended = parseEnded(payload);
@@ -144,6 +176,8 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     tokens,
     sessions,
     auth,
+    twoFactor,
+    passwordReset,
     authLimiter,
     metrics,
     isShuttingDown: () => shuttingDown,
@@ -166,10 +200,12 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     tokens,
     sessions,
     auth,
+    passwordReset,
     metrics,
     async drain() {
       shuttingDown = true;
       await hub.shutdown();
+      await passwordReset.idle();
       presence.stop?.();
     },
   };

@@ -7,14 +7,17 @@ import { page, type PageProps } from "../lib/fresh/mod.ts";
 import { define, isHttps, readForm, redirect, safeNext, sessionCookies, type State } from "../utils.ts";
 
 interface Data {
-  intent?: "login" | "signup";
+  intent?: "login" | "signup" | "two-factor";
   errors: Record<string, string>;
   values: Record<string, string>;
+  /** The second step of a sign-in whose password was right. */
+  mfaToken?: string;
 }
 
 /** Each form's fields, in order, with the id of their input (the error summary links to it). */
 const LOGIN_INPUTS = { login: "login-name", password: "login-password" };
 const SIGNUP_INPUTS = { username: "signup-username", email: "signup-email", password: "signup-password" };
+const CODE_INPUTS = { code: "two-factor-code" };
 
 /**
  * Home: what this is, then log in (by username or email) or sign up. Both forms work without JavaScript; a
@@ -31,42 +34,88 @@ export const handler = define.handlers<Data>({
   async POST(ctx) {
     const { auth, authLimiter, config, sessions } = ctx.state.services;
     const { fields } = await readForm(ctx.req);
-    const intent = fields.intent === "signup" ? "signup" : "login";
+    const intent = fields.intent === "signup"
+      ? "signup"
+      : fields.intent === "two-factor"
+      ? "two-factor"
+      : "login";
     const values = {
       login: (fields.login ?? "").trim(),
       username: (fields.username ?? "").trim(),
       email: (fields.email ?? "").trim(),
     };
+    const ip = clientIpOf(ctx.req, ctx.info, config.trustProxy);
+    const device = { userAgent: ctx.req.headers.get("user-agent") ?? undefined, ip };
     try {
-      await takeAuthAttempt(authLimiter, clientIpOf(ctx.req, ctx.info, config.trustProxy));
+      await takeAuthAttempt(authLimiter, ip);
       const password = fields.password ?? "";
-      // A space typed or pasted around a name is not part of it (the API takes names exactly as sent).
-      if (intent === "signup") {
-        await auth.register({ username: values.username, email: values.email, password });
+      let answer;
+      if (intent === "two-factor") {
+        answer = await auth.loginSecondFactor(
+          { mfa_token: fields.mfa_token ?? "", code: fields.code ?? "" },
+          device,
+        );
+      } else {
+        // A space typed or pasted around a name is not part of it (the API takes names exactly as sent).
+        if (intent === "signup") {
+          await auth.register({ username: values.username, email: values.email, password });
+        }
+        answer = await auth.login(
+          { login: intent === "signup" ? values.email : values.login, password },
+          device,
+        );
       }
-      const ip = clientIpOf(ctx.req, ctx.info, config.trustProxy);
-      const issued = await auth.login({
-        login: intent === "signup" ? values.email : values.login,
-        password,
-      }, { userAgent: ctx.req.headers.get("user-agent") ?? undefined, ip });
-      const secure = isHttps(ctx.req, config.trustProxy);
-      return redirect(
-        safeNext(ctx.url.searchParams.get("next")),
-        sessionCookies(issued, sessions.refreshTtlSeconds, secure),
-      );
+      if ("two_factor_required" in answer) {
+        ctx.state.title = "Two-factor sign-in";
+        return page({ intent: "two-factor", values: {}, errors: {}, mfaToken: answer.mfa_token });
+      }
+      const cookies = sessionCookies(answer, sessions.refreshTtlSeconds, isHttps(ctx.req, config.trustProxy));
+      if (answer.notice !== undefined) cookies.push(noticeCookie(answer.notice));
+      return redirect(safeNext(ctx.url.searchParams.get("next")), cookies);
     } catch (error) {
-      const inputs = intent === "signup" ? SIGNUP_INPUTS : LOGIN_INPUTS;
-      const { errors, status, headers } = formError(error, [...Object.keys(inputs), "credentials"]);
-      // Wrong credentials are shown by the password, the field to type again.
+      const inputs = intent === "signup"
+        ? SIGNUP_INPUTS
+        : intent === "two-factor"
+        ? CODE_INPUTS
+        : LOGIN_INPUTS;
+      const { errors, status, headers } = formError(error, [
+        ...Object.keys(inputs),
+        "credentials",
+        "two_factor_code",
+      ]);
+      // Wrong credentials are shown by the password, the field to type again; a wrong code by the code.
       if (errors.credentials) errors.password = errors.credentials;
+      if (errors.two_factor_code) errors.code = errors.two_factor_code;
       delete errors.credentials;
-      ctx.state.title = "Error: Welcome";
-      return page({ intent, values, errors }, { status, headers });
+      delete errors.two_factor_code;
+      if (intent === "two-factor" && errors.code === undefined) {
+        // The pending sign-in expired (or the account locked): start again from the password.
+        ctx.state.title = "Error: Welcome";
+        return page({
+          intent: "login",
+          values: {},
+          errors: { password: Object.values(errors)[0] ?? "Sign in again" },
+        }, {
+          status,
+          headers,
+        });
+      }
+      ctx.state.title = intent === "two-factor" ? "Error: Two-factor sign-in" : "Error: Welcome";
+      return page({ intent, values, errors, mfaToken: fields.mfa_token }, { status, headers });
     }
   },
 });
 
-export default function Home({ data }: PageProps<Data, State>) {
+/**
+ * A short-lived cookie that tells the next page about failed sign-ins since the last one (the app shows it
+ * once): `<failed attempts>.<locks>`.
+ */
+function noticeCookie(notice: { failed_attempts: number; locks: number }): string {
+  return `chat_notice=${notice.failed_attempts}.${notice.locks}; Path=/; SameSite=Lax; Max-Age=300`;
+}
+
+export default function Home({ data, url }: PageProps<Data, State>) {
+  if (data.intent === "two-factor") return <SecondFactor data={data} action={"/" + url.search} />;
   const none = { errors: {} as Record<string, string>, values: {} as Record<string, string> };
   const login = data.intent === "login" ? data : none;
   const signup = data.intent === "signup" ? data : none;
@@ -121,6 +170,9 @@ export default function Home({ data }: PageProps<Data, State>) {
             />
             <button type="submit">Log in</button>
           </form>
+          <p class="auth-aside">
+            <a href="/forgot-password">Forgot your password?</a>
+          </p>
         </section>
         <section aria-labelledby="signup-title" class="card">
           <h2 id="signup-title">Create an account</h2>
@@ -164,6 +216,36 @@ export default function Home({ data }: PageProps<Data, State>) {
           </form>
         </section>
       </div>
+    </div>
+  );
+}
+
+/** The second step of a sign-in: the authenticator app's code, or a recovery code. */
+function SecondFactor({ data, action }: { data: Data; action: string }) {
+  return (
+    <div class="auth auth-single">
+      <section aria-labelledby="two-factor-title" class="card">
+        <h1 id="two-factor-title">Two-factor sign-in</h1>
+        <ErrorSummary id="two-factor-errors" problems={problemsOf(data.errors, CODE_INPUTS)} />
+        <form method="post" action={action} id="two-factor-form" novalidate>
+          <input type="hidden" name="intent" value="two-factor" />
+          <input type="hidden" name="mfa_token" value={data.mfaToken ?? ""} />
+          <Field
+            id={CODE_INPUTS.code}
+            name="code"
+            label="Code"
+            autocomplete="one-time-code"
+            hint="The 6-digit code your authenticator app shows now, or one of your recovery codes"
+            error={data.errors.code}
+            required
+            summarised
+          />
+          <button type="submit">Verify</button>
+        </form>
+        <p class="auth-aside">
+          <a href="/">Start again</a>
+        </p>
+      </section>
     </div>
   );
 }

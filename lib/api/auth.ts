@@ -19,8 +19,10 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
   const { auth, sessions, config } = deps;
   const app = new Hono<AppEnv>();
 
-  app.use("/register", limitAuthAttempts());
-  app.use("/login", limitAuthAttempts());
+  // Exact paths: Hono's "/login/*" would also match "/login" and take two attempts for one.
+  for (const path of ["/register", "/login", "/login/two-factor", "/password-reset", "/password-reset/confirm"]) {
+    app.use(path, limitAuthAttempts());
+  }
 
   app.post("/register", async (c) => {
     const user = await auth.register(await readJson(c.req.raw));
@@ -31,6 +33,20 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
   });
 
   app.post("/login", async (c) => c.json(await auth.login(await readJson(c.req.raw), deviceOf(c))));
+
+  app.post("/login/two-factor", async (c) => {
+    return c.json(await auth.loginSecondFactor(await readJson(c.req.raw), deviceOf(c)));
+  });
+
+  app.post("/password-reset", async (c) => {
+    await deps.passwordReset.request(await readJson(c.req.raw), publicBase(c));
+    return c.json({ status: "sent" }, 202);
+  });
+
+  app.post("/password-reset/confirm", async (c) => {
+    await deps.passwordReset.confirm(await readJson(c.req.raw));
+    return c.body(null, 204);
+  });
 
   /**
    * An API client sends `{refresh_token}` and gets both tokens back. The web app sends its cookie: it gets the
@@ -85,6 +101,19 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
 /** Where a sign-in comes from, for the sessions list. */
 export function deviceOf(c: Context<AppEnv>): { userAgent: string | undefined; ip: string } {
   return { userAgent: c.req.header("user-agent"), ip: clientIp(c, c.var.services.config.trustProxy) };
+}
+
+/**
+ * The address people reach this server at: `PUBLIC_URL`, else the request's origin (https when a trusted proxy
+ * says so). Links in mail and the single sign-on redirect start with it.
+ */
+export function publicBase(c: Context<AppEnv>): string {
+  const { config } = c.var.services;
+  if (config.publicUrl !== undefined) return config.publicUrl;
+  const url = new URL(c.req.url);
+  const host = (config.trustProxy ? c.req.header("x-forwarded-host")?.split(",")[0].trim() : undefined) ??
+    url.host;
+  return `${isHttps(c.req.raw, config.trustProxy) ? "https" : url.protocol.slice(0, -1)}://${host}`;
 }
 
 function setCookies(c: Context<AppEnv>, cookies: string[]): void {

@@ -15,6 +15,12 @@ export function userRoutes(deps: Services): Hono<SignedInEnv> {
   const { store, chat } = deps;
   const app = new Hono<SignedInEnv>();
 
+  async function me(userId: string) {
+    const user = await store.users.byId(userId);
+    if (user === null) throw new ChatError("user_not_found", "User not found");
+    return user;
+  }
+
   app.get("/me", async (c) => {
     const user = await store.users.byId(c.var.user.userId);
     if (user === null) throw new ChatError("user_not_found", "User not found");
@@ -35,6 +41,29 @@ export function userRoutes(deps: Services): Hono<SignedInEnv> {
   app.post("/me/password", async (c) => {
     const ended = await deps.auth.changePassword(c.var.user, await readJson(c.req.raw));
     return c.json({ ended_sessions: ended });
+  });
+
+  app.get("/me/two-factor", async (c) => {
+    const user = await me(c.var.user.userId);
+    return c.json({ enabled: user.totp_secret !== null, recovery_codes_left: user.recovery_codes.length });
+  });
+
+  /** A secret to enrol (nothing is stored until `/enable` confirms it). */
+  app.post("/me/two-factor/setup", async (c) => c.json(deps.twoFactor.setup(await me(c.var.user.userId))));
+
+  app.post("/me/two-factor/enable", async (c) => {
+    const body = await readJson(c.req.raw);
+    const user = await me(c.var.user.userId);
+    await deps.auth.checkPassword(user, body.password);
+    return c.json({ recovery_codes: await deps.twoFactor.enable(user, body.secret, body.code) });
+  });
+
+  app.post("/me/two-factor/disable", async (c) => {
+    const body = await readJson(c.req.raw);
+    const user = await me(c.var.user.userId);
+    await deps.auth.checkPassword(user, body.password);
+    await deps.twoFactor.disable(user);
+    return c.body(null, 204);
   });
 
   app.get("/me/rooms", async (c) => c.json({ rooms: await chat.rooms.mine(c.var.user) }));

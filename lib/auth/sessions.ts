@@ -102,7 +102,7 @@ export class Sessions {
 
   /** Starts a session for a user whose credentials were checked; answers its first tokens. */
   async start(user: { id: string; username: string }, device: Device): Promise<IssuedTokens> {
-    const refresh = newRefreshToken();
+    const refresh = newOpaqueToken();
     const session = await this.#store.sessions.create({
       user_id: user.id,
       device: deviceName(device.userAgent),
@@ -122,7 +122,7 @@ export class Sessions {
     if (typeof refreshToken !== "string" || refreshToken === "" || refreshToken.length > 200) {
       throw new ChatError("invalid_refresh_token", 'Send the "refresh_token" from the sign-in answer');
     }
-    const next = newRefreshToken();
+    const next = newOpaqueToken();
     const at = this.#now();
     const result = await this.#store.sessions.rotate(await sha256Hex(refreshToken), {
       hash: await sha256Hex(next),
@@ -284,8 +284,8 @@ export class Sessions {
   }
 }
 
-/** 32 random bytes, base64url: what a client keeps, and only its hash is stored. */
-function newRefreshToken(): string {
+/** 32 random bytes, base64url: what a client keeps (refresh and reset tokens); only its hash is stored. */
+export function newOpaqueToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

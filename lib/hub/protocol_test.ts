@@ -35,7 +35,8 @@ const BAD_CLIENT_ID = {
 };
 const unknownType = (type: string) => ({
   code: "unknown_type",
-  message: `Unknown frame type "${type}"; expected one of message, join, leave, typing, ping, resume, refresh`,
+  message:
+    `Unknown frame type "${type}"; expected one of message, join, leave, typing, ping, resume, refresh`,
 });
 
 Deno.test("`parseClientFrame()` returns every valid frame type", async (t) => {

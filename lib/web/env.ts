@@ -7,6 +7,8 @@ import type { TokenService } from "../auth/jwt.ts";
 import type { RateLimiter } from "../limits/rate_limit.ts";
 import type { AuthService } from "../auth/service.ts";
 import type { Sessions } from "../auth/sessions.ts";
+import type { PasswordReset } from "../auth/password_reset.ts";
+import type { TwoFactor } from "../auth/two_factor.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Chat } from "../chat/chat.ts";
 import type { Config } from "../config.ts";
@@ -33,6 +35,8 @@ export interface Services {
   /** Sign-in sessions: access tokens are checked against them (in memory), and they end everywhere at once. */
   sessions: Sessions;
   auth: AuthService;
+  twoFactor: TwoFactor;
+  passwordReset: PasswordReset;
   /** Per-IP limit on register and login (the API's and the home page's forms). */
   authLimiter: RateLimiter;
   /** Served at `GET /metrics` and fed by the HTTP middleware; no metrics without it. */
