@@ -4,6 +4,8 @@
  */
 import { Redis } from "ioredis";
 import { RedisRateLimiter } from "./lib/limits/redis_rate_limit.ts";
+import { RedisLockout } from "./lib/auth/redis_lockout.ts";
+import { SmtpMailer } from "./lib/mail/smtp.ts";
 import type { Bus } from "./lib/bus/bus.ts";
 import { MemoryBus } from "./lib/bus/memory.ts";
 import { RedisBus } from "./lib/bus/redis.ts";
@@ -67,7 +69,7 @@ async function openStore(config: Config, log: Logger): Promise<{ store: Store; k
 /** With REDIS_URL: the Redis bus, and presence and rate limits shared by every instance. */
 function sharedAdapters(config: Config, log: Logger): {
   bus: Bus;
-  shared: Pick<ChatServerOptions, "presence" | "messageLimiter" | "authLimiter">;
+  shared: Pick<ChatServerOptions, "presence" | "messageLimiter" | "authLimiter" | "lockout">;
   /** Settles once the shared connections are up. */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -120,6 +122,7 @@ function sharedAdapters(config: Config, log: Logger): {
         burst: config.authRateLimitBurst,
         fallback: localAuthLimiter(config),
       }),
+      lockout: new RedisLockout({ redis, log: log.with({ component: "lockout" }), prefix: "chat:lockout:" }),
     },
     async close() {
       redis.disconnect();
@@ -153,6 +156,10 @@ export async function main(): Promise<number> {
   const store = opened.store;
   const adapters = sharedAdapters(config, log);
   let server, commands;
+  // Without SMTP_URL mail is logged (recipient and subject), not sent.
+  const mailer = config.smtpUrl === undefined
+    ? undefined
+    : new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom });
   try {
     await adapters.ready;
     commands = await openCommands(config, log);
@@ -165,6 +172,10 @@ export async function main(): Promise<number> {
       bus: adapters.bus,
       ...adapters.shared,
       commands: { registry: defaultRegistry(), queue: commands.queue },
+      // Without SMTP_URL mail is logged (recipient and subject), not sent.
+      mailer: config.smtpUrl === undefined
+        ? undefined
+        : new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom }),
     });
   } catch (error) {
     log.error("Cannot start", { error });
@@ -204,6 +215,7 @@ export async function main(): Promise<number> {
   await server.drain();
   await serverDone;
   await commands.queue.close();
+  await mailer?.close();
   await adapters.close();
   await store.close();
   clearTimeout(deadline);
