@@ -1,4 +1,5 @@
 import { PostButton } from "../components/PostButton.tsx";
+import { SignInNotice } from "../components/SignInNotice.tsx";
 import type { AppProps } from "../lib/fresh/mod.ts";
 import type { State } from "../utils.ts";
 
@@ -38,6 +39,7 @@ export default function App({ Component, state }: AppProps<State>) {
           <button type="button" id="theme-toggle" class="link" aria-pressed="false" hidden>Dark mode</button>
         </header>
         <main id="main">
+          {state.user && state.signInNotice && <SignInNotice notice={state.signInNotice} />}
           <Component />
         </main>
       </body>

@@ -145,6 +145,11 @@ export default function Home({ data, url }: PageProps<Data, State>) {
       <div class="auth">
         <section aria-labelledby="login-title" class="card">
           <h2 id="login-title">Log in</h2>
+          {url.searchParams.get("reset") === "done" && (
+            <p class="notice status-message" role="status">
+              Your password was changed and you were signed out everywhere. Sign in with the new password.
+            </p>
+          )}
           <ErrorSummary id="login-errors" problems={problemsOf(login.errors, LOGIN_INPUTS)} />
           <form method="post" action="/" id="login-form" novalidate>
             <input type="hidden" name="intent" value="login" />

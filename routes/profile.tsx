@@ -1,6 +1,7 @@
 import { encodeBase64 } from "../lib/web/base64.ts";
 import { ErrorSummary } from "../components/ErrorSummary.tsx";
 import { Field } from "../components/Field.tsx";
+import { SettingsNav } from "../components/SettingsNav.tsx";
 import { AVATAR_TYPES, MAX_AVATAR_BYTES, parseProfileUpdate } from "../lib/chat/profile.ts";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
 import type { ProfileUpdate } from "../lib/storage/store.ts";
@@ -95,52 +96,55 @@ async function fileToDataUrl(file: File, problems: FieldProblems): Promise<strin
 
 export default function Profile({ data }: PageProps<Data, State>) {
   return (
-    <section class="card profile" aria-labelledby="profile-title">
-      <h1 id="profile-title">Profile</h1>
-      <p>
-        <strong>@{data.username}</strong> <span class="muted">{data.email}</span>
-      </p>
-      {data.avatar_url && (
-        <img class="avatar large" src={data.avatar_url} alt="Your avatar" width={96} height={96} />
-      )}
-      {data.saved && <p class="notice" role="status">Saved.</p>}
-      <ErrorSummary id="profile-errors" problems={problemsOf(data.errors, PROFILE_INPUTS)} />
-      <form method="post" enctype="multipart/form-data" id="profile-form">
-        <Field
-          id={PROFILE_INPUTS.display_name}
-          name="display_name"
-          label="Display name"
-          value={data.typed?.display_name ?? data.display_name ?? ""}
-          error={data.errors.display_name}
-          maxLength={64}
-          summarised
-        />
-        <Field
-          id={PROFILE_INPUTS.avatar_url}
-          name="avatar_url"
-          label="Avatar URL (https)"
-          type="url"
-          value={data.typed?.avatar_url ?? (data.avatar_url?.startsWith("https:") ? data.avatar_url : "")}
-          error={data.errors.avatar_url}
-          summarised
-        />
-        <Field
-          id={PROFILE_INPUTS.avatar_file}
-          name="avatar_file"
-          label="Or upload an image (PNG, JPEG, GIF, WebP; up to 256 KB)"
-          type="file"
-          accept={AVATAR_TYPES.join(",")}
-          error={data.errors.avatar_file}
-          summarised
-        />
+    <div class="settings">
+      <SettingsNav current="/profile" />
+      <section class="card profile" aria-labelledby="profile-title">
+        <h1 id="profile-title">Profile</h1>
+        <p>
+          <strong>@{data.username}</strong> <span class="muted">{data.email}</span>
+        </p>
         {data.avatar_url && (
-          <div class="check">
-            <input type="checkbox" id="remove-avatar" name="remove_avatar" />
-            <label for="remove-avatar">Remove my avatar</label>
-          </div>
+          <img class="avatar large" src={data.avatar_url} alt="Your avatar" width={96} height={96} />
         )}
-        <button type="submit">Save</button>
-      </form>
-    </section>
+        {data.saved && <p class="notice" role="status">Saved.</p>}
+        <ErrorSummary id="profile-errors" problems={problemsOf(data.errors, PROFILE_INPUTS)} />
+        <form method="post" enctype="multipart/form-data" id="profile-form">
+          <Field
+            id={PROFILE_INPUTS.display_name}
+            name="display_name"
+            label="Display name"
+            value={data.typed?.display_name ?? data.display_name ?? ""}
+            error={data.errors.display_name}
+            maxLength={64}
+            summarised
+          />
+          <Field
+            id={PROFILE_INPUTS.avatar_url}
+            name="avatar_url"
+            label="Avatar URL (https)"
+            type="url"
+            value={data.typed?.avatar_url ?? (data.avatar_url?.startsWith("https:") ? data.avatar_url : "")}
+            error={data.errors.avatar_url}
+            summarised
+          />
+          <Field
+            id={PROFILE_INPUTS.avatar_file}
+            name="avatar_file"
+            label="Or upload an image (PNG, JPEG, GIF, WebP; up to 256 KB)"
+            type="file"
+            accept={AVATAR_TYPES.join(",")}
+            error={data.errors.avatar_file}
+            summarised
+          />
+          {data.avatar_url && (
+            <div class="check">
+              <input type="checkbox" id="remove-avatar" name="remove_avatar" />
+              <label for="remove-avatar">Remove my avatar</label>
+            </div>
+          )}
+          <button type="submit">Save</button>
+        </form>
+      </section>
+    </div>
   );
 }
