@@ -2,6 +2,8 @@ import { takeAuthAttempt } from "../lib/web/auth_attempts.ts";
 import { clientIpOf } from "../lib/web/client_ip.ts";
 import { formError, problemsOf } from "../lib/web/form_errors.ts";
 import { ErrorSummary } from "../components/ErrorSummary.tsx";
+import { SsoButton } from "../components/SsoButton.tsx";
+import { ssoErrorMessage } from "../lib/auth/sso.ts";
 import { Field } from "../components/Field.tsx";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
 import { define, isHttps, readForm, redirect, safeNext, sessionCookies, type State } from "../utils.ts";
@@ -24,7 +26,9 @@ const SIGNUP_INPUTS = { username: "signup-username", email: "signup-email", pass
 export const handler = define.handlers<Data>({
   GET(ctx) {
     if (ctx.state.user) return redirect("/rooms", [], 302);
-    ctx.state.title = "Welcome";
+    const oidc = ctx.state.services.config.oidc;
+    const ssoFailed = oidc && ssoErrorMessage(ctx.url.searchParams.get("sso_error"), oidc.name);
+    ctx.state.title = ssoFailed ? "Error: Welcome" : "Welcome";
     return page({ errors: {}, values: {} });
   },
 
@@ -66,8 +70,10 @@ export const handler = define.handlers<Data>({
   },
 });
 
-export default function Home({ data }: PageProps<Data, State>) {
+export default function Home({ data, url, state }: PageProps<Data, State>) {
   const none = { errors: {} as Record<string, string>, values: {} as Record<string, string> };
+  const oidc = state.services.config.oidc;
+  const ssoError = oidc && ssoErrorMessage(url.searchParams.get("sso_error"), oidc.name);
   const login = data.intent === "login" ? data : none;
   const signup = data.intent === "signup" ? data : none;
   return (
@@ -97,6 +103,7 @@ export default function Home({ data }: PageProps<Data, State>) {
         <section aria-labelledby="login-title" class="card">
           <h2 id="login-title">Log in</h2>
           <ErrorSummary id="login-errors" problems={problemsOf(login.errors, LOGIN_INPUTS)} />
+          {ssoError && <ErrorSummary id="sso-errors" problems={[{ message: ssoError }]} />}
           <form method="post" action="/" id="login-form" novalidate>
             <input type="hidden" name="intent" value="login" />
             <Field
@@ -121,6 +128,7 @@ export default function Home({ data }: PageProps<Data, State>) {
             />
             <button type="submit">Log in</button>
           </form>
+          {oidc && <SsoButton name={oidc.name} next={url.searchParams.get("next")} />}
         </section>
         <section aria-labelledby="signup-title" class="card">
           <h2 id="signup-title">Create an account</h2>
