@@ -1189,5 +1189,9 @@ Deno.test("`Hub` closes a socket with 4001 when its access token expires, unless
   assert.equal(hub.stats().clients, 1);
   assert.equal(renewed.closes.length, 0);
   await hub.shutdown();
-  assert.deepEqual(renewed.closes.map((c) => c.code), [1001], "its timer went with it (no leak for the sanitizer)");
+  assert.deepEqual(
+    renewed.closes.map((c) => c.code),
+    [1001],
+    "its timer went with it (no leak for the sanitizer)",
+  );
 });
