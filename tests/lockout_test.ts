@@ -24,7 +24,9 @@ interface Account {
 async function register(base: string, name: string): Promise<Account> {
   const username = `${name}_${crypto.randomUUID().slice(0, 6)}`;
   const email = `${username}@example.com`;
-  const res = await api(base, "POST", "/api/auth/register", { body: { username, email, password: PASSWORD } });
+  const res = await api(base, "POST", "/api/auth/register", {
+    body: { username, email, password: PASSWORD },
+  });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return { id: res.body.id, email };
 }
@@ -93,7 +95,9 @@ Deno.test("lockout: 100 guesses from 50 addresses reach the password check 5 tim
     assert.equal(codeOf(otherWrong), "invalid_credentials");
 
     // A reset through the mailed link lifts the lock at once.
-    const requested = await api(server.url, "POST", "/api/auth/password-reset", { body: { email: victim.email } });
+    const requested = await api(server.url, "POST", "/api/auth/password-reset", {
+      body: { email: victim.email },
+    });
     assert.equal(requested.status, 202);
     assert.deepEqual(requested.body, { status: "sent" });
     const mail = await mailpit.waitForMessage(victim.email);
@@ -165,7 +169,9 @@ Deno.test("lockout: 3 instances behind Redis share the lock: 5 failures spread o
       assert.equal(res.body.error.code, "invalid_credentials");
     }
     for (const [i, base] of direct.entries()) {
-      const res = await api(base, "POST", "/api/auth/login", { body: { email: victim.email, password: PASSWORD } });
+      const res = await api(base, "POST", "/api/auth/login", {
+        body: { email: victim.email, password: PASSWORD },
+      });
       assertLocked(res, `instance ${i + 1}`);
       const bystander = await api(base, "POST", "/api/auth/login", {
         body: { email: other.email, password: PASSWORD },
