@@ -4,4 +4,4 @@
  */
 export { define, type State } from "./lib/web/env.ts";
 export { readForm, redirect, safeNext } from "./lib/web/forms.ts";
-export { clearedSessionCookies, isHttps, sessionCookies } from "./lib/auth/session.ts";
+export { clearedSessionCookies, isHttps, noticeCookie, sessionCookies } from "./lib/auth/session.ts";

@@ -2,9 +2,20 @@ import { takeAuthAttempt } from "../lib/web/auth_attempts.ts";
 import { clientIpOf } from "../lib/web/client_ip.ts";
 import { formError, problemsOf } from "../lib/web/form_errors.ts";
 import { ErrorSummary } from "../components/ErrorSummary.tsx";
+import { SsoButton } from "../components/SsoButton.tsx";
+import { ssoErrorMessage } from "../lib/auth/sso.ts";
 import { Field } from "../components/Field.tsx";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
-import { define, isHttps, readForm, redirect, safeNext, sessionCookies, type State } from "../utils.ts";
+import {
+  define,
+  isHttps,
+  noticeCookie,
+  readForm,
+  redirect,
+  safeNext,
+  sessionCookies,
+  type State,
+} from "../utils.ts";
 
 interface Data {
   intent?: "login" | "signup" | "two-factor";
@@ -27,7 +38,15 @@ const CODE_INPUTS = { code: "two-factor-code" };
 export const handler = define.handlers<Data>({
   GET(ctx) {
     if (ctx.state.user) return redirect("/rooms", [], 302);
-    ctx.state.title = "Welcome";
+    const oidc = ctx.state.services.config.oidc;
+    const ssoFailed = oidc && ssoErrorMessage(ctx.url.searchParams.get("sso_error"), oidc.name);
+    const mfaToken = ctx.url.searchParams.get("two_factor");
+    if (mfaToken !== null) {
+      // Single sign-on of an account with two-factor sign-in on: the code is still to come.
+      ctx.state.title = "Two-factor sign-in";
+      return page({ intent: "two-factor", errors: {}, values: {}, mfaToken });
+    }
+    ctx.state.title = ssoFailed ? "Error: Welcome" : "Welcome";
     return page({ errors: {}, values: {} });
   },
 
@@ -106,17 +125,14 @@ export const handler = define.handlers<Data>({
   },
 });
 
-/**
- * A short-lived cookie that tells the next page about failed sign-ins since the last one (the app shows it
- * once): `<failed attempts>.<locks>`.
- */
-function noticeCookie(notice: { failed_attempts: number; locks: number }): string {
-  return `chat_notice=${notice.failed_attempts}.${notice.locks}; Path=/; SameSite=Lax; Max-Age=300`;
-}
-
-export default function Home({ data, url }: PageProps<Data, State>) {
-  if (data.intent === "two-factor") return <SecondFactor data={data} action={"/" + url.search} />;
+export default function Home({ data, url, state }: PageProps<Data, State>) {
+  if (data.intent === "two-factor") {
+    const next = url.searchParams.get("next");
+    return <SecondFactor data={data} action={next === null ? "/" : `/?${new URLSearchParams({ next })}`} />;
+  }
   const none = { errors: {} as Record<string, string>, values: {} as Record<string, string> };
+  const oidc = state.services.config.oidc;
+  const ssoError = oidc && ssoErrorMessage(url.searchParams.get("sso_error"), oidc.name);
   const login = data.intent === "login" ? data : none;
   const signup = data.intent === "signup" ? data : none;
   return (
@@ -151,6 +167,7 @@ export default function Home({ data, url }: PageProps<Data, State>) {
             </p>
           )}
           <ErrorSummary id="login-errors" problems={problemsOf(login.errors, LOGIN_INPUTS)} />
+          {ssoError && <ErrorSummary id="sso-errors" problems={[{ message: ssoError }]} />}
           <form method="post" action="/" id="login-form" novalidate>
             <input type="hidden" name="intent" value="login" />
             <Field
@@ -178,6 +195,7 @@ export default function Home({ data, url }: PageProps<Data, State>) {
           <p class="auth-aside">
             <a href="/forgot-password">Forgot your password?</a>
           </p>
+          {oidc && <SsoButton name={oidc.name} next={url.searchParams.get("next")} />}
         </section>
         <section aria-labelledby="signup-title" class="card">
           <h2 id="signup-title">Create an account</h2>

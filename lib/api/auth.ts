@@ -20,7 +20,9 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   // Exact paths: Hono's "/login/*" would also match "/login" and take two attempts for one.
-  for (const path of ["/register", "/login", "/login/two-factor", "/password-reset", "/password-reset/confirm"]) {
+  for (
+    const path of ["/register", "/login", "/login/two-factor", "/password-reset", "/password-reset/confirm"]
+  ) {
     app.use(path, limitAuthAttempts());
   }
 

@@ -39,7 +39,10 @@ export interface AccountLockout {
   succeed(accountId: string): Promise<LockoutReport>;
   /** An attempt that `check()` let through was neither a failure nor a success (e.g. a second factor follows). */
   release(accountId: string): Promise<void>;
-  /** Clears everything (password reset). */
+  /**
+   * Lifts the lock and forgets the burst and the doubling (password reset); the report stays for the next
+   * sign-in to tell.
+   */
   clear(accountId: string): Promise<void>;
 }
 
@@ -199,8 +202,9 @@ export class MemoryLockout implements AccountLockout {
   }
 
   clear(accountId: string): Promise<void> {
-    this.#entries.delete(accountId);
-    return Promise.resolve();
+    const entry = this.#entry(accountId, this.#now());
+    Object.assign(entry, { recent: [], pending: [], level: 0, until: 0 });
+    return this.#keep(accountId, entry, undefined);
   }
 
   /** Number of accounts held (tests, metrics). */

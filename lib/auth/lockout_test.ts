@@ -74,8 +74,9 @@ Deno.test("`MemoryLockout` holds only accounts with something to remember, and a
   await lockout.release("released");
   await lockout.check("succeeded");
   await lockout.succeed("succeeded");
-  await lockout.fail("cleared");
+  await lockout.check("cleared");
   await lockout.clear("cleared");
+  await lockout.clear("never seen");
   assert.equal(lockout.size, 0, "nothing is kept for attempts that ended without a failure");
 
   await lockout.check("pending");

@@ -24,7 +24,7 @@ export interface RedisLockoutOptions {
 // instance agrees. Lists of times are kept as space-separated integers. The key expires when nothing in it is
 // still needed. ARGV: operation, then the policy's maxFailures, windowMs, baseLockMs, maxLockMs, pendingMs,
 // reportMs. Replies: check/fail {ok, retryAfterMs, lockedNow}; succeed {failures, locks, lastFailureMs};
-// release {}.
+// release, clear {}.
 const SCRIPT = `
 local op = ARGV[1]
 local maxFailures, windowMs, baseLockMs = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -122,6 +122,10 @@ elseif op == 'release' then
   takeSlot()
   save()
   return {}
+elseif op == 'clear' then
+  e.recent, e.pending, e.level, e['until'] = {}, {}, 0, 0
+  save()
+  return {}
 end
 return redis.error_reply('unknown lockout operation ' .. tostring(op))
 `;
@@ -185,12 +189,7 @@ export class RedisLockout implements AccountLockout {
   async clear(accountId: string): Promise<void> {
     // A reset must clear the lock wherever it may be held: in Redis and in the fallback of this instance.
     await this.#fallback.clear(accountId);
-    try {
-      await this.#redis.del(this.#prefix + accountId);
-      this.#restored();
-    } catch (error) {
-      this.#lost(error);
-    }
+    await this.#run("clear", accountId);
   }
 
   /** Runs the script; `null` when Redis cannot be reached (the caller then asks the fallback). */

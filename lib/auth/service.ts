@@ -161,11 +161,7 @@ export class AuthService {
     if (user.totp_secret !== null) {
       if (body.code === undefined) {
         await this.#lockout.release(user.id);
-        return {
-          two_factor_required: true,
-          mfa_token: await this.#mfaTokens.sign(user, crypto.randomUUID()),
-          expires_in: this.#mfaTokens.ttlSeconds,
-        };
+        return await this.beginSecondFactor(user);
       }
       if (!await this.#twoFactor.check(user, body.code)) {
         await this.#failed(user, device, "code");
@@ -200,6 +196,15 @@ export class AuthService {
       throw new ChatError("invalid_two_factor_code");
     }
     return await this.#signIn(user, device);
+  }
+
+  /** The pending second step for a user whose first factor another way proved (single sign-on). */
+  async beginSecondFactor(user: User): Promise<SecondFactorNeeded> {
+    return {
+      two_factor_required: true,
+      mfa_token: await this.#mfaTokens.sign(user, crypto.randomUUID()),
+      expires_in: this.#mfaTokens.ttlSeconds,
+    };
   }
 
   /**

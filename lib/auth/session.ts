@@ -81,3 +81,19 @@ export function clearedSessionCookies(secure: boolean): string[] {
   }
   return cleared;
 }
+
+/**
+ * A short-lived cookie that tells the next page about failed sign-ins since the last one (the app shows it
+ * once): `<failed attempts>.<locks>`. Not HttpOnly: it holds no secret.
+ */
+export function noticeCookie(notice: { failed_attempts: number; locks: number }): string {
+  return `chat_notice=${notice.failed_attempts}.${notice.locks}; Path=/; SameSite=Lax; Max-Age=300`;
+}
+
+/** Whether a response sets a session cookie (a sign-in): nothing after it may clear the session. */
+export function setsSession(headers: Headers): boolean {
+  return headers.getSetCookie().some((line) =>
+    line.startsWith(`${SESSION_COOKIE}=`) && !line.startsWith(`${SESSION_COOKIE}=;`) ||
+    line.startsWith(`${SECURE_NAMES.access}=`) && !line.startsWith(`${SECURE_NAMES.access}=;`)
+  );
+}

@@ -1128,3 +1128,70 @@ Deno.test("`Hub.resume()` of a room the socket does not receive fails that room 
   assert.deepEqual(seqsOf(a), [2]);
   await hub.shutdown();
 });
+
+// ------------------------------------------------------------------------------------------------ sessions
+
+Deno.test("`Hub.closeSessions()` closes the user's sockets of those sessions with 4003, on every hub", async () => {
+  const a = await instance();
+  const b = await instance({ broker: a.broker });
+  const connect = async (hub: Hub, userId: string, sessionId: string) => {
+    const transport = new FakeTransport(`${userId}/${sessionId}`);
+    const client = hub.connect(transport, { userId, username: userId, sessionId });
+    await client.idle();
+    return { client, transport };
+  };
+  const endedOnA = await connect(a.hub, "u1", "s1");
+  const endedOnB = await connect(b.hub, "u1", "s1");
+  const kept = await connect(a.hub, "u1", "s2");
+  const otherUser = await connect(b.hub, "u2", "s1");
+  // The application broadcasts the ended sessions; each hub closes its own sockets.
+  const ended: string[] = [];
+  for (const hub of [a.hub, b.hub]) {
+    await hub.listen("sessions:ended", (payload) => {
+      ended.push(payload);
+      hub.closeSessions("u1", JSON.parse(payload));
+    });
+  }
+  await a.hub.publish("sessions:ended", JSON.stringify(["s1"]));
+  await endedOnA.transport.waitForClose();
+  await endedOnB.transport.waitForClose();
+  await delivered(a.broker);
+  assert.deepEqual(ended, ['["s1"]', '["s1"]'], "each hub heard it once");
+  assert.deepEqual(endedOnA.transport.closed, { code: 4003, reason: "Signed out" });
+  assert.deepEqual(endedOnB.transport.closed, { code: 4003, reason: "Signed out" });
+  assert.equal(kept.transport.closed, undefined);
+  assert.equal(otherUser.transport.closed, undefined);
+  assert.equal(a.hub.closeSessions("u1", ["s9"]), 0);
+  await assert.rejects(a.hub.listen("room:r1", () => {}), /routes itself/);
+  for (const { hub } of [a, b]) await hub.shutdown();
+});
+
+Deno.test("`Hub` closes a socket with 4001 when its access token expires, unless `renew()` moved it on", async () => {
+  const { hub } = await instance();
+  const short = new FakeTransport("short");
+  const renewed = new FakeTransport("renewed");
+  const shortClient = hub.connect(short, {
+    userId: "u1",
+    username: "u1",
+    sessionId: "s1",
+    expiresAt: Date.now() + 50,
+  });
+  const renewedClient = hub.connect(renewed, {
+    userId: "u1",
+    username: "u1",
+    sessionId: "s1",
+    expiresAt: Date.now() + 50,
+  });
+  await Promise.all([shortClient.idle(), renewedClient.idle()]);
+  hub.renew(renewedClient, Date.now() + 60_000);
+  await short.waitForClose();
+  assert.deepEqual(short.closed, { code: 4001, reason: "Access token expired; renew it and reconnect" });
+  assert.equal(hub.stats().clients, 1);
+  assert.equal(renewed.closes.length, 0);
+  await hub.shutdown();
+  assert.deepEqual(
+    renewed.closes.map((c) => c.code),
+    [1001],
+    "its timer went with it (no leak for the sanitizer)",
+  );
+});

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { accessCookie, clearedSessionCookies, isHttps, REFRESH_PATH } from "../auth/session.ts";
+import { accessCookie, clearedSessionCookies, isHttps, REFRESH_PATH, setsSession } from "../auth/session.ts";
 import { ChatError } from "../errors.ts";
 import type { Identity } from "../hub/client.ts";
 import type { AppEnv, Services } from "./env.ts";
@@ -55,7 +55,8 @@ export function session(options: SessionOptions = {}): MiddlewareHandler<AppEnv>
       return c.redirect(`${REFRESH_PATH}?next=${encodeURIComponent(next)}`, 303);
     }
     await next();
-    if (options.pages && cookie !== undefined && user === null) {
+    // A stale cookie is cleared, unless the page just signed someone in (its new cookies must stand).
+    if (options.pages && cookie !== undefined && user === null && !setsSession(c.res.headers)) {
       const secure = isHttps(c.req.raw, c.var.services.config.trustProxy);
       for (const value of clearedSessionCookies(secure)) c.header("set-cookie", value, { append: true });
     }

@@ -176,22 +176,33 @@ export function lockoutContract(name: string, make: () => Promise<LockoutFixture
     assert.deepEqual(next, { ok: false, retryAfterMs: baseLockMs, lockedNow: true }, "the first lock again");
   });
 
-  test("clear() lifts the lock and forgets the failures and the doubling", async (f, account) => {
-    const id = account("a");
-    const { maxFailures, baseLockMs } = f.policy;
-    await failTimes(f, id, maxFailures);
-    assert.equal((await f.lockout.check(id)).ok, false);
-    await f.lockout.clear(id);
-    assert.deepEqual(await failTimes(f, id, maxFailures - 1), {
-      ok: true,
-      retryAfterMs: 0,
-      lockedNow: false,
-    });
-    assert.deepEqual(await failTimes(f, id, 1), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
-    await f.lockout.clear(id);
-    assert.deepEqual(await f.lockout.succeed(id), { failures: 0, locks: 0, lastFailureAt: null });
-    await f.lockout.clear(account("never seen"));
-  });
+  test(
+    "clear() lifts the lock, forgets the burst, the doubling and the slots, but keeps the report",
+    async (f, account) => {
+      const id = account("a");
+      const { maxFailures, baseLockMs } = f.policy;
+      await failTimes(f, id, maxFailures);
+      assert.equal((await f.lockout.check(id)).ok, false);
+      await f.lockout.clear(id);
+      assert.deepEqual(await failTimes(f, id, maxFailures - 1), {
+        ok: true,
+        retryAfterMs: 0,
+        lockedNow: false,
+      });
+      assert.deepEqual(await failTimes(f, id, 1), { ok: false, retryAfterMs: baseLockMs, lockedNow: true });
+      await f.lockout.clear(id);
+      const report = await f.lockout.succeed(id);
+      assert.deepEqual([report.failures, report.locks], [2 * maxFailures, 2], "the next sign-in is told");
+      assert.deepEqual(await f.lockout.succeed(id), { failures: 0, locks: 0, lastFailureAt: null });
+
+      const busy = account("busy");
+      for (let i = 0; i < maxFailures; i++) assert.equal((await f.lockout.check(busy)).ok, true);
+      assert.equal((await f.lockout.check(busy)).ok, false, "every slot is held");
+      await f.lockout.clear(busy);
+      assert.deepEqual(await f.lockout.check(busy), { ok: true, retryAfterMs: 0 }, "the slots are freed");
+      await f.lockout.clear(account("never seen"));
+    },
+  );
 
   test("forgets failures older than the window, but still reports them", async (f, account) => {
     const id = account("a");
