@@ -65,9 +65,7 @@ export default function ResetPassword({ data }: PageProps<Data, State>) {
           ? (
             <>
               <h1 id="reset-title">This link does not work</h1>
-              <div class="error-summary" role="alert" tabindex={-1} autofocus>
-                <p>{data.invalid}.</p>
-              </div>
+              <ErrorSummary id="reset-link-errors" problems={[{ message: data.invalid }]} />
               <p>
                 A reset link works once, for 30 minutes. <a href="/forgot-password">Ask for a new link</a>.
               </p>

@@ -117,7 +117,10 @@ Deno.test("where you're signed in: a second browser is listed, logged out from t
       await shot(laptop.page, "security-device-logged-out");
 
       // The other browser's socket is closed as "session ended" (4003); its next page is the home page.
-      await until(async () => closes.includes(4003), "the other browser's socket to close with 4003");
+      await until(
+        () => Promise.resolve(closes.includes(4003)),
+        "the other browser's socket to close with 4003",
+      );
       await other.page.reload();
       assert.equal(other.page.url(), `${base}/?next=${encodeURIComponent(roomPath)}`);
       assert.equal(await other.page.textContent("h1"), "Team chat on your own server");

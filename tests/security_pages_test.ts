@@ -615,11 +615,11 @@ Deno.test("password reset by mail (real server and Mailpit): the link works once
     const reused = await post("/reset-password", { token, new_password: "another password" });
     assert.equal(reused.status, 400);
     assert.match(reused.text, /<h1 id="reset-title">This link does not work<\/h1>/);
-    assert.match(reused.text, /<p>This reset link is not valid any more; ask for a new one\.<\/p>/);
+    assert.match(reused.text, /<li>This reset link is not valid any more; ask for a new one<\/li>/);
     assert.match(reused.text, /<a href="\/forgot-password">Ask for a new link<\/a>/);
     const incomplete = await get("/reset-password");
     assert.equal(incomplete.status, 400);
-    assert.match(incomplete.text, /<p>The reset link is incomplete; open it again from the mail\.<\/p>/);
+    assert.match(incomplete.text, /<li>The reset link is incomplete; open it again from the mail<\/li>/);
   } finally {
     await server.stop();
     await mailpit.close();
