@@ -201,6 +201,14 @@ Deno.test("the security page lists where the account is signed in; a device is l
       "That device was already signed out.",
     );
 
+    const bogus = await postForm(
+      app,
+      "/profile/security",
+      { intent: "end-session", session_id: "x" },
+      laptop,
+    );
+    assert.equal(bogus.headers.get("location"), "/profile/security?done=device-gone");
+
     // Another account cannot end this one's sessions.
     const stranger = await signIn(app, await register(app, "stranger"), FIREFOX);
     await postForm(app, "/profile/security", { intent: "end-session", session_id: tabletId }, stranger);

@@ -5,6 +5,7 @@ import { SessionList } from "../../components/SessionList.tsx";
 import { SECURITY_PATH, SettingsNav } from "../../components/SettingsNav.tsx";
 import { ChatError } from "../../lib/errors.ts";
 import { page, type PageProps } from "../../lib/fresh/mod.ts";
+import { isId } from "../../lib/ids.ts";
 import type { Identity } from "../../lib/hub/client.ts";
 import type { Session } from "../../lib/storage/store.ts";
 import { takeAuthAttempt } from "../../lib/web/auth_attempts.ts";
@@ -55,7 +56,7 @@ export const handler = define.handlers<Data>({
     switch (fields.intent) {
       case "end-session": {
         const id = fields.session_id ?? "";
-        const ended = await sessions.end(id, user.userId);
+        const ended = isId(id) && await sessions.end(id, user.userId);
         if (id === user.sessionId) return redirect("/", clearedSessionCookies(secure));
         return redirect(`${SECURITY_PATH}?done=${ended ? "device" : "device-gone"}`);
       }
