@@ -1,3 +1,4 @@
+import { totpCode } from "../lib/auth/totp.ts";
 /**
  * The OpenAPI document (lib/api/openapi.ts): well formed, listing exactly the routes the Hono app serves under
  * /api, served at /api/openapi.json with a readable page at /api/docs, and true to real responses (checked
@@ -557,6 +558,55 @@ Deno.test("real answers of every operation match the documented status, content 
     assert.equal((await call("POST", "/api/auth/logout", {}, { token: fourth.token })).status, 401);
     assert.deepEqual((await call("POST", "/api/auth/logout-all", {}, b)).body, { ended: 1 });
     assert.equal((await call("POST", "/api/auth/logout-all", {}, b)).status, 401);
+
+    // Two-factor sign-in: status, setup, enable (a wrong code first), the two-step login, disable.
+    assert.deepEqual((await call("GET", "/api/users/me/two-factor", {}, a)).body, {
+      enabled: false,
+      recovery_codes_left: 0,
+    });
+    const setup = await call("POST", "/api/users/me/two-factor/setup", {}, a);
+    const enable = (code: string) =>
+      call("POST", "/api/users/me/two-factor/enable", {}, {
+        ...a,
+        body: { secret: setup.body.secret, code, password: "another passphrase" },
+      });
+    assert.equal((await enable("abcdef")).body.error.code, "invalid_two_factor_code");
+    const enabled = await enable(totpCode(setup.body.secret));
+    assert.equal(enabled.body.recovery_codes.length, 10);
+    const pending = await call("POST", "/api/auth/login", {}, {
+      body: { email: "docs_alice@example.com", password: "another passphrase" },
+    });
+    assert.equal(pending.body.two_factor_required, true);
+    assert.equal(
+      (await call("POST", "/api/auth/login/two-factor", {}, { body: { mfa_token: "nope", code: "123456" } }))
+        .status,
+      401,
+    );
+    const stepped = await call("POST", "/api/auth/login/two-factor", {}, {
+      body: { mfa_token: pending.body.mfa_token, code: enabled.body.recovery_codes[0] },
+    });
+    assert.equal(stepped.body.user.username, "docs_alice");
+    const disable = () =>
+      call("POST", "/api/users/me/two-factor/disable", {}, {
+        ...a,
+        body: { password: "another passphrase" },
+      });
+    assert.equal((await disable()).status, 204);
+    assert.equal((await disable()).body.error.code, "two_factor_disabled");
+
+    // Password reset: the same answer for any address; a token that was never mailed is refused.
+    assert.deepEqual(
+      (await call("POST", "/api/auth/password-reset", {}, { body: { email: "nobody@example.com" } })).body,
+      {
+        status: "sent",
+      },
+    );
+    assert.equal(
+      (await call("POST", "/api/auth/password-reset/confirm", {}, {
+        body: { token: "never-mailed", new_password: "a new passphrase" },
+      })).body.error.code,
+      "invalid_reset_token",
+    );
 
     // Every documented operation was called at least once.
     const called = new Set([...seen].map((s) => s.split(" ").slice(0, 2).join(" ")));

@@ -204,6 +204,11 @@ const refreshLink: Record<string, Link> = {
 
 /** Body size limits (see `app.ts` and `users.ts`). */
 const SMALL_LIMIT = "64 KiB";
+const locked = error(
+  "Too many attempts from this IP, or too many failed sign-ins for this account (locked for a while)",
+  ["too_many_requests", "account_locked"],
+  retryAfter(true),
+);
 
 const idSchema: Schema = {
   type: "string",
@@ -336,9 +341,30 @@ function schemas(maxMessageChars: number): Record<string, Schema> {
       {
         ...tokenProperties,
         user: object({ id: idSchema, username: { type: "string" }, email: { type: "string" } }),
+        notice: object(
+          {
+            failed_attempts: { type: "integer", minimum: 1, description: "Wrong passwords or codes" },
+            locks: { type: "integer", minimum: 0, description: "Times the account was locked for them" },
+            last_failure_at: { anyOf: [timestamp, { type: "null" }] },
+          },
+          undefined,
+          { description: "Failed sign-ins since the last sign-in: tell the user" },
+        ),
+      },
+      ["token", "expires_in", "refresh_token", "session_id", "user"],
+      { description: "A new session (a sign-in) and its first tokens." },
+    ),
+    SecondFactorNeeded: object(
+      {
+        two_factor_required: { type: "boolean", const: true },
+        mfa_token: {
+          type: "string",
+          description: "Send it with the code to `POST /api/auth/login/two-factor`",
+        },
+        expires_in: { type: "integer", description: "Seconds the `mfa_token` is good for" },
       },
       undefined,
-      { description: "A new session (a sign-in) and its first tokens." },
+      { description: "The password was right; the second factor is still needed." },
     ),
     Tokens: object(tokenProperties, ["token", "expires_in", "session_id"], {
       description:
@@ -594,11 +620,21 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
                 username: { type: "string" },
                 email: { type: "string" },
                 password: { type: "string" },
+                code: {
+                  type: "string",
+                  description:
+                    "With two-factor sign-in on: the authenticator code or a recovery code, to sign in " +
+                    "in one request",
+                },
               },
             }, { email: "alice@example.com", password: "SecurePass123!" }),
           },
           responses: {
-            "200": ok("Signed in: a new session", ref("LoginResult"), refreshLink),
+            "200": ok(
+              "Signed in: a new session; or, with two-factor sign-in on and no `code`, the second step to take",
+              { anyOf: [ref("LoginResult"), ref("SecondFactorNeeded")] },
+              refreshLink,
+            ),
             "400": badBody(
               "invalid_credentials_format",
               "invalid_login",
@@ -606,7 +642,103 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "invalid_email",
               "invalid_password",
             ),
-            "401": error("Wrong username, email or password", ["invalid_credentials"]),
+            "401": error("Wrong username, email or password, or two-factor code", [
+              "invalid_credentials",
+              "invalid_two_factor_code",
+            ]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": locked,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/login/two-factor": {
+        post: {
+          operationId: "loginSecondFactor",
+          tags: ["auth"],
+          summary: "The second step of a sign-in: the authenticator app's code, or a recovery code",
+          description:
+            "Send the `mfa_token` of the login answer (valid 5 minutes). A TOTP code is good once; " +
+            "a recovery code is used up. Wrong codes count towards the account's lockout like passwords.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["mfa_token", "code"],
+              properties: {
+                mfa_token: { type: "string", description: "From the login answer" },
+                code: { type: "string", description: "6 digits, or a recovery code like `abcd-efgh-jk`" },
+              },
+            }, { mfa_token: "eyJhbGciOiJIUzI1NiJ9…", code: "123456" }),
+          },
+          responses: {
+            "200": ok("Signed in: a new session", ref("LoginResult"), refreshLink),
+            "400": badBody("invalid_code"),
+            "401": error("The pending sign-in is not valid any more, or the code is wrong", [
+              "invalid_token",
+              "invalid_two_factor_code",
+            ]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": locked,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/password-reset": {
+        post: {
+          operationId: "requestPasswordReset",
+          tags: ["auth"],
+          summary: "Mail a password-reset link (valid 30 minutes, once) to the account with this email",
+          description: "The answer is the same whether or not an account has the address, and the mail is " +
+            "sent in the background, so neither the answer nor its time tells.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["email"],
+              properties: { email: { type: "string", maxLength: 254 } },
+            }, { email: "alice@example.com" }),
+          },
+          responses: {
+            "202": ok(
+              "Asked (a mail goes out when the address has an account)",
+              object({
+                status: { type: "string", enum: ["sent"] },
+              }),
+            ),
+            "400": badBody("invalid_email"),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/password-reset/confirm": {
+        post: {
+          operationId: "confirmPasswordReset",
+          tags: ["auth"],
+          summary: "Set a new password with the token of a reset link; every session of the account ends",
+          description: "The token works once, within 30 minutes. The account's lockout is lifted.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["token", "new_password"],
+              properties: {
+                token: { type: "string", description: "The `token` of the link in the mail" },
+                new_password: { type: "string", minLength: 8, maxLength: 72 },
+              },
+            }, { token: "q2V…", new_password: "An even better passphrase" }),
+          },
+          responses: {
+            "204": { description: "The password is set; every session of the account has ended" },
+            "400": badBody("invalid_reset_token", "invalid_new_password"),
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
@@ -806,6 +938,121 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("The token's user no longer exists", ["user_not_found"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor": {
+        get: {
+          operationId: "twoFactorStatus",
+          tags: ["users"],
+          summary: "Whether two-factor sign-in is on, and how many recovery codes are left",
+          responses: {
+            "200": ok(
+              "The state",
+              object({
+                enabled: { type: "boolean" },
+                recovery_codes_left: { type: "integer", minimum: 0 },
+              }),
+            ),
+            "401": unauthorized,
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor/setup": {
+        post: {
+          operationId: "twoFactorSetup",
+          tags: ["users"],
+          summary: "A new authenticator secret to enrol (nothing is stored until it is confirmed)",
+          responses: {
+            "200": ok(
+              "Scan the QR code or type the secret, then confirm with a code",
+              object({
+                secret: { type: "string", pattern: "^[A-Z2-7]+$", description: "Base32" },
+                secret_text: { type: "string", description: "The secret in groups of four, for typing" },
+                otpauth_uri: { type: "string", description: "`otpauth://totp/…`" },
+                qr_svg: { type: "string", description: "An inline SVG of the URI" },
+              }),
+            ),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "409": error("Two-factor sign-in is already on", ["two_factor_enabled"]),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor/enable": {
+        post: {
+          operationId: "twoFactorEnable",
+          tags: ["users"],
+          summary: "Turn two-factor sign-in on with the secret from setup and a code from the app",
+          description: "Answers 10 recovery codes, shown once: only their hashes are kept, each works once.",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["secret", "code"],
+              properties: {
+                secret: { type: "string", description: "From `setup`" },
+                code: { type: "string", description: "The app's current 6-digit code" },
+                password: { type: "string", description: "Required when the account has a password" },
+              },
+            }, { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", code: "123456", password: "SecurePass123!" }),
+          },
+          responses: {
+            "200": ok(
+              "On",
+              object({
+                recovery_codes: {
+                  type: "array",
+                  items: { type: "string" },
+                  description: "10 codes, shown once",
+                },
+              }),
+            ),
+            "400": badBody("invalid_secret", "invalid_password"),
+            "401": error("No valid access token, its session has ended, or the code is wrong", [
+              "missing_token",
+              "invalid_token",
+              "token_expired",
+              "session_revoked",
+              "invalid_two_factor_code",
+            ]),
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "409": error("Two-factor sign-in is already on", ["two_factor_enabled"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor/disable": {
+        post: {
+          operationId: "twoFactorDisable",
+          tags: ["users"],
+          summary: "Turn two-factor sign-in off (the password confirms it)",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              properties: {
+                password: { type: "string", description: "Required when the account has a password" },
+              },
+            }, { password: "SecurePass123!" }),
+          },
+          responses: {
+            "204": { description: "Off; the recovery codes are gone" },
+            "400": badBody("invalid_password"),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "409": error("Two-factor sign-in is off", ["two_factor_disabled"]),
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "503": storeDown(),
