@@ -162,7 +162,9 @@ export class SessionKeeper {
     const started = clock.now();
     let outcome: Outcome;
     try {
-      outcome = locks === null ? await this.#exchange() : await locks.request(REFRESH_LOCK, () => this.#exchange());
+      outcome = locks === null
+        ? await this.#exchange()
+        : await locks.request(REFRESH_LOCK, () => this.#exchange());
     } catch {
       outcome = "failed";
     }
