@@ -28,6 +28,8 @@ export const REFRESH_LOCK = "chat-refresh";
 const MAX_LEAD_MS = 60_000;
 /** …and at the latest when this share of its lifetime is left. */
 const LEAD_SHARE = 0.2;
+/** A token's `exp` is in whole seconds: it may expire up to this much sooner than `expires_in` says. */
+const EXP_ROUNDING_MS = 1_000;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 
@@ -179,8 +181,8 @@ export class SessionKeeper {
     }
     this.#failures = 0;
     this.#lifetimeMs = outcome.expires_in * 1000;
-    // Counted from before the request: errs early.
-    this.#expiresAt = started + this.#lifetimeMs;
+    // Counted from before the request, and less the rounding of `exp`: errs early.
+    this.#expiresAt = started + this.#lifetimeMs - EXP_ROUNDING_MS;
     this.#schedule();
     this.#options.renewed(outcome.token, this.#expiresAt);
     return true;

@@ -114,17 +114,18 @@ Deno.test("SessionKeeper renews 60 s before expiry with one POST of the refresh 
   assert.equal(init?.credentials, "same-origin");
   assert.deepEqual(init?.headers, { "content-type": "application/json", accept: "application/json" });
   assert.equal(init?.body, "{}");
-  assert.deepEqual(log, [`renewed t1 ${TTL_S * 1000}`]);
-  assert.equal(k.expiresAt, clock.now() + TTL_S * 1000);
-  assert.deepEqual(clock.pending, [14 * MINUTE], "the next one, 60 s before the new expiry");
-  clock.advance(14 * MINUTE);
+  assert.deepEqual(log, [`renewed t1 ${TTL_S * 1000 - 1000}`]);
+  // `exp` is in whole seconds: the new token may expire up to 1 s sooner than `expires_in` says.
+  assert.equal(k.expiresAt, clock.now() + TTL_S * 1000 - 1000);
+  assert.deepEqual(clock.pending, [14 * MINUTE - 1000], "the next one, 60 s before the new expiry");
+  clock.advance(14 * MINUTE - 1000);
   await settle();
-  assert.deepEqual(log, [`renewed t1 ${TTL_S * 1000}`, `renewed t2 ${TTL_S * 1000}`]);
+  assert.deepEqual(log, [`renewed t1 ${TTL_S * 1000 - 1000}`, `renewed t2 ${TTL_S * 1000 - 1000}`]);
   k.stop();
   assert.deepEqual(clock.pending, []);
 });
 
-Deno.test("SessionKeeper with a 5 s token renews at 4 s, and without a known expiry only when asked", async () => {
+Deno.test("SessionKeeper with 5 s tokens renews after 4 s, then every 3 s; without a known expiry only when asked", async () => {
   const clock = new FakeClock();
   const { keeper: k, log } = keeper(clock, {
     expiresAt: clock.now() + 5_000,
@@ -132,13 +133,17 @@ Deno.test("SessionKeeper with a 5 s token renews at 4 s, and without a known exp
   });
   k.start();
   assert.deepEqual(clock.pending, [4_000]);
-  for (let i = 0; i < 3; i++) {
-    clock.advance(4_000);
+  clock.advance(4_000);
+  await settle();
+  // Renewed tokens count 1 s less (the rounding of `exp`), and go at a fifth of 5 s before that.
+  assert.deepEqual(clock.pending, [3_000]);
+  for (let i = 0; i < 2; i++) {
+    clock.advance(3_000);
     await settle();
   }
-  assert.deepEqual(log, ["renewed t 5000", "renewed t 5000", "renewed t 5000"]);
+  assert.deepEqual(log, ["renewed t 4000", "renewed t 4000", "renewed t 4000"]);
   assert.equal(k.expiring(1_000), false);
-  clock.advance(4_000);
+  clock.advance(3_000);
   assert.equal(k.expiring(1_000), true, "1 s left, the renewal under way");
   await settle();
   k.stop();
@@ -148,7 +153,7 @@ Deno.test("SessionKeeper with a 5 s token renews at 4 s, and without a known exp
   assert.deepEqual(clock.pending, []);
   assert.equal(unknown.keeper.expiring(), false);
   assert.equal(await unknown.keeper.renew(), true);
-  assert.deepEqual(unknown.log, ["renewed t1 900000"]);
+  assert.deepEqual(unknown.log, ["renewed t1 899000"]);
   unknown.keeper.stop();
 });
 
@@ -161,7 +166,7 @@ Deno.test("SessionKeeper: calls while a renewal is under way share it", async ()
   const all = await Promise.all([k.renew(), k.renew(), k.renew()]);
   assert.deepEqual(all, [true, true, true]);
   assert.equal(calls, 1);
-  assert.deepEqual(log, ["renewed t1 900000"]);
+  assert.deepEqual(log, ["renewed t1 899000"]);
   k.stop();
 });
 
@@ -223,8 +228,8 @@ Deno.test("SessionKeeper: an unreachable server or a 5xx is tried again after 1 
   clock.advance(4_000);
   await settle();
   assert.equal(calls, 4);
-  assert.deepEqual(log, ["renewed t 5000"]);
-  assert.deepEqual(clock.pending, [4_000]);
+  assert.deepEqual(log, ["renewed t 4000"]);
+  assert.deepEqual(clock.pending, [3_000]);
   k.stop();
 });
 
@@ -252,17 +257,17 @@ Deno.test("SessionKeeper.fetch: a 401 token_expired renews and sends the request
     "POST /api/auth/refresh",
     "GET /api/rooms/r1/members",
   ]);
-  assert.deepEqual(log, ["renewed t2 900000"]);
+  assert.deepEqual(log, ["renewed t2 899000"]);
 
   const gone = await k.fetch("/api/gone");
   assert.equal(gone.status, 401);
   assert.deepEqual(await gone.json(), { error: { code: "session_revoked", message: "session_revoked" } });
-  assert.deepEqual(log, ["renewed t2 900000", "ended"]);
+  assert.deepEqual(log, ["renewed t2 899000", "ended"]);
   assert.equal(k.ended, true);
 });
 
-/** `tabs` keepers of one browser, sharing the cookie jar (and the lock, when given), for `lifetimes` 5 s tokens. */
-async function tabs(count: number, locks: FakeLocks | null, lifetimes: number) {
+/** `count` keepers of one browser, sharing the cookie jar (and the lock, when given), for `seconds` of 5 s tokens. */
+async function tabs(count: number, locks: FakeLocks | null, seconds: number) {
   const clock = new FakeClock();
   const server = new SessionServer();
   const logs: string[][] = [];
@@ -277,7 +282,7 @@ async function tabs(count: number, locks: FakeLocks | null, lifetimes: number) {
     made.keeper.start();
     return made.keeper;
   });
-  for (let i = 0; i < lifetimes * 5; i++) {
+  for (let i = 0; i < seconds; i++) {
     clock.advance(1_000);
     await settle();
   }
@@ -287,33 +292,29 @@ async function tabs(count: number, locks: FakeLocks | null, lifetimes: number) {
 
 Deno.test("SessionKeeper: tabs renewing at the same moment take turns under the Web Lock; no refresh token is presented twice", async () => {
   const locks = new FakeLocks();
-  const { server, logs } = await tabs(2, locks, 3);
+  // Three lifetimes: each tab renews at 4 s, 7 s, 10 s and 13 s, the two one after the other.
+  const { server, logs } = await tabs(2, locks, 15);
   assert.equal(locks.mostHeld, 1);
   assert.equal(server.reuses, 0);
   assert.equal(server.revoked, false);
-  // Each tab renewed at 4 s, 8 s and 12 s: three times each, one after the other.
-  assert.equal(server.issued, 6);
+  assert.equal(server.issued, 8);
   for (const log of logs) {
-    assert.equal(log.length, 3);
-    assert.ok(log.every((line) => /^renewed access-\d 5000$/.test(line)), log.join());
+    assert.equal(log.length, 4);
+    assert.ok(log.every((line) => /^renewed access-\d 4000$/.test(line)), log.join());
   }
-  assert.deepEqual(logs.flat().map((l) => l.split(" ")[1]).sort(), [
-    "access-1",
-    "access-2",
-    "access-3",
-    "access-4",
-    "access-5",
-    "access-6",
-  ]);
+  assert.deepEqual(
+    logs.flat().map((l) => l.split(" ")[1]).sort(),
+    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `access-${n}`),
+  );
 });
 
 Deno.test("SessionKeeper: without the lock (no navigator.locks), tabs renewing at once would present one refresh token twice", async () => {
   // What the lock prevents: the second tab's request leaves before the first one's answer set the new cookie.
-  const { server, logs } = await tabs(2, null, 2);
+  const { server, logs } = await tabs(2, null, 8);
   assert.equal(server.reuses, 1);
   assert.equal(server.revoked, true);
   // The first tab's renewal went through; the second one's reuse ended the session for both.
-  assert.deepEqual(logs, [["renewed access-1 5000", "ended"], ["ended"]]);
+  assert.deepEqual(logs, [["renewed access-1 4000", "ended"], ["ended"]]);
 });
 
 // ---- the chat client ----
