@@ -267,6 +267,9 @@ Deno.test("a session ended from another device shows the page a signed-out notic
       assert.equal(await page.locator("#messages li[data-seq] >> text=welcome, all").count(), 1);
       await shot(page, "session-signed-out");
       await checkA11y(page, "session-signed-out");
+      await page.emulateMedia({ colorScheme: "dark" });
+      await shot(page, "session-signed-out-dark");
+      await checkA11y(page, "session-signed-out-dark");
 
       // It does not try again: no new socket, no renewal, over two more token lifetimes.
       await page.waitForTimeout(2 * TTL_S * 1000);
