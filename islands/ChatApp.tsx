@@ -18,13 +18,19 @@ import { messageItems, pendingItems } from "../components/chat/Messages.tsx";
 import { setFavicon } from "../components/chat/favicon.ts";
 import { Missing, NotAMember, Preview } from "../components/chat/Notices.tsx";
 import { RoomDetails } from "../components/chat/RoomDetails.tsx";
-import { ConnectionBanner, DrawerToggle, RoomHeader } from "../components/chat/RoomHeader.tsx";
+import {
+  ConnectionBanner,
+  DrawerToggle,
+  RoomHeader,
+  SignedOutBanner,
+} from "../components/chat/RoomHeader.tsx";
 import { Sidebar } from "../components/chat/Sidebar.tsx";
 import { roomTitle } from "../components/chat/titles.ts";
 import { knownTimeZone, LOCAL, timeline } from "../components/chat/timeline.ts";
 import {
   ChatClient,
   type ConnectionStatus,
+  localExpiry,
   type Member,
   type RoomEntry,
   type RoomSeed,
@@ -64,6 +70,12 @@ export interface ChatAppProps {
   now: number;
   /** The idempotency key of a message sent by the form without JavaScript. */
   clientId: string;
+  /** When the page's access token expires (ms, the server's clock, as `now`): the client renews it before. */
+  token_expires_at?: number;
+  /** How long an access token lives (ms). */
+  token_ttl_ms?: number;
+  /** The page's sign-in session. */
+  session_id?: string;
 }
 
 /** While the view follows the newest messages, only this many are kept; older ones load on scroll. */
@@ -128,7 +140,15 @@ export default function ChatApp(props: ChatAppProps) {
   useEffect(() => {
     // For the page budget (docs/benchmarks.md): when the app became interactive.
     performance.mark("chat:hydrated");
-    const chat = new ChatClient({ me, rooms: props.rooms });
+    const chat = new ChatClient({
+      me,
+      rooms: props.rooms,
+      session: props.token_expires_at === undefined ? undefined : {
+        expiresAt: localExpiry(props.token_expires_at, props.now, performance.timeOrigin),
+        lifetimeMs: props.token_ttl_ms,
+        id: props.session_id,
+      },
+    });
     if (props.view.kind === "room") chat.watch(props.view.room.id, props.view.seed);
     client.current = chat;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -201,9 +221,9 @@ export default function ChatApp(props: ChatAppProps) {
     return () => document.removeEventListener("keydown", onKey);
   }, [drawer]);
 
-  // The connection banner: after 2 s without a connection.
+  // The connection banner: after 2 s without a connection (signed out: its own notice, at once).
   useEffect(() => {
-    if (status === "connected") {
+    if (status === "connected" || status === "signed_out") {
       setBanner(false);
       return;
     }
@@ -516,7 +536,9 @@ export default function ChatApp(props: ChatAppProps) {
       id="app"
       data-room-id={currentId ?? undefined}
     >
-      {banner && <ConnectionBanner status={status} onRetry={() => client.current?.retry()} />}
+      {status === "signed_out"
+        ? <SignedOutBanner next={location.pathname + location.search} />
+        : banner && <ConnectionBanner status={status} onRetry={() => client.current?.retry()} />}
       <nav class="sidebar" id="sidebar" aria-label="Rooms and conversations">
         <Sidebar
           rows={rows}

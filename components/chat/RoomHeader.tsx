@@ -9,6 +9,7 @@ const STATUS_TEXT: Record<ConnectionStatus, string> = {
   connected: "Connected",
   reconnecting: "Reconnecting…",
   offline: "Offline",
+  signed_out: "Signed out",
 };
 
 /** The ☰ button that opens the sidebar as a drawer (shown at phone width only). */
@@ -85,6 +86,20 @@ export function ConnectionBanner({ status, onRetry }: { status: ConnectionStatus
         Messages you send are kept and go out when the connection is back.
       </span>
       <button type="button" id="retry-now" onClick={onRetry}>Retry now</button>
+    </div>
+  );
+}
+
+/**
+ * Shown when the page's sign-in ended (signed out elsewhere, or it could not be renewed): the page stays
+ * readable, and a link signs in again and comes back to `next`.
+ */
+export function SignedOutBanner({ next }: { next: string }) {
+  return (
+    <div class="banner" id="signed-out-banner" role="alert">
+      <span>
+        You were signed out on this device. <a href={`/?next=${encodeURIComponent(next)}`}>Sign in again</a>
+      </span>
     </div>
   );
 }

@@ -74,7 +74,8 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
       setCookies(c, sessionCookies(issued, sessions.refreshTtlSeconds, secure(c)));
       return c.redirect(next, 303);
     } catch (error) {
-      if (!(error instanceof ChatError)) throw error;
+      // An outage (the store is down) is not the end of the session: the browser keeps its cookies.
+      if (!(error instanceof ChatError) || error.retryable) throw error;
       setCookies(c, clearedSessionCookies(secure(c)));
       return c.redirect(next === "/rooms" ? "/" : `/?next=${encodeURIComponent(next)}`, 303);
     }

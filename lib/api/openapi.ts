@@ -154,7 +154,12 @@ const retryAfter = (required: boolean): Record<string, Header> => ({
 /** 400 for a body that is not a JSON object, plus the operation's own field codes. */
 const badBody = (...codes: string[]) =>
   error("The body is not a JSON object, or a field is invalid", ["invalid_json", "invalid_body", ...codes]);
-const unauthorized = error("No valid access token", ["missing_token", "invalid_token", "token_expired"]);
+const unauthorized = error("No valid access token, or its session has ended", [
+  "missing_token",
+  "invalid_token",
+  "token_expired",
+  "session_revoked",
+]);
 const originRefused = ["origin_not_allowed"];
 const tooLarge = (limit: string) => error(`The body is larger than ${limit}`, ["payload_too_large"]);
 const unsupportedType = error("The body is not sent as `application/json`", ["unsupported_media_type"]);
@@ -179,8 +184,31 @@ const roomNotFound = notFound(
   "room_not_found",
 );
 
+/** The cookies a sign-in or a renewal by cookie sets, and a logout clears (lib/auth/session.ts). */
+const setCookie: Record<string, Header> = {
+  "Set-Cookie": {
+    description: "The session cookies: `chat_session` (the access token, `Path=/`) and `chat_refresh` (the " +
+      "refresh token, `Path=/api/auth/refresh`), both HttpOnly; over https `__Host-chat_session` and " +
+      "`__Secure-chat_refresh`, Secure. A logout sets them empty with `Max-Age=0`.",
+    schema: { type: "string" },
+  },
+};
+
+/** From an answer carrying a refresh token to its exchange. */
+const refreshLink: Record<string, Link> = {
+  RefreshTokens: {
+    operationId: "refreshTokens",
+    requestBody: { refresh_token: "$response.body#/refresh_token" },
+  },
+};
+
 /** Body size limits (see `app.ts` and `users.ts`). */
 const SMALL_LIMIT = "64 KiB";
+const locked = error(
+  "Too many attempts from this IP, or too many failed sign-ins for this account (locked for a while)",
+  ["too_many_requests", "account_locked"],
+  retryAfter(true),
+);
 
 const idSchema: Schema = {
   type: "string",
@@ -250,6 +278,27 @@ const roomProperties: Record<string, Schema> = {
   last_seq: { type: "integer", minimum: 0, description: "The highest `seq` stored in the room (0: empty)" },
 };
 
+/** What a sign-in and a refresh answer (lib/auth/sessions.ts `IssuedTokens`). */
+const tokenProperties: Record<string, Schema> = {
+  token: {
+    type: "string",
+    description: "An access token (an HS256 JWT naming the session): send it as `Authorization: Bearer " +
+      "<token>`. It expires after `expires_in` seconds; renew it with `POST /api/auth/refresh`",
+  },
+  expires_in: {
+    type: "integer",
+    minimum: 5,
+    description: "Seconds until `token` expires (`ACCESS_TOKEN_TTL_SECONDS`, 900 by default)",
+  },
+  refresh_token: {
+    type: "string",
+    description:
+      "Exchanged once at `POST /api/auth/refresh` for a new pair; keep it secret. Using one twice " +
+      "ends the session (someone else has it)",
+  },
+  session_id: { ...idSchema, description: "This sign-in: see `GET /api/sessions`" },
+};
+
 const object = (properties: Record<string, Schema>, required = Object.keys(properties), extra?: Schema) => ({
   type: "object" as const,
   required,
@@ -288,10 +337,60 @@ function schemas(maxMessageChars: number): Record<string, Schema> {
       email: { type: "string" },
       created_at: timestamp,
     }),
-    LoginResult: object({
-      token: { type: "string", description: "An HS256 JWT; send it as `Authorization: Bearer <token>`" },
-      user: object({ id: idSchema, username: { type: "string" }, email: { type: "string" } }),
+    LoginResult: object(
+      {
+        ...tokenProperties,
+        user: object({ id: idSchema, username: { type: "string" }, email: { type: "string" } }),
+        notice: object(
+          {
+            failed_attempts: { type: "integer", minimum: 1, description: "Wrong passwords or codes" },
+            locks: { type: "integer", minimum: 0, description: "Times the account was locked for them" },
+            last_failure_at: { anyOf: [timestamp, { type: "null" }] },
+          },
+          undefined,
+          { description: "Failed sign-ins since the last sign-in: tell the user" },
+        ),
+      },
+      ["token", "expires_in", "refresh_token", "session_id", "user"],
+      { description: "A new session (a sign-in) and its first tokens." },
+    ),
+    SecondFactorNeeded: object(
+      {
+        two_factor_required: { type: "boolean", const: true },
+        mfa_token: {
+          type: "string",
+          description: "Send it with the code to `POST /api/auth/login/two-factor`",
+        },
+        expires_in: { type: "integer", description: "Seconds the `mfa_token` is good for" },
+      },
+      undefined,
+      { description: "The password was right; the second factor is still needed." },
+    ),
+    Tokens: object(tokenProperties, ["token", "expires_in", "session_id"], {
+      description:
+        "The session's new tokens. `refresh_token` is absent when the browser's refresh cookie was " +
+        "sent: the new refresh token is then only in `Set-Cookie`.",
     }),
+    Session: object(
+      {
+        id: idSchema,
+        device: {
+          type: "string",
+          description: 'Named from the User-Agent at sign-in: "Firefox on Linux", "Safari on iOS", "curl"',
+          examples: ["Firefox on Linux"],
+        },
+        ip: { type: "string", description: "The client address at sign-in, then at the last refresh" },
+        created_at: timestamp,
+        last_used_at: { ...timestamp, description: "Sign-in or the last refresh" },
+        expires_at: {
+          ...timestamp,
+          description: "When the refresh token stops working unless used (each refresh moves it on)",
+        },
+        current: { type: "boolean", description: "The session of the access token that asked" },
+      },
+      undefined,
+      { description: "A signed-in device: one sign-in and the tokens renewed from it." },
+    ),
     PublicUser: object(userProperties, undefined, {
       description: "What anyone signed in may see of a user.",
     }),
@@ -371,9 +470,13 @@ history with one gap-free \`seq\` per room.
 - All bodies are JSON (\`Content-Type: application/json\`; anything else is 415). Bodies are limited to
   ${SMALL_LIMIT} (400 KiB for \`PATCH /api/users/me\`).
 - Every error is \`{"error":{"code":"snake_case_code","message":"A human sentence"}}\` with the matching status.
-- Authenticated operations take \`Authorization: Bearer <token>\` (the token from \`POST /api/auth/login\`) or
-  the web UI's \`chat_session\` cookie. A cookie-authenticated request that changes state must come from the
-  same origin (or \`CORS_ORIGINS\`), else 403 \`origin_not_allowed\`.
+- Authenticated operations take \`Authorization: Bearer <token>\` (the access token from
+  \`POST /api/auth/login\`) or the web UI's \`chat_session\` cookie. A cookie-authenticated request that changes
+  state must come from the same origin (or \`CORS_ORIGINS\`), else 403 \`origin_not_allowed\`.
+- Each sign-in is a **session**. Its access token lives \`expires_in\` seconds (15 minutes by default, then 401
+  \`token_expired\`); \`POST /api/auth/refresh\` exchanges the refresh token for a new pair. A session ended by a
+  logout, from the sessions list or by a password change is refused at once on every instance: 401
+  \`session_revoked\`, and sign in again.
 - A private room is 404 to non-members, exactly like a missing room.
 
 **Live delivery** is over a WebSocket at \`GET /ws?token=<token>\`, which OpenAPI does not describe (see
@@ -390,7 +493,11 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
     info: { title: "Chat server API", version: "1.0.0", description: DESCRIPTION },
     tags: [
       { name: "meta", description: "Health and this documentation" },
-      { name: "auth", description: "Accounts and tokens; limited per client IP" },
+      {
+        name: "auth",
+        description: "Accounts, sign-in and tokens; register and login are limited per client IP",
+      },
+      { name: "sessions", description: "The caller's signed-in devices" },
       { name: "users", description: "Profiles and user search" },
       { name: "rooms", description: "Rooms and their members" },
       { name: "messages", description: "History, sending, read markers" },
@@ -513,11 +620,21 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
                 username: { type: "string" },
                 email: { type: "string" },
                 password: { type: "string" },
+                code: {
+                  type: "string",
+                  description:
+                    "With two-factor sign-in on: the authenticator code or a recovery code, to sign in " +
+                    "in one request",
+                },
               },
             }, { email: "alice@example.com", password: "SecurePass123!" }),
           },
           responses: {
-            "200": ok("Signed in", ref("LoginResult")),
+            "200": ok(
+              "Signed in: a new session; or, with two-factor sign-in on and no `code`, the second step to take",
+              { anyOf: [ref("LoginResult"), ref("SecondFactorNeeded")] },
+              refreshLink,
+            ),
             "400": badBody(
               "invalid_credentials_format",
               "invalid_login",
@@ -525,10 +642,211 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "invalid_email",
               "invalid_password",
             ),
-            "401": error("Wrong username, email or password", ["invalid_credentials"]),
+            "401": error("Wrong username, email or password, or two-factor code", [
+              "invalid_credentials",
+              "invalid_two_factor_code",
+            ]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": locked,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/login/two-factor": {
+        post: {
+          operationId: "loginSecondFactor",
+          tags: ["auth"],
+          summary: "The second step of a sign-in: the authenticator app's code, or a recovery code",
+          description:
+            "Send the `mfa_token` of the login answer (valid 5 minutes). A TOTP code is good once; " +
+            "a recovery code is used up. Wrong codes count towards the account's lockout like passwords.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["mfa_token", "code"],
+              properties: {
+                mfa_token: { type: "string", description: "From the login answer" },
+                code: { type: "string", description: "6 digits, or a recovery code like `abcd-efgh-jk`" },
+              },
+            }, { mfa_token: "eyJhbGciOiJIUzI1NiJ9…", code: "123456" }),
+          },
+          responses: {
+            "200": ok("Signed in: a new session", ref("LoginResult"), refreshLink),
+            "400": badBody("invalid_code"),
+            "401": error("The pending sign-in is not valid any more, or the code is wrong", [
+              "invalid_token",
+              "invalid_two_factor_code",
+            ]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": locked,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/password-reset": {
+        post: {
+          operationId: "requestPasswordReset",
+          tags: ["auth"],
+          summary: "Mail a password-reset link (valid 30 minutes, once) to the account with this email",
+          description: "The answer is the same whether or not an account has the address, and the mail is " +
+            "sent in the background, so neither the answer nor its time tells.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["email"],
+              properties: { email: { type: "string", maxLength: 254 } },
+            }, { email: "alice@example.com" }),
+          },
+          responses: {
+            "202": ok(
+              "Asked (a mail goes out when the address has an account)",
+              object({
+                status: { type: "string", enum: ["sent"] },
+              }),
+            ),
+            "400": badBody("invalid_email"),
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/password-reset/confirm": {
+        post: {
+          operationId: "confirmPasswordReset",
+          tags: ["auth"],
+          summary: "Set a new password with the token of a reset link; every session of the account ends",
+          description: "The token works once, within 30 minutes. The account's lockout is lifted.",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["token", "new_password"],
+              properties: {
+                token: { type: "string", description: "The `token` of the link in the mail" },
+                new_password: { type: "string", minLength: 8, maxLength: 72 },
+              },
+            }, { token: "q2V…", new_password: "An even better passphrase" }),
+          },
+          responses: {
+            "204": { description: "The password is set; every session of the account has ended" },
+            "400": badBody("invalid_reset_token", "invalid_new_password"),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/refresh": {
+        post: {
+          operationId: "refreshTokens",
+          tags: ["auth"],
+          summary: "Exchange a refresh token for a new access token and refresh token",
+          description:
+            "Rotation: the refresh token sent stops working and the answer carries the next one. A " +
+            "refresh token used a second time ends its session on every instance (`session_revoked`): one of " +
+            "its two users has stolen it. The web app sends no body: its HttpOnly `chat_refresh` cookie is " +
+            "used, and the new tokens come back as cookies (and the access token in the body, for the " +
+            "socket's `refresh` frame).",
+          security: [],
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["refresh_token"],
+              properties: {
+                refresh_token: {
+                  type: "string",
+                  minLength: 1,
+                  maxLength: 200,
+                  description: "From the sign-in answer or the last refresh",
+                },
+              },
+            }, { refresh_token: "hvXk0j8f4QeGm2yVQ0n1t3Jd7aB9cE5wR6sT8uV0xYz" }),
+          },
+          responses: {
+            "200": { ...ok("The session's new tokens", ref("Tokens"), refreshLink), headers: setCookie },
+            "400": badBody(),
+            "401": error(
+              "The refresh token is unknown, used twice (the session is now ended), or its session " +
+                "has ended",
+              ["invalid_refresh_token", "session_revoked"],
+            ),
+            "403": error("Cross-origin request with the refresh cookie", originRefused),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+        get: {
+          operationId: "refreshPage",
+          tags: ["auth"],
+          summary: "Renew the browser's cookies and go back to a page",
+          description:
+            "Where a page whose access token expired sends the browser: with a good `chat_refresh` " +
+            "cookie the cookies are renewed and the browser goes back to `next`; otherwise they are cleared " +
+            "and it goes to the login form (`/?next=`). Always a redirect.",
+          security: [],
+          parameters: [{
+            name: "next",
+            in: "query",
+            description: "A path on this site to return to (anything else means `/rooms`)",
+            schema: { type: "string" },
+          }],
+          responses: {
+            "303": {
+              description: "Back to `next` with renewed cookies, or to the login form with cleared ones",
+              headers: {
+                Location: {
+                  description: "`next`, or `/?next=…`",
+                  required: true,
+                  schema: { type: "string" },
+                },
+                ...setCookie,
+              },
+            },
+          },
+        },
+      },
+      "/api/auth/logout": {
+        post: {
+          operationId: "logout",
+          tags: ["auth"],
+          summary: "End this session",
+          description: "Its access and refresh tokens stop working on every instance, and its sockets are " +
+            "closed with 4003. The user's other sessions stay. The session cookies are cleared.",
+          responses: {
+            "204": { description: "Signed out", headers: setCookie },
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/auth/logout-all": {
+        post: {
+          operationId: "logoutAll",
+          tags: ["auth"],
+          summary: "End every session of the caller, this one included (log out everywhere)",
+          responses: {
+            "200": {
+              ...ok(
+                "Signed out everywhere",
+                object({ ended: { type: "integer", minimum: 0, description: "Sessions ended" } }),
+              ),
+              headers: setCookie,
+            },
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
             "503": storeDown(),
           },
         },
@@ -549,7 +867,8 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           operationId: "updateMe",
           tags: ["users"],
           summary: "Change display name and avatar",
-          description: "An absent field is unchanged; `null` clears it.",
+          description: "An absent field is unchanged; `null` clears it. A `password` is refused (400 " +
+            "`invalid_password`): see `POST /api/users/me/password`.",
           requestBody: {
             required: true,
             content: json({
@@ -573,11 +892,168 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           },
           responses: {
             "200": ok("The updated profile", ref("User")),
-            "400": badBody("invalid_display_name", "invalid_avatar_url"),
+            "400": badBody("invalid_display_name", "invalid_avatar_url", "invalid_password"),
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("The token's user no longer exists", ["user_not_found"]),
             "413": tooLarge("400 KiB"),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/password": {
+        post: {
+          operationId: "changePassword",
+          tags: ["users"],
+          summary: "Change the caller's password; every other session of theirs ends",
+          description:
+            "The other sessions' tokens stop working and their sockets are closed with 4003; this " +
+            "session stays. An account made by single sign-on has no password yet: it sets one without " +
+            "`current_password`. Every bad field is answered at once in `error.fields`.",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["new_password"],
+              properties: {
+                current_password: { type: "string", description: "Required when the account has a password" },
+                new_password: {
+                  type: "string",
+                  minLength: 8,
+                  maxLength: 72,
+                  description: "At least 8 characters and at most 72 bytes of UTF-8",
+                },
+              },
+            }, { current_password: "SecurePass123!", new_password: "An even better passphrase" }),
+          },
+          responses: {
+            "200": ok(
+              "Changed",
+              object({
+                ended_sessions: { type: "integer", minimum: 0, description: "Other sessions ended" },
+              }),
+            ),
+            "400": badBody("invalid_current_password", "invalid_new_password"),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor": {
+        get: {
+          operationId: "twoFactorStatus",
+          tags: ["users"],
+          summary: "Whether two-factor sign-in is on, and how many recovery codes are left",
+          responses: {
+            "200": ok(
+              "The state",
+              object({
+                enabled: { type: "boolean" },
+                recovery_codes_left: { type: "integer", minimum: 0 },
+              }),
+            ),
+            "401": unauthorized,
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor/setup": {
+        post: {
+          operationId: "twoFactorSetup",
+          tags: ["users"],
+          summary: "A new authenticator secret to enrol (nothing is stored until it is confirmed)",
+          responses: {
+            "200": ok(
+              "Scan the QR code or type the secret, then confirm with a code",
+              object({
+                secret: { type: "string", pattern: "^[A-Z2-7]+$", description: "Base32" },
+                secret_text: { type: "string", description: "The secret in groups of four, for typing" },
+                otpauth_uri: { type: "string", description: "`otpauth://totp/…`" },
+                qr_svg: { type: "string", description: "An inline SVG of the URI" },
+              }),
+            ),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "409": error("Two-factor sign-in is already on", ["two_factor_enabled"]),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor/enable": {
+        post: {
+          operationId: "twoFactorEnable",
+          tags: ["users"],
+          summary: "Turn two-factor sign-in on with the secret from setup and a code from the app",
+          description: "Answers 10 recovery codes, shown once: only their hashes are kept, each works once.",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["secret", "code"],
+              properties: {
+                secret: { type: "string", description: "From `setup`" },
+                code: { type: "string", description: "The app's current 6-digit code" },
+                password: { type: "string", description: "Required when the account has a password" },
+              },
+            }, { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", code: "123456", password: "SecurePass123!" }),
+          },
+          responses: {
+            "200": ok(
+              "On",
+              object({
+                recovery_codes: {
+                  type: "array",
+                  items: { type: "string" },
+                  description: "10 codes, shown once",
+                },
+              }),
+            ),
+            "400": badBody("invalid_secret", "invalid_password"),
+            "401": error("No valid access token, its session has ended, or the code is wrong", [
+              "missing_token",
+              "invalid_token",
+              "token_expired",
+              "session_revoked",
+              "invalid_two_factor_code",
+            ]),
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "409": error("Two-factor sign-in is already on", ["two_factor_enabled"]),
+            "413": tooLarge(SMALL_LIMIT),
+            "415": unsupportedType,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/users/me/two-factor/disable": {
+        post: {
+          operationId: "twoFactorDisable",
+          tags: ["users"],
+          summary: "Turn two-factor sign-in off (the password confirms it)",
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              properties: {
+                password: { type: "string", description: "Required when the account has a password" },
+              },
+            }, { password: "SecurePass123!" }),
+          },
+          responses: {
+            "204": { description: "Off; the recovery codes are gone" },
+            "400": badBody("invalid_password"),
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": error("The token's user no longer exists", ["user_not_found"]),
+            "409": error("Two-factor sign-in is off", ["two_factor_disabled"]),
+            "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -637,6 +1113,40 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             }),
             "401": unauthorized,
             "404": notFound("No such user", "user_not_found"),
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/sessions": {
+        get: {
+          operationId: "listSessions",
+          tags: ["sessions"],
+          summary: "The caller's signed-in devices, most recently used first",
+          responses: {
+            "200": ok("The active sessions", object({ sessions: { type: "array", items: ref("Session") } })),
+            "401": unauthorized,
+            "503": storeDown(),
+          },
+        },
+      },
+      "/api/sessions/{id}": {
+        delete: {
+          operationId: "endSession",
+          tags: ["sessions"],
+          summary: "Sign one of the caller's devices out",
+          description: "Its tokens stop working on every instance and its sockets are closed with 4003.",
+          parameters: [{
+            name: "id",
+            in: "path",
+            required: true,
+            description: "The session's id (from `GET /api/sessions`)",
+            schema: { type: "string", minLength: 1 },
+          }],
+          responses: {
+            "204": { description: "Signed out" },
+            "401": unauthorized,
+            "403": error("Cross-origin request with the session cookie", originRefused),
+            "404": notFound("No active session of the caller's has that id", "session_not_found"),
             "503": storeDown(),
           },
         },
@@ -1034,22 +1544,25 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           type: "http",
           scheme: "bearer",
           bearerFormat: "JWT",
-          description: "The token from `POST /api/auth/login`",
+          description: "The access token from `POST /api/auth/login` or `POST /api/auth/refresh`",
         },
         cookieAuth: {
           type: "apiKey",
           in: "cookie",
           name: "chat_session",
-          description: "The web UI's HttpOnly session cookie (holds the same JWT)",
+          description: "The web UI's HttpOnly session cookie (holds the same JWT); `__Host-chat_session` " +
+            "over https",
         },
       },
     },
     "x-websocket": {
       path: "/ws",
       description: "GET /ws?token=<token>[&room_id=<id>] upgrades to a WebSocket carrying JSON frames " +
-        "(message, join, leave, typing, ping, resume from the client; messages, acks, presence, errors from " +
-        "the server). 401 without a valid token, 403 for a foreign Origin, 503 `server_full` at " +
-        "MAX_CONNECTIONS. See the README's WebSocket section.",
+        "(message, join, leave, typing, ping, resume, refresh from the client; messages, acks, presence, " +
+        "errors from the server). 401 without a valid token, 403 for a foreign Origin, 503 `server_full` at " +
+        "MAX_CONNECTIONS. The socket is closed with 4001 when its access token expires, unless the client " +
+        'sent `{"type":"refresh","token":"<new access token of the same session>"}` before; with 4003 ' +
+        "when its session ends (do not reconnect with that token). See the README's WebSocket section.",
     },
   };
 }

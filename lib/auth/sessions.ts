@@ -162,6 +162,10 @@ export class Sessions {
       if (error instanceof TokenError) throw new ChatError(error.code, error.message);
       throw error;
     }
+    // The signature check forgives 5 s of clock skew; an access token is not used past its `exp` here.
+    if (claims.exp * 1000 <= this.#now()) {
+      throw new ChatError("token_expired", "The access token has expired");
+    }
     const known = await this.#session(claims.sid);
     if (known === null || known.userId !== claims.sub) throw new ChatError("session_revoked");
     return {

@@ -2,8 +2,11 @@
  * The browser's chat client: ONE WebSocket for every room it watches, and everything a view needs as plain
  * state. Messages are kept once each, in seq order, caught up after every (re)connect and on every gap
  * (`CatchUp`); own messages go through the outbox (`Outgoing`); presence and typing come from their frames.
- * Views subscribe and read one snapshot per room; they never see the socket. No Preact here, and no server
- * code: protocol types only.
+ * Views subscribe and read one snapshot per room; they never see the socket. The sign-in is kept alive
+ * (`SessionKeeper`): the socket gets each renewed access token, one closed because its token expired (4001)
+ * reconnects once renewed, and one closed because its session ended (4003), like a refused renewal or an API
+ * call answered `session_revoked`, stops the client: status `signed_out`. No Preact here, and no server code:
+ * protocol types only.
  *
  * @example
  * const client = new ChatClient({ me: { id: userId } });
@@ -12,7 +15,7 @@
  * client.connect();
  * client.send(roomId, "Hello");
  */
-import type { ChatMessage, ServerFrame } from "../hub/protocol.ts";
+import type { ChatMessage, ErrorFrame, ServerFrame } from "../hub/protocol.ts";
 import { CatchUp } from "./catch_up.ts";
 import { type Clock, systemClock, Timers } from "./clock.ts";
 import {
@@ -27,6 +30,7 @@ import { Outgoing, type PendingMessage } from "./outgoing.ts";
 import { ApiError, RoomApi } from "./room_api.ts";
 import { type RoomEntry, RoomList, type SidebarRoom } from "./room_list.ts";
 import { type Member, type RoomSeed, RoomState } from "./room_state.ts";
+import { browserLocks, type Locks, SessionKeeper } from "./session_keeper.ts";
 import { type RoomSnapshot, snapshotOf } from "./snapshot.ts";
 
 export { ApiError };
@@ -55,7 +59,23 @@ export interface ChatClientOptions {
    * rooms appear, left ones go, unread counts move) and reads them again after every reconnect.
    */
   rooms?: readonly RoomEntry[];
+  /**
+   * The page's sign-in: its access token's expiry in `clock`'s time (see `localExpiry()`), how long a token
+   * lives, and the session's id. Given, the client renews the token before it expires; without it, only when
+   * the socket is closed for an expired token.
+   */
+  session?: { expiresAt: number; lifetimeMs?: number; id?: string };
+  /** Serialises renewals across the tabs; default `navigator.locks` (null: none). */
+  locks?: Locks | null;
 }
+
+/** WebSocket close codes of the sign-in (lib/hub/transport.ts `CloseCode`). */
+const TOKEN_EXPIRED = 4001;
+const SESSION_ENDED = 4003;
+/** A socket that closes when its token has less than this left renews it before reconnecting. */
+const EXPIRY_SLACK_MS = 2_000;
+/** Error codes a `refresh` frame is refused with (an error frame without a room is otherwise a resume's). */
+const SIGN_IN_ERRORS = new Set(["invalid_token", "token_expired", "session_revoked"]);
 
 const OLDER_PAGE = 50;
 /** The notices of a rename (`alice renamed the room to "design"`) and of a new description. */
@@ -85,6 +105,7 @@ export class ChatClient {
   readonly #clock: Clock;
   readonly #timers: Timers;
   readonly #api: RoomApi;
+  readonly #keeper: SessionKeeper;
   readonly #connection: Connection;
   readonly #catchUp: CatchUp;
   readonly #outgoing: Outgoing;
@@ -101,7 +122,24 @@ export class ChatClient {
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#clock = options.clock ?? systemClock;
     this.#timers = new Timers(this.#clock);
-    this.#api = new RoomApi(options.fetch ?? ((input, init) => fetch(input, init)));
+    this.#keeper = new SessionKeeper({
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      clock: this.#clock,
+      timers: this.#timers,
+      locks: options.locks === undefined ? browserLocks() : options.locks,
+      expiresAt: options.session?.expiresAt,
+      lifetimeMs: options.session?.lifetimeMs,
+      sessionId: options.session?.id,
+      renewed: (token) => {
+        // The open socket stays authorised; a held one (closed for its token) reconnects with the new cookie.
+        if (!this.#connection.send({ type: "refresh", token })) this.#connection.release();
+      },
+      ended: () => {
+        this.#connection.stop("signed_out");
+        this.#changedAll();
+      },
+    });
+    this.#api = new RoomApi(this.#keeper.fetch);
     this.#list = options.rooms ? new RoomList(options.rooms) : null;
     this.#connection = new Connection({
       url: options.url ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
@@ -111,7 +149,17 @@ export class ChatClient {
       random: options.random ?? Math.random,
       onOpen: () => this.#catchUp.opened(),
       onFrame: (frame) => this.#onFrame(frame),
-      onClose: () => this.#catchUp.closed(),
+      onClose: (code) => {
+        this.#catchUp.closed();
+        if (code === SESSION_ENDED) {
+          this.#keeper.end();
+          return "hold";
+        }
+        if (code !== TOKEN_EXPIRED && !this.#keeper.expiring(EXPIRY_SLACK_MS)) return "retry";
+        // Reconnecting with this token would be refused: renew first (its success releases the connection).
+        this.#keeper.renew();
+        return "hold";
+      },
       onStatus: (status) => {
         if (status === "connected") this.#refreshList();
         this.#changedAll();
@@ -176,9 +224,15 @@ export class ChatClient {
     this.watch(roomId, seed);
   }
 
-  /** Reconnects now instead of waiting for the next attempt ("retry now"). */
+  /** Reconnects now instead of waiting for the next attempt ("retry now"); renews the sign-in first if due. */
   retry(): void {
-    this.#connection.reconnectNow();
+    if (this.#connection.held) this.#keeper.renew();
+    else this.#connection.reconnectNow();
+  }
+
+  /** The session ended (elsewhere, or it could not be renewed): the client has stopped; sign in again. */
+  get signedOut(): boolean {
+    return this.#keeper.ended;
   }
 
   /** Follows one of the user's rooms from `seed`: caught up after it, its outbox sent. Again: no effect. */
@@ -203,10 +257,12 @@ export class ChatClient {
     this.#started = true;
     for (const room of this.#rooms.values()) this.#loadOutbox(room);
     this.#connection.start();
+    this.#keeper.start();
   }
 
   /** Closes the socket for good and cancels every timer. */
   close(): void {
+    this.#keeper.stop();
     this.#connection.stop();
     this.#timers.clear();
   }
@@ -408,7 +464,11 @@ export class ChatClient {
       case "resumed":
         return this.#catchUp.resumed(frame);
       case "error":
-        return frame.client_id === undefined ? this.#catchUp.refused(frame) : this.#outgoing.refused(frame);
+        if (frame.client_id !== undefined) return this.#outgoing.refused(frame);
+        if (frame.room_id === undefined && SIGN_IN_ERRORS.has(frame.code)) return this.#refreshRefused(frame);
+        return this.#catchUp.refused(frame);
+      case "refreshed":
+        return;
       case "ack": {
         const room = this.#rooms.get(frame.room_id);
         if (room && this.#outgoing.acked(frame, room.state.lastSeq) && "seq" in frame) {
@@ -438,6 +498,14 @@ export class ChatClient {
       case "typing":
         return this.#onTyping(frame.room_id, frame.user_id, frame.username);
     }
+  }
+
+  /**
+   * The socket's `refresh` was refused: a revoked session is over; an expired or foreign token leaves the
+   * socket to be closed at its expiry (4001), which renews again.
+   */
+  #refreshRefused(frame: ErrorFrame): void {
+    if (frame.code === "session_revoked") this.#keeper.end();
   }
 
   /** A stored message from the socket (live or backfilled): a jump past `lastSeq + 1` asks for the gap. */

@@ -2,13 +2,17 @@
  * The chat client's one WebSocket: opens it, parses the server's frames, and reconnects with exponential
  * backoff and jitter whenever it closes; the network going away closes it at once, its return reconnects at
  * once. Knows nothing of rooms: the owner sends the first frames on `open` and says when the connection is
- * usable (`connected()`), which also resets the backoff.
+ * usable (`connected()`), which also resets the backoff. The owner may hold a closed connection (its sign-in
+ * must be renewed first: `release()` reconnects) or stop it for good (its session ended).
  */
 import type { ClientFrame, ServerFrame } from "../hub/protocol.ts";
 import type { Timers } from "./clock.ts";
 
-/** What the page shows about the connection. */
-export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "offline";
+/** What the page shows about the connection; `signed_out`: stopped for good, the session ended. */
+export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "offline" | "signed_out";
+
+/** What to do once the socket closed: reconnect after the backoff, or wait for `release()`. */
+export type AfterClose = "retry" | "hold";
 
 /** The part of the browser's `WebSocket` the client uses (a fake one in tests). */
 export interface SocketLike {
@@ -62,8 +66,8 @@ export interface ConnectionOptions {
   /** A new socket is open: send its first frames now. */
   onOpen(): void;
   onFrame(frame: ServerFrame): void;
-  /** The socket closed (it reconnects by itself). */
-  onClose(): void;
+  /** The socket closed with `code`: reconnect by itself (`retry`), or wait for `release()` (`hold`). */
+  onClose(code: number): AfterClose;
   onStatus(status: ConnectionStatus): void;
 }
 
@@ -73,6 +77,8 @@ export class Connection {
   #attempt = 0;
   #retry: number | undefined;
   #stopped = false;
+  /** Closed, and waiting for `release()` rather than for a timer. */
+  #held = false;
   /** Counts opened sockets: what was done on one socket is not mistaken for the next. */
   #generation = 0;
   readonly #options: ConnectionOptions;
@@ -94,6 +100,11 @@ export class Connection {
     return this.#socket?.readyState === OPEN;
   }
 
+  /** Closed and waiting for `release()`. */
+  get held(): boolean {
+    return this.#held;
+  }
+
   start(): void {
     const { network } = this.#options;
     network.addEventListener("online", this.#reconnectNow);
@@ -101,9 +112,11 @@ export class Connection {
     this.#connect();
   }
 
-  /** Closes the socket for good. */
-  stop(): void {
+  /** Closes the socket for good; `status` says `signed_out` when its session ended. */
+  stop(status?: "signed_out"): void {
     this.#stopped = true;
+    this.#held = false;
+    if (status) this.#setStatus(status);
     this.#options.timers.cancel(this.#retry);
     this.#options.network.removeEventListener("online", this.#reconnectNow);
     this.#options.network.removeEventListener("offline", this.#wentOffline);
@@ -136,11 +149,16 @@ export class Connection {
       this.#options.onOpen();
     };
     socket.onmessage = (event) => this.#options.onFrame(JSON.parse(event.data));
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.#socket !== socket || this.#stopped) return;
       this.#socket = null;
-      this.#options.onClose();
+      const after = this.#options.onClose(event.code);
+      if (this.#stopped) return;
       this.#setStatus(this.#options.network.onLine ? "reconnecting" : "offline");
+      if (after === "hold") {
+        this.#held = true;
+        return;
+      }
       this.#retry = this.#options.timers.after(backoff(this.#attempt++, this.#options.random), () => {
         this.#retry = undefined;
         this.#connect();
@@ -148,13 +166,21 @@ export class Connection {
     };
   }
 
-  /** Reconnects at once when there is no open socket (a "retry now", the network's return). */
+  /** Reconnects at once when there is no open socket (a "retry now"); a held connection stays held. */
   reconnectNow(): void {
     this.#reconnectNow();
   }
 
+  /** Reconnects a held connection now (its sign-in was renewed); no effect on one that is not held. */
+  release(): void {
+    if (!this.#held || this.#stopped) return;
+    this.#held = false;
+    this.#connect();
+  }
+
+  /** The network's return: reconnects at once, unless held (a renewal's success releases it). */
   readonly #reconnectNow = (): void => {
-    if (this.open || this.#stopped) return;
+    if (this.open || this.#stopped || this.#held) return;
     this.#options.timers.cancel(this.#retry);
     this.#retry = undefined;
     this.#connect();

@@ -1,6 +1,7 @@
 /**
  * The browser's chat client, for views: `ChatClient` (one socket for every watched room, catch-up, the outbox,
- * presence and typing) and the snapshots it gives views. Plain TypeScript; no Preact, no server code.
+ * presence and typing, the sign-in kept alive) and the snapshots it gives views. Plain TypeScript; no Preact,
+ * no server code.
  */
 export {
   ApiError,
@@ -15,3 +16,4 @@ export {
   type SidebarRoom,
 } from "./chat_client.ts";
 export { seedSnapshot } from "./snapshot.ts";
+export { localExpiry } from "./session_keeper.ts";

@@ -1,7 +1,8 @@
 /**
  * What every page of the chat app starts from: the user, their rooms for the sidebar (with read markers, so
- * unread counts), the page's main view, and the zone to format times in (the browser's, from its `tz` cookie,
- * until then UTC). Shared by `/rooms` and `/rooms/:id`.
+ * unread counts), the page's main view, the zone to format times in (the browser's, from its `tz` cookie,
+ * until then UTC), and the sign-in the island keeps alive (when its access token expires). Shared by `/rooms`
+ * and `/rooms/:id`.
  */
 import { parse } from "hono/utils/cookie";
 import type { AppView, ChatAppProps } from "../../islands/ChatApp.tsx";
@@ -46,5 +47,8 @@ export async function appProps(
     timeZone: knownTimeZone(parse(req.headers.get("cookie") ?? "", "tz").tz),
     now: Date.now(),
     clientId: crypto.randomUUID(),
+    token_expires_at: user.expiresAt,
+    token_ttl_ms: state.services.config.accessTokenTtlSeconds * 1000,
+    session_id: user.sessionId,
   };
 }

@@ -7,7 +7,10 @@
  * const client = new ChatClient({ me, fetch: api.fetch, ... });
  */
 
-/** Answers one request (`"GET /api/rooms/r1/messages?after_seq=3&limit=100"`) with a JSON body; undefined: 404. */
+/**
+ * Answers one request (`"GET /api/rooms/r1/messages?after_seq=3&limit=100"`) with a JSON body, or a whole
+ * `Response` (another status); undefined: 404.
+ */
 export type ApiHandler = (request: string, body: unknown) => unknown;
 
 export class FakeApi {
@@ -22,6 +25,7 @@ export class FakeApi {
     this.requests.push(request);
     const body = typeof init?.body === "string" ? JSON.parse(init.body) : undefined;
     const answer = await this.handler(request, body);
+    if (answer instanceof Response) return answer;
     return answer === undefined ? new Response(null, { status: 404 }) : Response.json(answer);
   };
 }
