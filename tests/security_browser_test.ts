@@ -116,11 +116,18 @@ Deno.test("where you're signed in: a second browser is listed, logged out from t
       );
       await shot(laptop.page, "security-device-logged-out");
 
-      // The other browser's socket is closed as "session ended" (4003); its next page is the home page.
+      // The other browser's socket is closed as "session ended" (4003): its page says it was signed out at
+      // once, and its next page is the home page.
       await until(
         () => Promise.resolve(closes.includes(4003)),
         "the other browser's socket to close with 4003",
       );
+      await other.page.waitForSelector("#signed-out-banner", { timeout: 5_000 });
+      assert.equal(
+        (await other.page.textContent("#signed-out-banner"))?.replace(/\s+/g, " ").trim(),
+        "You were signed out on this device. Sign in again",
+      );
+      await shot(other.page, "security-other-browser-signed-out");
       await other.page.reload();
       assert.equal(other.page.url(), `${base}/?next=${encodeURIComponent(roomPath)}`);
       assert.equal(await other.page.textContent("h1"), "Team chat on your own server");
