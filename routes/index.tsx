@@ -126,10 +126,10 @@ export const handler = define.handlers<Data>({
 });
 
 export default function Home({ data, url, state }: PageProps<Data, State>) {
-  if (data.intent === "two-factor") {
-    const next = url.searchParams.get("next");
-    return <SecondFactor data={data} action={next === null ? "/" : `/?${new URLSearchParams({ next })}`} />;
-  }
+  // The page to go back to after signing in survives the form posts.
+  const next = url.searchParams.get("next");
+  const formAction = next === null ? "/" : `/?${new URLSearchParams({ next })}`;
+  if (data.intent === "two-factor") return <SecondFactor data={data} action={formAction} />;
   const none = { errors: {} as Record<string, string>, values: {} as Record<string, string> };
   const oidc = state.services.config.oidc;
   const ssoError = oidc && ssoErrorMessage(url.searchParams.get("sso_error"), oidc.name);
@@ -168,7 +168,7 @@ export default function Home({ data, url, state }: PageProps<Data, State>) {
           )}
           <ErrorSummary id="login-errors" problems={problemsOf(login.errors, LOGIN_INPUTS)} />
           {ssoError && <ErrorSummary id="sso-errors" problems={[{ message: ssoError }]} />}
-          <form method="post" action="/" id="login-form" novalidate>
+          <form method="post" action={formAction} id="login-form" novalidate>
             <input type="hidden" name="intent" value="login" />
             <Field
               id={LOGIN_INPUTS.login}
@@ -200,7 +200,7 @@ export default function Home({ data, url, state }: PageProps<Data, State>) {
         <section aria-labelledby="signup-title" class="card">
           <h2 id="signup-title">Create an account</h2>
           <ErrorSummary id="signup-errors" problems={problemsOf(signup.errors, SIGNUP_INPUTS)} />
-          <form method="post" action="/" id="signup-form" novalidate>
+          <form method="post" action={formAction} id="signup-form" novalidate>
             <input type="hidden" name="intent" value="signup" />
             <Field
               id={SIGNUP_INPUTS.username}

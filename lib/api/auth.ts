@@ -77,7 +77,13 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
       // An outage (the store is down) is not the end of the session: the browser keeps its cookies.
       if (!(error instanceof ChatError) || error.retryable) throw error;
       setCookies(c, clearedSessionCookies(secure(c)));
-      return c.redirect(next === "/rooms" ? "/" : `/?next=${encodeURIComponent(next)}`, 303);
+      // To sign in again, then back; a page that is itself the sign-in page (`/?…`) is not wrapped again.
+      const home = next === "/rooms"
+        ? "/"
+        : next === "/" || next.startsWith("/?")
+        ? next
+        : `/?next=${encodeURIComponent(next)}`;
+      return c.redirect(home, 303);
     }
   });
 
