@@ -4,7 +4,7 @@ import { page, type PageProps } from "../lib/fresh/mod.ts";
 import { takeAuthAttempt } from "../lib/web/auth_attempts.ts";
 import { clientIpOf } from "../lib/web/client_ip.ts";
 import { formError, problemsOf } from "../lib/web/form_errors.ts";
-import { publicBaseOf } from "../lib/web/public_base.ts";
+import { publicBaseOf } from "../lib/auth/session.ts";
 import { define, readForm, redirect, type State } from "../utils.ts";
 
 interface Data {

@@ -4,6 +4,7 @@ import { ChatError } from "../errors.ts";
 import { readJson } from "../validate.ts";
 import { limitAuthAttempts } from "../web/auth_attempts.ts";
 import { safeNext } from "../web/forms.ts";
+import { publicBaseOf } from "../auth/session.ts";
 import { clientIp } from "../web/client_ip.ts";
 import type { AppEnv, Services } from "../web/env.ts";
 import { requireUser } from "../web/session.ts";
@@ -41,7 +42,7 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
   });
 
   app.post("/password-reset", async (c) => {
-    await deps.passwordReset.request(await readJson(c.req.raw), publicBase(c));
+    await deps.passwordReset.request(await readJson(c.req.raw), publicBaseOf(c.req.raw, config));
     return c.json({ status: "sent" }, 202);
   });
 
@@ -110,19 +111,6 @@ export function authRoutes(deps: Services): Hono<AppEnv> {
 /** Where a sign-in comes from, for the sessions list. */
 export function deviceOf(c: Context<AppEnv>): { userAgent: string | undefined; ip: string } {
   return { userAgent: c.req.header("user-agent"), ip: clientIp(c, c.var.services.config.trustProxy) };
-}
-
-/**
- * The address people reach this server at: `PUBLIC_URL`, else the request's origin (https when a trusted proxy
- * says so). Links in mail and the single sign-on redirect start with it.
- */
-export function publicBase(c: Context<AppEnv>): string {
-  const { config } = c.var.services;
-  if (config.publicUrl !== undefined) return config.publicUrl;
-  const url = new URL(c.req.url);
-  const host = (config.trustProxy ? c.req.header("x-forwarded-host")?.split(",")[0].trim() : undefined) ??
-    url.host;
-  return `${isHttps(c.req.raw, config.trustProxy) ? "https" : url.protocol.slice(0, -1)}://${host}`;
 }
 
 function setCookies(c: Context<AppEnv>, cookies: string[]): void {

@@ -7,8 +7,12 @@
  * `__Secure-` prefixes, which a browser only accepts from a secure page.
  */
 
+import type { Config } from "../config.ts";
+
 export const SESSION_COOKIE = "chat_session";
 export const REFRESH_COOKIE = "chat_refresh";
+/** Tells the next page about failed sign-ins since the last one (`noticeCookie`). */
+export const NOTICE_COOKIE = "chat_notice";
 /** Where the refresh cookie is sent: `POST` (the web app) and `GET ?next=` (a page whose token expired). */
 export const REFRESH_PATH = "/api/auth/refresh";
 
@@ -87,7 +91,7 @@ export function clearedSessionCookies(secure: boolean): string[] {
  * once): `<failed attempts>.<locks>`. Not HttpOnly: it holds no secret.
  */
 export function noticeCookie(notice: { failed_attempts: number; locks: number }): string {
-  return `chat_notice=${notice.failed_attempts}.${notice.locks}; Path=/; SameSite=Lax; Max-Age=300`;
+  return `${NOTICE_COOKIE}=${notice.failed_attempts}.${notice.locks}; Path=/; SameSite=Lax; Max-Age=300`;
 }
 
 /** Whether a response sets a session cookie (a sign-in): nothing after it may clear the session. */
@@ -96,4 +100,21 @@ export function setsSession(headers: Headers): boolean {
     line.startsWith(`${SESSION_COOKIE}=`) && !line.startsWith(`${SESSION_COOKIE}=;`) ||
     line.startsWith(`${SECURE_NAMES.access}=`) && !line.startsWith(`${SECURE_NAMES.access}=;`)
   );
+}
+
+/**
+ * `PUBLIC_URL` when set; otherwise the request's own origin: its host (a trusted proxy's `X-Forwarded-Host`)
+ * and scheme (`https` when the request or a trusted proxy says so). No trailing slash.
+ *
+ * @example
+ * const base = publicBaseOf(ctx.req, config); // "https://chat.example.com"
+ */
+export function publicBaseOf(req: Request, config: Pick<Config, "publicUrl" | "trustProxy">): string {
+  if (config.publicUrl !== undefined) return config.publicUrl;
+  const url = new URL(req.url);
+  const forwarded = config.trustProxy
+    ? req.headers.get("x-forwarded-host")?.split(",")[0].trim() || undefined
+    : undefined;
+  const scheme = isHttps(req, config.trustProxy) ? "https" : url.protocol.slice(0, -1);
+  return `${scheme}://${forwarded ?? url.host}`;
 }

@@ -20,7 +20,7 @@ import {
   type OidcSettings,
   PENDING_TTL_MS,
 } from "./oidc.ts";
-import { isHttps } from "./session.ts";
+import { publicBaseOf } from "./session.ts";
 
 /** How long after a failed discovery the provider is left alone: sign-ins fail fast meanwhile. */
 export const DISCOVERY_RETRY_MS = 30_000;
@@ -115,9 +115,7 @@ export function isLoopbackIssuer(issuer: string): boolean {
 
 /** Where the provider sends the browser back: `PUBLIC_URL`, else the request's own origin, + the callback path. */
 export function redirectUriFor(config: Config, req: Request): string {
-  if (config.publicUrl !== undefined) return `${config.publicUrl}${CALLBACK_PATH}`;
-  const scheme = isHttps(req, config.trustProxy) ? "https" : "http";
-  return `${scheme}://${new URL(req.url).host}${CALLBACK_PATH}`;
+  return `${publicBaseOf(req, config)}${CALLBACK_PATH}`;
 }
 
 /** The routes of the sign-in: `start` sends the browser to the provider, which sends it back to `callback`. */

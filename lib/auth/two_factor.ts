@@ -29,10 +29,12 @@ export class TwoFactor {
     this.#now = options.now ?? Date.now;
   }
 
-  /** A new secret for `user` to enrol; nothing is stored until `enable()` confirms it with a code. */
-  setup(user: User): TwoFactorSetup {
+  /**
+   * A new secret for `user` to enrol (or `secret` again, for a form that was refused: the app may have scanned it
+   * already); nothing is stored until `enable()` confirms it with a code.
+   */
+  setup(user: User, secret: string = newTotpSecret()): TwoFactorSetup {
     if (user.totp_secret !== null) throw new ChatError("two_factor_enabled");
-    const secret = newTotpSecret();
     const uri = totpUri(secret, { issuer: ISSUER, account: user.username });
     return {
       secret,

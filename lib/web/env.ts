@@ -56,6 +56,8 @@ export interface State {
   user: Identity | null;
   /** Why `user` is null: the 401 a route that needs a user answers with. */
   authError: ChatError | null;
+  /** Failed sign-ins to tell about on this page, once (lib/web/sign_in_notice.ts). */
+  signInNotice?: { failed: number; locks: number };
   /** The page title; `_app.tsx` appends the product name. */
   title?: string;
 }

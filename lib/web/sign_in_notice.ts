@@ -6,20 +6,13 @@
 import type { Context } from "../fresh/mod.ts";
 import type { State } from "./env.ts";
 
-/** The cookie the home page sets after a sign-in with a notice. */
-export const NOTICE_COOKIE = "chat_notice";
+import { NOTICE_COOKIE } from "../auth/session.ts";
+export { NOTICE_COOKIE };
 
 /** Failed sign-ins since the last good one, and how many times they locked the account. */
 export interface SignInNoticeCounts {
   failed: number;
   locks: number;
-}
-
-declare module "./env.ts" {
-  interface State {
-    /** The sign-in notice to show on this page (`signInNotice` middleware), once. */
-    signInNotice?: SignInNoticeCounts;
-  }
 }
 
 /** The `Set-Cookie` value that removes the notice cookie. */

@@ -1,8 +1,7 @@
 import { ErrorSummary } from "../../components/ErrorSummary.tsx";
 import { Field } from "../../components/Field.tsx";
 import { SECURITY_PATH, SettingsNav } from "../../components/SettingsNav.tsx";
-import { formatTotpSecret, qrSvg, totpUri } from "../../lib/auth/totp.ts";
-import type { TwoFactorSetup } from "../../lib/auth/two_factor.ts";
+import type { TwoFactor, TwoFactorSetup } from "../../lib/auth/two_factor.ts";
 import { ChatError } from "../../lib/errors.ts";
 import { page, type PageProps } from "../../lib/fresh/mod.ts";
 import type { User } from "../../lib/storage/store.ts";
@@ -91,7 +90,7 @@ export const handler = define.handlers<Data>({
       ctx.state.title = "Error: Set up two-factor authentication";
       return page({
         view: "setup",
-        setup: setupOf(me, fields.secret, twoFactor.setup.bind(twoFactor)),
+        setup: setupOf(me, fields.secret, twoFactor),
         hasPassword: me.password_hash !== "",
         errors,
         code,
@@ -104,19 +103,8 @@ export const handler = define.handlers<Data>({
  * The setup a refused form came from, shown again (the app may have scanned it already); a new one when the
  * form's secret is not one this server makes.
  */
-function setupOf(
-  me: User,
-  secret: string | undefined,
-  fresh: (user: User) => TwoFactorSetup,
-): SetupView {
-  if (secret === undefined || !/^[A-Z2-7]{16,64}$/.test(secret)) return fresh(me);
-  // As TwoFactor.setup() makes them: the same issuer and QR code title.
-  const uri = totpUri(secret, { issuer: "Chat", account: me.username });
-  return {
-    secret,
-    secret_text: formatTotpSecret(secret),
-    qr_svg: qrSvg(uri, { title: "QR code to add this account to your authenticator app" }),
-  };
+function setupOf(me: User, secret: string | undefined, twoFactor: TwoFactor): SetupView {
+  return twoFactor.setup(me, secret !== undefined && /^[A-Z2-7]{16,64}$/.test(secret) ? secret : undefined);
 }
 
 export default function TwoFactorPage({ data }: PageProps<Data, State>) {
