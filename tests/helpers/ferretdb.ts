@@ -1,6 +1,6 @@
 /** Runs a real, throwaway FerretDB v1 (a MongoDB-wire server on SQLite) on a free loopback port for tests. */
 
-import { exitError, type Process, retryOnPortInUse } from "./port_process.ts";
+import { accepts, type Process, retryOnPortInUse, spawnUntilReady } from "./port_process.ts";
 import { freePort } from "./redis.ts";
 
 export interface FerretDbServer {
@@ -100,69 +100,20 @@ async function serve(binary: string, port: number, dir: string): Promise<FerretD
 
 /** Starts FerretDB on `port` and resolves once it accepts connections; on failure the process is gone. */
 async function spawn(binary: string, port: number, dir: string): Promise<Process> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(binary, {
-      args: [
-        "--handler=sqlite",
-        `--sqlite-url=file:${dir}/`,
-        `--state-dir=${dir}`,
-        `--listen-addr=127.0.0.1:${port}`,
-        "--debug-addr=-",
-        "--telemetry=disable",
-        "--log-level=error",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error("ferretdb not found: run scripts/services.sh", { cause: error });
-    }
-    throw error;
-  }
-
-  let output = "";
-  let exited = false;
-  // Both pipes are read to the end, so FerretDB never blocks on a full pipe.
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  };
-  const done = Promise.all([read(child.stdout), read(child.stderr), child.status]).then(() => {
-    exited = true;
-  });
-  try {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await accepts(port))) {
-      if (exited) throw exitError("ferretdb", port, output);
-      if (Date.now() > deadline) {
-        throw new Error(`ferretdb not ready within ${READY_TIMEOUT_MS} ms\n${output}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    // Another process that held the port would accept too: make sure ours is still running.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (exited) throw exitError("ferretdb", port, output);
-    return { child, done };
-  } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await done.catch(() => {});
-    throw error;
-  }
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
+  return await spawnUntilReady(
+    "ferretdb",
+    binary,
+    [
+      "--handler=sqlite",
+      `--sqlite-url=file:${dir}/`,
+      `--state-dir=${dir}`,
+      `--listen-addr=127.0.0.1:${port}`,
+      "--debug-addr=-",
+      "--telemetry=disable",
+      "--log-level=error",
+    ],
+    port,
+    () => accepts(port),
+    READY_TIMEOUT_MS,
+  );
 }

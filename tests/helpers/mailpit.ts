@@ -3,7 +3,7 @@
  * free loopback ports for tests, and reads back what it received.
  */
 
-import { exitError, type Process, retryOnPortInUse } from "./port_process.ts";
+import { accepts, type Process, retryOnPortInUse, spawnUntilReady } from "./port_process.ts";
 import { freePort } from "./redis.ts";
 
 /** An address as Mailpit parsed it from a header. */
@@ -236,80 +236,30 @@ async function spawn(
   httpPort: number,
   args: string[],
 ): Promise<Process> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(binary, {
-      args: [
-        `--smtp=127.0.0.1:${smtpPort}`,
-        `--listen=127.0.0.1:${httpPort}`,
-        `--database=${dir}/mailpit.db`,
-        // Plain AUTH over the unencrypted loopback connection.
-        "--smtp-auth-allow-insecure",
-        "--smtp-disable-rdns",
-        "--disable-version-check",
-        "--quiet",
-        ...args,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error("mailpit not found: run scripts/services.sh", { cause: error });
-    }
-    throw error;
-  }
-
-  let output = "";
-  let exited = false;
-  // Both pipes are read to the end, so Mailpit never blocks on a full pipe.
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  };
-  const done = Promise.all([read(child.stdout), read(child.stderr), child.status]).then(() => {
-    exited = true;
-  });
-  try {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    // Ours when its API names our database (another process could hold the HTTP port) and it still runs
-    // after its SMTP port accepts (it exits when that port is taken).
-    while (!(await isOurs(httpPort, dir) && await accepts(smtpPort))) {
-      if (exited) throw exitError("mailpit", smtpPort, output);
-      if (Date.now() > deadline) {
-        throw new Error(`mailpit not ready within ${READY_TIMEOUT_MS} ms\n${output}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (exited) throw exitError("mailpit", smtpPort, output);
-    return { child, done };
-  } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await done.catch(() => {});
-    throw error;
-  }
+  return await spawnUntilReady(
+    "mailpit",
+    binary,
+    [
+      `--smtp=127.0.0.1:${smtpPort}`,
+      `--listen=127.0.0.1:${httpPort}`,
+      `--database=${dir}/mailpit.db`,
+      // Plain AUTH over the unencrypted loopback connection.
+      "--smtp-auth-allow-insecure",
+      "--smtp-disable-rdns",
+      "--disable-version-check",
+      "--quiet",
+      ...args,
+    ],
+    smtpPort,
+    async () => await isOurs(httpPort, dir) && await accepts(smtpPort),
+    READY_TIMEOUT_MS,
+  );
 }
 
 async function isOurs(httpPort: number, dir: string): Promise<boolean> {
   try {
     const info = await getJson(`http://127.0.0.1:${httpPort}/api/v1/info`) as { Database?: string };
     return info.Database === `${dir}/mailpit.db`;
-  } catch {
-    return false;
-  }
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
   } catch {
     return false;
   }
