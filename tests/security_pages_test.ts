@@ -11,6 +11,7 @@ import { noticeSentence } from "../lib/web/sign_in_notice.ts";
 import { startMailpit } from "./helpers/mailpit.ts";
 import { spawnServer } from "./helpers/process.ts";
 import { createTestApp, type TestApp } from "./helpers/server.ts";
+import { formProblems } from "./helpers/form_html.ts";
 
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 const FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -128,19 +129,6 @@ function sessionIds(page: string): string[] {
 /** The text of the page's status message, or null. */
 function statusMessage(page: string): string | null {
   return /<p class="notice status-message" role="status"[^>]*>([^<]*)<\/p>/.exec(page)?.[1] ?? null;
-}
-
-/** The error summary's lines (link target and text) and each field's error message, from a page's HTML. */
-function formProblems(page: string): { summary: string[]; byField: Record<string, string> } {
-  const summaryHtml = /<div class="error-summary"[^>]*role="alert"[^>]*>(.*?)<\/div>/s.exec(page)?.[1] ?? "";
-  const summary = [...summaryHtml.matchAll(/<li>(?:<a href="#([\w-]+)">)?([^<]+)/g)].map((m) =>
-    `${m[1] ?? "-"}: ${m[2]}`
-  );
-  const byField: Record<string, string> = {};
-  for (const m of page.matchAll(/<p class="error" id="([\w-]+)-error">.*?<\/span> ([^<]+)<\/p>/g)) {
-    byField[m[1]] = m[2];
-  }
-  return { summary, byField };
 }
 
 /** The value of the hidden input named `name`. */

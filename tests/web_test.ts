@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createTestApp, newUser, type TestApp } from "./helpers/server.ts";
+import { formProblems } from "./helpers/form_html.ts";
 
 async function withWebApp(
   fn: (app: TestApp) => Promise<void>,
@@ -54,19 +55,6 @@ Deno.test("the register/login limit is one budget per address for the API and th
     assert.equal(refusedApi.status, 429);
     assert.equal((await refusedApi.json()).error.code, "too_many_requests");
   }, { AUTH_RATE_LIMIT_BURST: "2", AUTH_RATE_LIMIT_PER_MIN: "1" }));
-
-/** The error summary's lines (link target and text) and each field's error message, from a page's HTML. */
-function formProblems(html: string): { summary: string[]; byField: Record<string, string> } {
-  const summaryHtml = /<div class="error-summary"[^>]*role="alert"[^>]*>(.*?)<\/div>/s.exec(html)?.[1] ?? "";
-  const summary = [...summaryHtml.matchAll(/<li>(?:<a href="#([\w-]+)">)?([^<]+)/g)].map((m) =>
-    `${m[1] ?? "-"}: ${m[2]}`
-  );
-  const byField: Record<string, string> = {};
-  for (const m of html.matchAll(/<p class="error" id="([\w-]+)-error">.*?<\/span> ([^<]+)<\/p>/g)) {
-    byField[m[1]] = m[2];
-  }
-  return { summary, byField };
-}
 
 /** The attributes of the input with `id`, from a page's HTML. */
 function inputOf(html: string, id: string): Record<string, string> {
