@@ -1,6 +1,6 @@
 /**
  * Ending a session across a real cluster (scripts/cluster_lib.ts: Redis, three instances, nginx): whichever
- * instance a logout, logout everywhere, `DELETE /api/sessions/:id` or password change reaches, every instance
+ * instance a logout, logout everywhere, `DELETE /api/sessions/:id`, password change or reset reaches, every instance
  * refuses the ended sessions' access tokens (401 `session_revoked`) and closes their sockets with 4003 within
  * a second, while the sessions that stay keep their sockets and their messages.
  */
@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Cluster, startCluster } from "../scripts/cluster_lib.ts";
 import { api, type ApiResult } from "./helpers/server.ts";
 import { TestSocket } from "./helpers/socket.ts";
+import { startMailpit } from "./helpers/mailpit.ts";
 
 const ENV = {
   RATE_LIMIT_PER_SEC: "1000",
@@ -156,7 +157,15 @@ async function run(cluster: Cluster, roomId: string, poster: SignIn, c: Case): P
 
 Deno.test("an ended session is refused on every instance and its sockets everywhere closed with 4003 within 1 s", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "chat-sessions-cluster-" });
-  const cluster = await startCluster({ dir, env: ENV });
+  // A real SMTP server for the password reset's mail.
+  const mailpit = await startMailpit();
+  const cluster = await startCluster({
+    dir,
+    env: { ...ENV, SMTP_URL: mailpit.smtpUrl, MAIL_FROM: "Chat <chat@example.com>" },
+  }).catch(async (error) => {
+    await mailpit.close();
+    throw error;
+  });
   try {
     const host = await register(cluster.url, "host");
     const hosting = await signIn(cluster.url, host);
@@ -220,8 +229,34 @@ Deno.test("an ended session is refused on every instance and its sockets everywh
         answer: [200, { ended_sessions: 2 }],
       });
     });
+
+    await t.step("password reset", async () => {
+      const account = await register(cluster.url, "reset");
+      const a = await signIn(cluster.url, account);
+      const b = await signIn(cluster.url, account);
+      assert.equal((await api(cluster.url, "POST", `/api/rooms/${roomId}/join`, a)).status, 200);
+      const [other] = await member("watcher", 1);
+      await run(cluster, roomId, hosting, {
+        ending: [a, b],
+        staying: [other],
+        end: async () => {
+          const asked = await api(cluster.url, "POST", "/api/auth/password-reset", {
+            body: { email: account.email },
+          });
+          assert.equal(asked.status, 202);
+          const mail = await mailpit.waitForMessage(account.email, 10_000);
+          const token = /\/reset-password\?token=([\w-]+)/.exec(mail.text)?.[1];
+          assert.ok(token, mail.text);
+          return await api(cluster.url, "POST", "/api/auth/password-reset/confirm", {
+            body: { token, new_password: "a reset passphrase" },
+          });
+        },
+        answer: [204, null],
+      });
+    });
   } finally {
     await cluster.stop();
+    await mailpit.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

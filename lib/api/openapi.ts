@@ -641,6 +641,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "invalid_username",
               "invalid_email",
               "invalid_password",
+              "invalid_code",
             ),
             "401": error("Wrong username, email or password, or two-factor code", [
               "invalid_credentials",

@@ -145,6 +145,9 @@ export class AuthService {
     const problems = new FieldProblems();
     if (name.trim() === "") problems.add(field, LOGIN_MISSING[field]);
     if (password === "") problems.add("password", "Enter your password");
+    if (body.code !== undefined && typeof body.code !== "string") {
+      problems.add("code", "The two-factor code must be a string");
+    }
     problems.throwIfAny();
 
     const user = await this.#accountOf(field, name.trim());

@@ -60,8 +60,8 @@ function renderAll(): Promise<Map<string, string>> {
       }, DEADLINE_MS);
       worker.postMessage({ name, text: INPUTS[name] });
     };
-    worker.onmessage = (event: MessageEvent<{ name: string; html: string }>) => {
-      done.set(event.data.name, event.data.html);
+    worker.onmessage = (event: MessageEvent<{ name: string; html: string } | { ready: true }>) => {
+      if (!("ready" in event.data)) done.set(event.data.name, event.data.html);
       next();
     };
     worker.onerror = (event) => {
@@ -70,7 +70,11 @@ function renderAll(): Promise<Map<string, string>> {
       worker.terminate();
       reject(new Error(`rendering "${names[done.size]}" failed: ${event.message}`));
     };
-    next();
+    // The first input is sent once the worker says it is ready.
+    timer = setTimeout(() => {
+      worker.terminate();
+      reject(new Error("the render worker did not start within 120 s"));
+    }, 120_000);
   });
 }
 
