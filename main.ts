@@ -4,6 +4,7 @@
  */
 import { Redis } from "ioredis";
 import { RedisRateLimiter } from "./lib/limits/redis_rate_limit.ts";
+import { RedisSocketQuota } from "./lib/limits/redis_socket_quota.ts";
 import { RedisLockout } from "./lib/auth/redis_lockout.ts";
 import { SmtpMailer } from "./lib/mail/smtp.ts";
 import type { Bus } from "./lib/bus/bus.ts";
@@ -20,8 +21,10 @@ import { jsonLineHandler, Logger } from "./lib/log.ts";
 import {
   type ChatServerOptions,
   createChatServer,
+  hourly,
   localAuthLimiter,
   localMessageLimiter,
+  localTypingLimiter,
 } from "./lib/server.ts";
 import { MongoStore } from "./lib/storage/mongo.ts";
 import { SqliteStore } from "./lib/storage/sqlite.ts";
@@ -69,7 +72,7 @@ async function openStore(config: Config, log: Logger): Promise<{ store: Store; k
 /** With REDIS_URL: the Redis bus, and presence and rate limits shared by every instance. */
 function sharedAdapters(config: Config, log: Logger): {
   bus: Bus;
-  shared: Pick<ChatServerOptions, "presence" | "messageLimiter" | "authLimiter" | "lockout">;
+  shared: Pick<ChatServerOptions, "presence" | "messageLimiter" | "authLimiter" | "lockout" | "userLimits">;
   /** Settles once the shared connections are up. */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -123,6 +126,39 @@ function sharedAdapters(config: Config, log: Logger): {
         fallback: localAuthLimiter(config),
       }),
       lockout: new RedisLockout({ redis, log: log.with({ component: "lockout" }), prefix: "chat:lockout:" }),
+      // The per-user caps, one bucket (or socket count) per user for every instance.
+      userLimits: {
+        roomCreations: new RedisRateLimiter({
+          redis,
+          log,
+          prefix: "chat:rl:rooms:",
+          ratePerSec: config.roomsPerUserPerHour / 3600,
+          burst: config.roomsPerUserPerHour,
+          fallback: hourly(config.roomsPerUserPerHour),
+        }),
+        newDirectRooms: new RedisRateLimiter({
+          redis,
+          log,
+          prefix: "chat:rl:dms:",
+          ratePerSec: config.dmsPerUserPerHour / 3600,
+          burst: config.dmsPerUserPerHour,
+          fallback: hourly(config.dmsPerUserPerHour),
+        }),
+        typing: new RedisRateLimiter({
+          redis,
+          log,
+          prefix: "chat:rl:typing:",
+          ratePerSec: config.typingPerUserPerSec,
+          burst: config.typingPerUserBurst,
+          fallback: localTypingLimiter(config),
+        }),
+        sockets: new RedisSocketQuota({
+          redis,
+          log: log.with({ component: "ws" }),
+          instanceId: config.instanceId,
+          max: config.maxSocketsPerUser,
+        }),
+      },
     },
     async close() {
       redis.disconnect();

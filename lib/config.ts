@@ -33,6 +33,15 @@ export interface Config {
   rateLimitBurst: number;
   authRateLimitPerMin: number;
   authRateLimitBurst: number;
+  /** Rooms one user may create: a bucket of this many, refilled at this many per hour (all instances). */
+  roomsPerUserPerHour: number;
+  /** Direct conversations one user may start with people they had none with: bucket size and hourly refill. */
+  dmsPerUserPerHour: number;
+  /** Typing notices one user may send, over all their sockets and rooms: refill per second, and burst. */
+  typingPerUserPerSec: number;
+  typingPerUserBurst: number;
+  /** Sockets one user may hold at once, over all instances; the next upgrade gets 429 `too_many_sockets`. */
+  maxSocketsPerUser: number;
   corsOrigins: string[];
   heartbeatSeconds: number;
   wsMaxBufferedBytes: number;
@@ -92,6 +101,11 @@ export const CONFIG_VARIABLES = [
   "RATE_LIMIT_BURST",
   "AUTH_RATE_LIMIT_PER_MIN",
   "AUTH_RATE_LIMIT_BURST",
+  "ROOMS_PER_USER_PER_HOUR",
+  "DMS_PER_USER_PER_HOUR",
+  "TYPING_PER_USER_PER_SEC",
+  "TYPING_PER_USER_BURST",
+  "MAX_SOCKETS_PER_USER",
   "CORS_ORIGINS",
   "TRUST_PROXY",
   "HEARTBEAT_SECONDS",
@@ -283,6 +297,11 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     rateLimitBurst: int("RATE_LIMIT_BURST", 20, 1, 1_000_000),
     authRateLimitPerMin: num("AUTH_RATE_LIMIT_PER_MIN", 20, 0.01),
     authRateLimitBurst: int("AUTH_RATE_LIMIT_BURST", 10, 1, 1_000_000),
+    roomsPerUserPerHour: int("ROOMS_PER_USER_PER_HOUR", 20, 1, 1_000_000),
+    dmsPerUserPerHour: int("DMS_PER_USER_PER_HOUR", 20, 1, 1_000_000),
+    typingPerUserPerSec: num("TYPING_PER_USER_PER_SEC", 1, 0.001),
+    typingPerUserBurst: int("TYPING_PER_USER_BURST", 3, 1, 1_000_000),
+    maxSocketsPerUser: int("MAX_SOCKETS_PER_USER", 20, 1, 1_000_000),
     corsOrigins,
     heartbeatSeconds: int("HEARTBEAT_SECONDS", 25, 1, 300),
     wsMaxBufferedBytes: int("WS_MAX_BUFFERED_BYTES", 1_048_576, 1_024, 1_073_741_824),

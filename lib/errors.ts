@@ -73,6 +73,14 @@ export const ERRORS = {
   // Slow down, or the server is not able to now: the same request may succeed later.
   rate_limited: row(429, "Too many messages; slow down", true),
   too_many_requests: row(429, "Too many attempts; try again later", true),
+  // Per-user caps (ROOMS_PER_USER_PER_HOUR, DMS_PER_USER_PER_HOUR, MAX_SOCKETS_PER_USER).
+  too_many_rooms: row(429, "You have created too many rooms lately; try again later", true),
+  too_many_direct_rooms: row(
+    429,
+    "You have started too many new conversations lately; try again later",
+    true,
+  ),
+  too_many_sockets: row(429, "Too many connections are open for this account; close one first", true),
   store_unavailable: row(
     503,
     "The database is unavailable; try again shortly (a send with the same client_id is never stored twice)",

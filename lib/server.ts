@@ -9,12 +9,13 @@ import { TwoFactor } from "./auth/two_factor.ts";
 import { LogMailer, type Mailer } from "./mail/mailer.ts";
 import type { RateLimiter } from "./limits/rate_limit.ts";
 import { TokenBucketLimiter } from "./limits/token_bucket.ts";
+import { MemorySocketQuota } from "./limits/socket_quota.ts";
 import type { Bus } from "./bus/bus.ts";
 import type { Presence } from "./chat/presence.ts";
 import { MemoryPresence } from "./chat/memory_presence.ts";
 import type { CommandQueue } from "./commands/queue.ts";
 import type { CommandRegistry } from "./commands/registry.ts";
-import { type Chat, createChat } from "./chat/chat.ts";
+import { type Chat, type ChatLimits, createChat } from "./chat/chat.ts";
 import { hubHandler } from "./chat/hub_handler.ts";
 import { storeHistory } from "./chat/history.ts";
 import type { Config } from "./config.ts";
@@ -42,6 +43,8 @@ export interface ChatServerOptions {
   messageLimiter?: RateLimiter;
   /** Shared per-IP register/login limit (Redis); in-process by default. */
   authLimiter?: RateLimiter;
+  /** Shared per-user caps (Redis: rooms, new direct rooms, typing, sockets); in-process by default. */
+  userLimits?: Partial<ChatLimits>;
   /** Failed sign-ins per account, shared by every instance (Redis); in-process by default. */
   lockout?: AccountLockout;
   /** Sends the server's mail (SMTP); by default mail is logged, not sent. */
@@ -87,6 +90,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   );
   const authLimiter = countRefusals(options.authLimiter ?? localAuthLimiter(config), metrics, "auth");
   const presence: Presence = options.presence ?? new MemoryPresence();
+  const userLimits: ChatLimits = { ...localUserLimits(config), ...options.userLimits };
   const tokens = new TokenService({ secret: config.jwtSecret, ttlSeconds: config.accessTokenTtlSeconds });
 
   const hub = new Hub({
@@ -103,6 +107,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     hub,
     presence,
     messageLimiter,
+    limits: userLimits,
     log,
     maxMessageChars: config.maxMessageChars,
     presenceMaxRoomMembers: config.presenceMaxRoomMembers,
@@ -159,6 +164,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
   if (commands !== undefined) {
     await options.commands?.queue.consumeAnswers((answer) => commands.answer(answer));
   }
+  await userLimits.sockets.start?.();
   await presence.start?.((userIds) => {
     chat.activity.usersLost(userIds).catch((error) =>
       log.error("Cannot report lost users offline", { error })
@@ -207,6 +213,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
       await hub.shutdown();
       await passwordReset.idle();
       presence.stop?.();
+      userLimits.sockets.stop?.();
     },
   };
 }
@@ -238,4 +245,27 @@ export function localAuthLimiter(config: Config): TokenBucketLimiter {
     ratePerSec: config.authRateLimitPerMin / 60,
     burst: config.authRateLimitBurst,
   });
+}
+
+/**
+ * The per-instance per-user caps from the configuration (also the fallbacks of shared ones): token buckets
+ * whose burst is the hourly number, refilled over the hour, and a socket count.
+ */
+export function localUserLimits(config: Config): ChatLimits {
+  return {
+    roomCreations: hourly(config.roomsPerUserPerHour),
+    newDirectRooms: hourly(config.dmsPerUserPerHour),
+    typing: localTypingLimiter(config),
+    sockets: new MemorySocketQuota(config.maxSocketsPerUser),
+  };
+}
+
+/** A bucket of `perHour` that refills at `perHour` an hour: at most `perHour` at once, then one per 1/perHour h. */
+export function hourly(perHour: number): TokenBucketLimiter {
+  return new TokenBucketLimiter({ ratePerSec: perHour / 3600, burst: perHour });
+}
+
+/** The per-instance typing limit per user. */
+export function localTypingLimiter(config: Config): TokenBucketLimiter {
+  return new TokenBucketLimiter({ ratePerSec: config.typingPerUserPerSec, burst: config.typingPerUserBurst });
 }

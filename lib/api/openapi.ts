@@ -278,6 +278,12 @@ const roomProperties: Record<string, Schema> = {
   last_seq: { type: "integer", minimum: 0, description: "The highest `seq` stored in the room (0: empty)" },
 };
 
+/** A room's properties without its member list (lists carry only `member_count`). */
+function withoutMembers(properties: Record<string, Schema>): Record<string, Schema> {
+  const { members: _, ...rest } = properties;
+  return rest;
+}
+
 /** What a sign-in and a refresh answer (lib/auth/sessions.ts `IssuedTokens`). */
 const tokenProperties: Record<string, Schema> = {
   token: {
@@ -399,7 +405,7 @@ function schemas(maxMessageChars: number): Record<string, Schema> {
     }),
     Room: object(roomProperties),
     RoomListing: object({
-      ...roomProperties,
+      ...withoutMembers(roomProperties),
       last_read_seq: {
         type: ["integer", "null"],
         minimum: 0,
@@ -1156,12 +1162,42 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
         get: {
           operationId: "listRooms",
           tags: ["rooms"],
-          summary: "Public rooms and the private rooms the caller belongs to",
-          description: "Unread messages in a room: `last_seq - last_read_seq`.",
+          summary: "Public rooms and the private rooms the caller belongs to, a page at a time",
+          description: "Oldest first (by `created_at`, then `id`), at most `limit` per page; while " +
+            "`next_cursor` is not null, pass it as `cursor` for the next page. Every room is listed once " +
+            "across the pages (one created meanwhile comes last). Each room has its `member_count`, not its " +
+            "members (`GET /api/rooms/{id}/members`). Unread messages in a room: `last_seq - last_read_seq`. " +
+            "Any other query parameter, or one given twice, is 400.",
+          parameters: [
+            {
+              name: "limit",
+              in: "query",
+              description: "Rooms per page",
+              schema: { type: "integer", minimum: 1, maximum: 500, default: 100 },
+            },
+            {
+              name: "cursor",
+              in: "query",
+              description: "The `next_cursor` of the page before; without it, the first page",
+              schema: { type: "string", minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9_-]+$" },
+            },
+          ],
           responses: {
             "200": ok(
-              "The rooms, oldest first",
-              object({ rooms: { type: "array", items: ref("RoomListing") } }),
+              "A page of rooms",
+              object({
+                rooms: { type: "array", items: ref("RoomListing") },
+                next_cursor: {
+                  type: ["string", "null"],
+                  description: "The `cursor` of the next page; null on the last page",
+                },
+              }),
+            ),
+            "400": error(
+              "A query parameter is unknown, repeated, out of range, or not a cursor of this list",
+              [
+                "invalid_query",
+              ],
             ),
             "401": unauthorized,
             "503": storeDown(),
@@ -1197,6 +1233,11 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "409": nameTaken,
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
+            "429": error(
+              "The caller created `ROOMS_PER_USER_PER_HOUR` rooms (20 by default) within the hour; see `Retry-After`",
+              ["too_many_rooms"],
+              retryAfter(true),
+            ),
             "503": storeDown(),
           },
         },
@@ -1516,6 +1557,9 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           operationId: "openDirectRoom",
           tags: ["dms"],
           summary: "The one direct room of the caller and another user",
+          description:
+            "Starting one with someone new counts against `DMS_PER_USER_PER_HOUR`; opening one the " +
+            "caller has is free.",
           requestBody: {
             required: true,
             content: json({
@@ -1533,6 +1577,12 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "404": error("No such user", ["user_not_found"]),
             "413": tooLarge(SMALL_LIMIT),
             "415": unsupportedType,
+            "429": error(
+              "The caller started conversations with `DMS_PER_USER_PER_HOUR` new people (20 by default) " +
+                "within the hour; opening one they have is never refused. See `Retry-After`",
+              ["too_many_direct_rooms"],
+              retryAfter(true),
+            ),
             "503": storeDown(),
           },
         },
@@ -1561,7 +1611,8 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
       description: "GET /ws?token=<token>[&room_id=<id>] upgrades to a WebSocket carrying JSON frames " +
         "(message, join, leave, typing, ping, resume, refresh from the client; messages, acks, presence, " +
         "errors from the server). 401 without a valid token, 403 for a foreign Origin, 503 `server_full` at " +
-        "MAX_CONNECTIONS. The socket is closed with 4001 when its access token expires, unless the client " +
+        "MAX_CONNECTIONS, 429 `too_many_sockets` when the user holds MAX_SOCKETS_PER_USER sockets (20 by " +
+        "default) already. Typing notices over the user's TYPING_PER_USER_* rate are dropped. The socket is closed with 4001 when its access token expires, unless the client " +
         'sent `{"type":"refresh","token":"<new access token of the same session>"}` before; with 4003 ' +
         "when its session ends (do not reconnect with that token). See the README's WebSocket section.",
     },

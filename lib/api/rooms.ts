@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { ChatError } from "../errors.ts";
 import { isClientId } from "../hub/protocol.ts";
-import type { MemberRef } from "../chat/rooms.ts";
+import { type MemberRef, ROOM_PAGE_MAX } from "../chat/rooms.ts";
 import type { HistoryQuery, RoomUpdate } from "../storage/store.ts";
 import type { Services, SignedInEnv } from "../web/env.ts";
 import { integerQuery, optionalBoolean, optionalString, readJson, requiredString } from "../validate.ts";
@@ -22,7 +22,15 @@ export function roomRoutes(deps: Services): Hono<SignedInEnv> {
     return c.json(await chat.rooms.create(c.var.user, { name, description, is_private }), 201);
   });
 
-  app.get("/", async (c) => c.json({ rooms: await chat.rooms.list(c.var.user) }));
+  // `?limit=&cursor=`: a page of the visible rooms, and `next_cursor` for the next one (null after the last).
+  app.get("/", async (c) => {
+    const url = new URL(c.req.url);
+    const cursors = url.searchParams.getAll("cursor");
+    if (cursors.length > 1) throw new ChatError("invalid_query", 'Query parameter "cursor" is repeated');
+    url.searchParams.delete("cursor");
+    const { limit } = integerQuery(url, { limit: { min: 1, max: ROOM_PAGE_MAX } });
+    return c.json(await chat.rooms.listPage(c.var.user, { limit, cursor: cursors[0] }));
+  });
 
   app.get("/:id", async (c) => c.json(await chat.rooms.get(c.var.user, c.req.param("id"))));
 

@@ -17,7 +17,8 @@ export const SERVER_FULL_RETRY_AFTER_S = 5;
 /**
  * `GET /ws?token=JWT&room_id=ID`: checks the origin and the token (query, `Sec-WebSocket-Protocol: chat,
  * bearer.<jwt>`, or the session cookie) before upgrading, and answers a refusal with HTTP 401/403 and a JSON
- * error, never with an upgraded socket. At `MAX_CONNECTIONS` it answers 503 `server_full` with `Retry-After`.
+ * error, never with an upgraded socket. At `MAX_CONNECTIONS` it answers 503 `server_full` with `Retry-After`;
+ * a user who holds `MAX_SOCKETS_PER_USER` sockets already gets 429 `too_many_sockets`.
  */
 export function wsHandler(deps: Services): Handler<AppEnv> {
   const { store, hub, config, connections } = deps;
@@ -45,14 +46,23 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
     c.set("user", identity);
     const roomId = c.req.query("room_id");
     const protocol = offered.includes(WS_PROTOCOL) ? WS_PROTOCOL : bearer;
+    // One of the user's MAX_SOCKETS_PER_USER places (429 `too_many_sockets` at the cap), held until it is gone.
+    const releaseOwn = await deps.chat.activity.reserveSocket(identity);
     // No await from here to the upgrade: the count cannot change in between.
     const release = connections.tryAcquire();
-    if (release === null) return serverFull(connections, false);
+    if (release === null) {
+      releaseOwn();
+      return serverFull(connections, false);
+    }
+    const onGone = () => {
+      release();
+      releaseOwn();
+    };
     return upgradeToHub(
       c.req.raw,
       hub,
       { ...identity, roomId: roomId === "" ? undefined : roomId },
-      { protocol, heartbeatSeconds: config.heartbeatSeconds, onGone: release },
+      { protocol, heartbeatSeconds: config.heartbeatSeconds, onGone },
     );
   };
 }

@@ -1,6 +1,9 @@
+import { ChatError } from "../errors.ts";
 import type { Client, Identity } from "../hub/client.ts";
 import type { Hub } from "../hub/hub.ts";
 import type { PresenceFrame } from "../hub/protocol.ts";
+import type { RateLimiter } from "../limits/rate_limit.ts";
+import type { SocketQuota } from "../limits/socket_quota.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../storage/store.ts";
 import type { Presence } from "./presence.ts";
@@ -16,6 +19,10 @@ export interface ActivityOptions {
    * rooms always get them; 0 leaves only direct rooms. Default 1000.
    */
   presenceMaxRoomMembers?: number;
+  /** Typing notices per user, over all their sockets and rooms; the ones over it are dropped. */
+  typingLimiter: RateLimiter;
+  /** Sockets per user (`MAX_SOCKETS_PER_USER`), over all instances. */
+  sockets: SocketQuota;
 }
 
 /**
@@ -29,6 +36,8 @@ export class Activity {
   readonly #presence: Presence;
   readonly #log: Logger;
   readonly #maxMembers: number;
+  readonly #typing: RateLimiter;
+  readonly #sockets: SocketQuota;
   /** Sockets counted by `presence`, so a socket whose set-up failed is not uncounted. */
   readonly #counted = new WeakSet<Client>();
   /** Per user, the announcement of their presence going out now (the next waits for it). */
@@ -42,6 +51,25 @@ export class Activity {
     this.#presence = options.presence;
     this.#log = options.log;
     this.#maxMembers = options.presenceMaxRoomMembers ?? 1_000;
+    this.#typing = options.typingLimiter;
+    this.#sockets = options.sockets;
+  }
+
+  /**
+   * Reserves one of the user's `MAX_SOCKETS_PER_USER` places for a socket about to open, before its upgrade:
+   * the function that gives it back once the socket is gone. At the cap the newest is refused (429
+   * `too_many_sockets`): the user's open sockets keep working, and a client that reconnects in a loop cannot
+   * push the others out.
+   */
+  async reserveSocket(actor: Pick<Identity, "userId">): Promise<() => void> {
+    const release = await this.#sockets.acquire(actor.userId);
+    if (release === null) {
+      throw new ChatError(
+        "too_many_sockets",
+        `This account has ${this.#sockets.max} connections open, the most allowed; close one first`,
+      );
+    }
+    return release;
   }
 
   /**
@@ -86,8 +114,12 @@ export class Activity {
     }
   }
 
-  /** Tells the room's other members that `actor` is typing (not stored). */
-  async typing(actor: Identity, roomId: string): Promise<void> {
+  /**
+   * Tells the room's other members that `actor` is typing (not stored), within the user's typing rate; over it
+   * the notice is dropped (false), as a client shows one only for a few seconds anyway.
+   */
+  async typing(actor: Identity, roomId: string): Promise<boolean> {
+    if (!(await this.#typing.take(actor.userId)).ok) return false;
     const frame = JSON.stringify({
       type: "typing",
       room_id: roomId,
@@ -95,6 +127,7 @@ export class Activity {
       username: actor.username,
     });
     await this.#hub.publishToRoom(roomId, frame, { x: actor.userId });
+    return true;
   }
 
   /** Counts a socket in or out; undefined when presence (shared state, e.g. Redis) is unavailable. */

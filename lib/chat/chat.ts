@@ -1,4 +1,5 @@
 import type { RateLimiter } from "../limits/rate_limit.ts";
+import type { SocketQuota } from "../limits/socket_quota.ts";
 import type { CommandQueue } from "../commands/queue.ts";
 import type { CommandRegistry } from "../commands/registry.ts";
 import type { Hub } from "../hub/hub.ts";
@@ -19,6 +20,8 @@ export interface ChatOptions {
   presence: Presence;
   /** Per-user limit on stored messages (text and join/leave notices). */
   messageLimiter: RateLimiter;
+  /** The other per-user caps and rates, each keyed by user id (shared by every instance with Redis). */
+  limits: ChatLimits;
   log: Logger;
   maxMessageChars: number;
   /** See `ActivityOptions.presenceMaxRoomMembers`. */
@@ -29,6 +32,18 @@ export interface ChatOptions {
    */
   commands?: { registry: CommandRegistry; queue: CommandQueue };
   metrics?: ChatMetrics;
+}
+
+/** What one user may do at most (README: Security). */
+export interface ChatLimits {
+  /** Rooms created (`ROOMS_PER_USER_PER_HOUR`). */
+  roomCreations: RateLimiter;
+  /** Direct conversations started with someone the user had none with (`DMS_PER_USER_PER_HOUR`). */
+  newDirectRooms: RateLimiter;
+  /** Typing notices over all of the user's sockets and rooms (`TYPING_PER_USER_*`); extra ones are dropped. */
+  typing: RateLimiter;
+  /** Sockets held at once (`MAX_SOCKETS_PER_USER`). */
+  sockets: SocketQuota;
 }
 
 /**
@@ -69,9 +84,19 @@ export function createChat(options: ChatOptions): Chat {
     presence: options.presence,
     log,
     presenceMaxRoomMembers: options.presenceMaxRoomMembers,
+    typingLimiter: options.limits.typing,
+    sockets: options.limits.sockets,
   });
   return {
-    rooms: new Rooms({ store, hub, access, messages, presence: options.presence }),
+    rooms: new Rooms({
+      store,
+      hub,
+      access,
+      messages,
+      presence: options.presence,
+      roomCreations: options.limits.roomCreations,
+      newDirectRooms: options.limits.newDirectRooms,
+    }),
     messages,
     activity,
     people: new People(store, activity),

@@ -118,6 +118,7 @@ export function hubHandler(
             const t = now();
             if (t - (rooms.get(frame.room_id) ?? -Infinity) < TYPING_INTERVAL_MS) return;
             rooms.set(frame.room_id, t);
+            // Then the user's own rate over all their sockets and rooms (and instances): over it, dropped.
             await chat.activity.typing(actor, frame.room_id);
             return;
           }

@@ -29,6 +29,12 @@ export interface RoomView {
   last_seq: number;
 }
 
+/**
+ * A room as `GET /api/rooms` lists it: its member count without the member list, and the caller's read marker
+ * (null in rooms they are not in).
+ */
+export type RoomListing = Omit<RoomView, "members"> & { last_read_seq: number | null };
+
 /** One of the caller's rooms, with their read marker, without member lists (the sidebar's row). */
 export interface MyRoom {
   id: string;
@@ -85,5 +91,20 @@ export function roomView(room: Room, members: string[]): RoomView {
     is_direct: room.is_direct,
     created_at: room.created_at,
     last_seq: room.last_seq,
+  };
+}
+
+export function roomListing(room: Room, memberCount: number, lastReadSeq: number | null): RoomListing {
+  return {
+    id: room.id,
+    name: room.name,
+    description: room.description,
+    creator_id: room.creator_id,
+    member_count: memberCount,
+    is_private: room.is_private,
+    is_direct: room.is_direct,
+    created_at: room.created_at,
+    last_seq: room.last_seq,
+    last_read_seq: lastReadSeq,
   };
 }
