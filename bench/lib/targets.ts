@@ -94,6 +94,10 @@ export const OURS_ENV: Record<string, string> = {
   RATE_LIMIT_BURST: "1000000",
   AUTH_RATE_LIMIT_PER_MIN: "100000000",
   AUTH_RATE_LIMIT_BURST: "1000000",
+  // Per-user caps off too: a scenario's users hold many sockets and make rooms and DMs in bursts.
+  MAX_SOCKETS_PER_USER: "1000000",
+  ROOMS_PER_USER_PER_HOUR: "1000000",
+  DMS_PER_USER_PER_HOUR: "1000000",
 };
 
 export async function deploy(
