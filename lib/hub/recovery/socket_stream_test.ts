@@ -73,3 +73,27 @@ Deno.test("`SocketStream.forget()` forgets what was sent in a room left", () => 
   s.backfilled("r", 1, "b1");
   assert.deepEqual(sent, ["l1", "b1"]);
 });
+
+Deno.test("`SocketStream.pause()` drops the held frames and the live ones until the room's next resume", () => {
+  const { stream: s, sent } = stream();
+  s.hold("r", 0);
+  s.live("r", 3, "h3"); // held while the backfill runs
+  s.backfilled("r", 1, "b1");
+  s.pause("r"); // the resume stopped at its bound after 1
+  assert.equal(s.paused("r"), true);
+  assert.equal(s.live("r", 4, "l4"), false);
+  s.startHold(60_000);
+  s.live("r", 5, "l5"); // not held for the start either
+  s.endStartHold();
+  assert.deepEqual(sent, ["b1"]);
+  s.hold("r", 1); // the next page
+  assert.equal(s.paused("r"), false);
+  s.live("r", 6, "h6");
+  for (const seq of [2, 3, 4, 5]) s.backfilled("r", seq, `b${seq}`);
+  s.release("r");
+  assert.deepEqual(sent, ["b1", "b2", "b3", "b4", "b5", "h6"]);
+  s.pause("r");
+  s.forget("r");
+  assert.equal(s.paused("r"), false, "a room left is forgotten, pause included");
+  s.close();
+});
