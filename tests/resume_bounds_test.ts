@@ -3,12 +3,13 @@
  * with at most `RESUME_MAX_MESSAGES` (1,000) messages, `resumed` names the rest in `more`, and the client asks
  * again. A 2,000-message gap of 2 KB messages reaches a client that reads slowly and one that reads at full
  * speed complete, in order, exactly once, with the live messages sent meanwhile after it, and neither is
- * closed as a slow consumer (4008): the backfill is written as the socket drains.
+ * closed as a slow consumer (4008): the backfill is written as the socket drains. A client that stops reading
+ * instead is closed once the live messages held for it during its resume pass `WS_MAX_BUFFERED_BYTES`.
  */
 import assert from "node:assert/strict";
 import { openTestStore, seedMessages, testDatabaseUrl } from "./helpers/database.ts";
 import { spawnServer } from "./helpers/process.ts";
-import { api, createRoom, newUser, type TestUser } from "./helpers/server.ts";
+import { api, createRoom, newUser, type TestUser, waitUntil } from "./helpers/server.ts";
 import { type Frame, rawUpgrade } from "./helpers/socket.ts";
 import { clientTextFrame, ServerFrameReader } from "./helpers/ws_frames.ts";
 
@@ -228,3 +229,59 @@ Deno.test(
     }
   },
 );
+
+Deno.test("a client that stops reading during a resume is closed as slow once the live messages held for it pass the cap", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "chat-resume-bounds-" });
+  const databaseUrl = testDatabaseUrl(dir);
+  const server = await spawnServer({
+    DATABASE_URL: databaseUrl,
+    HEARTBEAT_SECONDS: "300",
+    MAX_MESSAGE_CHARS: "16000",
+  });
+  let socket: RawSocket | undefined;
+  try {
+    const [alice, bob] = await Promise.all(["alice", "bob"].map((n) => newUser(server.url, n)));
+    const room = (await createRoom(server.url, alice)).id;
+    assert.equal(
+      (await api(server.url, "POST", `/api/rooms/${room}/join`, { token: bob.token })).status,
+      200,
+    );
+    // A page of 1,000 messages of 16 KB: more than the kernel's socket buffers take from a peer that never
+    // reads, so the backfill stops, waiting for the socket to drain.
+    const store = await openTestStore(databaseUrl);
+    try {
+      await seedMessages(
+        databaseUrl,
+        store,
+        { room_id: room, user_id: alice.id, username: alice.username },
+        1_000,
+        (i) => `${i} ${"y".repeat(16_000 - 6)}`,
+      );
+    } finally {
+      await store.close();
+    }
+    socket = await RawSocket.open(server.port, bob);
+    await socket.send({ type: "resume", rooms: { [room]: 1 } });
+    const closed = () =>
+      server.logs.some((entry) => entry.msg === "Closing slow consumer" && entry.user_id === bob.id);
+    // The live messages of the room are held for bob meanwhile: 1 MiB of them (WS_MAX_BUFFERED_BYTES) is the
+    // most the server keeps for him.
+    let posted = 0;
+    while (!closed() && posted < 400) {
+      const res = await api(server.url, "POST", `/api/rooms/${room}/messages`, {
+        token: alice.token,
+        body: { content: `live ${++posted} ${"z".repeat(16_000 - 20)}` },
+      });
+      assert.equal(res.status, 201);
+    }
+    await waitUntil(closed, "bob closed as a slow consumer");
+    assert.ok(
+      posted >= 60,
+      `closed for about 1 MiB held (64 x 16 KB), not for the backfill (after ${posted} live messages)`,
+    );
+  } finally {
+    socket?.close();
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

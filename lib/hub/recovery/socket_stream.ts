@@ -9,7 +9,9 @@ import { SentSeqs } from "./sent_seqs.ts";
  * - until the socket's first frame is handled every room's live frames are held (the start hold), so that
  *   when that first frame is a resume, what the client already has is not sent before it;
  * - a room whose resume stopped at its bound (`pause()`) gets no live frames until the client resumes it again:
- *   they are stored, so that next resume sends them, in order, after the rest of the gap.
+ *   they are stored, so that next resume sends them, in order, after the rest of the gap;
+ * - held frames are unsent backlog like the socket's own: past `maxHeldBytes` the socket is a slow consumer
+ *   (`overflow()`), so a client that stops reading during a resume of a busy room cannot pile them up.
  */
 export class SocketStream {
   /** Per room: what was sent, and the highest `last_seq` a resume declared. */
@@ -20,10 +22,15 @@ export class SocketStream {
   readonly #resuming = new Set<string>();
   /** Rooms whose resume stopped at its bound: their live frames are dropped until the next `hold()`. */
   readonly #paused = new Set<string>();
+  /** UTF-16 code units of every held frame (about their bytes: frames are mostly ASCII JSON). */
+  #heldBytes = 0;
   #startHold = false;
   #startTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly send: (frame: string) => void) {}
+  constructor(
+    readonly send: (frame: string) => void,
+    readonly options: { maxHeldBytes?: number; overflow?: () => void } = {},
+  ) {}
 
   /**
    * A stored room frame arriving live (rooms' frames come in seq order): held while the room is being resumed;
@@ -36,6 +43,8 @@ export class SocketStream {
     if (held === undefined && this.#startHold) this.#held.set(roomId, held = []);
     if (held !== undefined) {
       held.push({ seq, frame });
+      this.#heldBytes += frame.length;
+      if (this.#heldBytes > (this.options.maxHeldBytes ?? Infinity)) this.options.overflow?.();
       return true;
     }
     const room = this.#room(roomId);
@@ -62,8 +71,7 @@ export class SocketStream {
 
   /** Ends a resume (or the start hold): the held frames this socket was not sent go out in order, once. */
   release(roomId: string): void {
-    const held = this.#held.get(roomId) ?? [];
-    this.#held.delete(roomId);
+    const held = this.#take(roomId);
     this.#resuming.delete(roomId);
     held.sort((a, b) => a.seq - b.seq);
     for (const { seq, frame } of held) this.live(roomId, seq, frame);
@@ -76,7 +84,7 @@ export class SocketStream {
    * Nothing piles up either, however long the client takes to ask.
    */
   pause(roomId: string): void {
-    this.#held.delete(roomId);
+    this.#take(roomId);
     this.#resuming.delete(roomId);
     this.#paused.add(roomId);
   }
@@ -109,13 +117,26 @@ export class SocketStream {
   /** Forgets a room the socket no longer receives. */
   forget(roomId: string): void {
     this.#rooms.delete(roomId);
-    this.#held.delete(roomId);
+    this.#take(roomId);
     this.#paused.delete(roomId);
   }
 
   /** The socket is gone: no timer left behind. */
   close(): void {
     clearTimeout(this.#startTimer);
+  }
+
+  /** Bytes of the frames held (see `maxHeldBytes`). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Removes and returns the room's held frames. */
+  #take(roomId: string): { seq: number; frame: string }[] {
+    const held = this.#held.get(roomId) ?? [];
+    this.#held.delete(roomId);
+    for (const { frame } of held) this.#heldBytes -= frame.length;
+    return held;
   }
 
   #room(roomId: string): { sent: SentSeqs; has: number } {

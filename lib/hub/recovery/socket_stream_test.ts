@@ -97,3 +97,28 @@ Deno.test("`SocketStream.pause()` drops the held frames and the live ones until 
   assert.equal(s.paused("r"), false, "a room left is forgotten, pause included");
   s.close();
 });
+
+Deno.test("`SocketStream` counts held frames as backlog: past `maxHeldBytes` the socket overflows", () => {
+  const sent: string[] = [];
+  let overflows = 0;
+  const s = new SocketStream((frame) => sent.push(frame), { maxHeldBytes: 10, overflow: () => overflows++ });
+  s.hold("a", 0);
+  s.live("a", 1, "aaaa");
+  s.live("a", 2, "aaaa");
+  assert.equal(s.heldBytes, 8);
+  s.release("a"); // sent: no longer held
+  assert.equal(s.heldBytes, 0);
+  s.hold("a", 2);
+  s.hold("b", 0);
+  s.live("a", 3, "aaaa");
+  s.live("b", 1, "bbbb");
+  s.pause("a"); // dropped: no longer held
+  assert.equal(s.heldBytes, 4);
+  assert.equal(overflows, 0);
+  s.live("b", 2, "bbbb");
+  s.live("b", 3, "bbbb"); // 12 bytes held in b: a client that does not read while its resume waits
+  assert.equal(overflows, 1);
+  s.forget("b");
+  assert.equal(s.heldBytes, 0);
+  assert.deepEqual(sent, ["aaaa", "aaaa"]);
+});
