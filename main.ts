@@ -149,8 +149,8 @@ function serveHttp(
       maxHttpConnections: config.maxHttpConnections,
       maxPerIp: config.maxConnectionsPerIp,
       trustProxy: config.trustProxy,
-      headerTimeoutMs: config.httpHeaderTimeoutSeconds * 1000,
-      idleTimeoutMs: config.httpIdleTimeoutSeconds * 1000,
+      headerTimeoutMs: config.headerTimeoutSeconds * 1000,
+      idleTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
       log: log.with({ component: "http" }),
       onListen,
     }, (request, info) => fetch(request, info));
@@ -231,8 +231,8 @@ export async function main(): Promise<number> {
       max_connections: config.maxConnections,
       max_http_connections: config.maxHttpConnections,
       max_connections_per_ip: config.maxConnectionsPerIp,
-      http_header_timeout_s: config.httpHeaderTimeoutSeconds,
-      http_idle_timeout_s: config.httpIdleTimeoutSeconds,
+      header_timeout_s: config.headerTimeoutSeconds,
+      keepalive_timeout_s: config.keepAliveTimeoutSeconds,
     });
   const httpServer = serveHttp(config, log, server.app.fetch, listening);
 

@@ -53,9 +53,9 @@ export interface Config {
   /** Most connections per client address, WebSockets included (0: no cap). */
   maxConnectionsPerIp: number;
   /** A connection's first request header must be complete within this. */
-  httpHeaderTimeoutSeconds: number;
+  headerTimeoutSeconds: number;
   /** A kept-alive connection waiting longer than this for its next request is closed. */
-  httpIdleTimeoutSeconds: number;
+  keepAliveTimeoutSeconds: number;
   /** Presence frames go to rooms of at most this many members and always to direct rooms (0: only those). */
   presenceMaxRoomMembers: number;
   /** `amqp://…` to send chat commands to bot processes through RabbitMQ; absent: an in-process queue and bot. */
@@ -111,8 +111,8 @@ export const CONFIG_VARIABLES = [
   "MAX_CONNECTIONS",
   "MAX_HTTP_CONNECTIONS",
   "MAX_CONNECTIONS_PER_IP",
-  "HTTP_HEADER_TIMEOUT_SECONDS",
-  "HTTP_IDLE_TIMEOUT_SECONDS",
+  "HEADER_TIMEOUT_SECONDS",
+  "KEEPALIVE_TIMEOUT_SECONDS",
   "PRESENCE_MAX_ROOM_MEMBERS",
   "AMQP_URL",
   "AMQP_PREFIX",
@@ -139,12 +139,12 @@ export function defaultMaxConnections(openFileLimit: number | undefined): number
 
 /**
  * The default `MAX_HTTP_CONNECTIONS` for a process allowed `openFileLimit` open files: a quarter of the reserve
- * that `defaultMaxConnections` keeps (at least 8), so that WebSockets, plain connections, the health reserve
- * and the runtime's own files fit in the limit together. 20,000 -> 125; 300 -> 16.
+ * that `defaultMaxConnections` keeps, so that WebSockets, plain connections, the health reserve and the
+ * runtime's own files fit in the limit together. 20,000 -> 125; 300 -> 16.
  */
 export function defaultMaxHttpConnections(openFileLimit: number | undefined): number {
   const limit = openFileLimit ?? FALLBACK_OPEN_FILE_LIMIT;
-  return Math.max(8, Math.floor(Math.max(64, Math.ceil(limit * 0.025)) / 4));
+  return Math.floor(Math.max(64, Math.ceil(limit * 0.025)) / 4);
 }
 
 /**
@@ -327,8 +327,8 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
       10_000_000,
     ),
     maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 256, 0, 10_000_000),
-    httpHeaderTimeoutSeconds: num("HTTP_HEADER_TIMEOUT_SECONDS", 10, 0.1),
-    httpIdleTimeoutSeconds: num("HTTP_IDLE_TIMEOUT_SECONDS", 30, 0.1),
+    headerTimeoutSeconds: num("HEADER_TIMEOUT_SECONDS", 10, 0.1),
+    keepAliveTimeoutSeconds: num("KEEPALIVE_TIMEOUT_SECONDS", 30, 0.1),
     presenceMaxRoomMembers: int("PRESENCE_MAX_ROOM_MEMBERS", 1_000, 0, 10_000_000),
     amqpUrl,
     amqpPrefix,
