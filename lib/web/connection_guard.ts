@@ -204,8 +204,10 @@ class Guard {
   readonly #serveHttp: ServeHttp;
   readonly #burst: BurstLog;
   #listener: Deno.Listener | undefined;
-  /** Connections counted against the HTTP cap (not yet upgraded, not closed), reserve ones included. */
+  /** Connections whose HTTP loop runs (until closed and gone, or upgraded). */
   readonly #http = new Set<Connection>();
+  /** Connections counted against the HTTP cap: running and not being closed; reserve ones included. */
+  readonly #counted = new Set<Connection>();
   /** Of those, the ones waiting for a request, longest-waiting first (a Set keeps insertion order). */
   readonly #idle = new Set<Connection>();
   #reserve = 0;
@@ -248,7 +250,7 @@ class Guard {
       finished: this.#done.promise,
       shutdown: () => this.#shutdown(),
       stats: () => ({
-        http: this.#http.size,
+        http: this.#counted.size,
         idle: this.#idle.size,
         reserve: this.#reserve,
         held: this.#held,
@@ -283,7 +285,7 @@ class Guard {
     this.#burst.warn("accept", "Cannot accept connections; refusing new ones until files are free", {
       error: error instanceof Error ? error.message : String(error),
       code,
-      http_connections: this.#http.size,
+      http_connections: this.#counted.size,
       held_connections: this.#held,
     });
     const oldest = this.#idle.values().next().value;
@@ -313,7 +315,7 @@ class Guard {
       return closeQuietly(conn);
     }
     let reserve = false;
-    if (this.#http.size - this.#reserve >= maxHttpConnections) {
+    if (this.#counted.size - this.#reserve >= maxHttpConnections) {
       // Full: make room by closing the connection that has waited longest for a request, if any.
       const oldest = this.#idle.values().next().value;
       if (oldest !== undefined) {
@@ -322,7 +324,7 @@ class Guard {
         });
         this.#close(oldest);
       }
-      if (this.#http.size - this.#reserve >= maxHttpConnections) {
+      if (this.#counted.size - this.#reserve >= maxHttpConnections) {
         if (this.#reserve >= healthReserve) {
           this.#burst.warn("full", "HTTP connections at the cap and none idle; closing new ones at once", {
             max_http_connections: maxHttpConnections,
@@ -343,6 +345,7 @@ class Guard {
     if (reserve) this.#reserve++;
     if (!trustProxy) this.#take(key);
     this.#http.add(connection);
+    this.#counted.add(connection);
     this.#serve(connection).catch((error) => {
       this.#options.log.error("Serving a connection failed", { error });
       this.#close(connection);
@@ -508,6 +511,7 @@ class Guard {
     clearTimeout(connection.timer);
     connection.timer = undefined;
     this.#idle.delete(connection);
+    this.#uncount(connection);
     try {
       if (connection.http !== undefined) connection.http.close();
       else connection.conn.close();
@@ -522,10 +526,14 @@ class Guard {
     clearTimeout(connection.timer);
     connection.timer = undefined;
     this.#idle.delete(connection);
-    if (connection.reserve) this.#reserve--;
+    this.#uncount(connection);
     this.#unref(connection);
     this.#freed?.();
     this.#maybeDone();
+  }
+
+  #uncount(connection: Connection): void {
+    if (this.#counted.delete(connection) && connection.reserve) this.#reserve--;
   }
 
   #unref(connection: Connection): void {
