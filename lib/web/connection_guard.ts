@@ -100,6 +100,9 @@ export interface GuardedServer {
   stats(): GuardStats;
 }
 
+/** How long a connection whose last response is on its way may take to end by itself. */
+const CLOSE_GRACE_MS = 1_000;
+
 /** Seconds a client refused for lack of room is asked to wait (`Retry-After`), as for WebSocket refusals. */
 const RETRY_AFTER_S = 5;
 
@@ -378,9 +381,15 @@ class Guard {
   /** The connection waits for a request: it may be closed by its timer, or to make room. */
   #waitForRequest(connection: Connection): void {
     if (connection.closed) return;
-    if (this.#closing || (connection.reserve && connection.served > 0)) return this.#close(connection);
     this.#idle.add(connection);
-    const ms = connection.served === 0 ? this.#options.headerTimeoutMs : this.#options.idleTimeoutMs;
+    // A last response went with `Connection: close`: the runtime ends the connection once it is written (it
+    // says nothing when; closing now could cut it). The timer is for a client that does not read it.
+    const last = this.#closing || (connection.reserve && connection.served > 0);
+    const ms = last
+      ? CLOSE_GRACE_MS
+      : connection.served === 0
+      ? this.#options.headerTimeoutMs
+      : this.#options.idleTimeoutMs;
     connection.timer = setTimeout(() => {
       connection.timer = undefined;
       if (connection.inFlight === 0) this.#close(connection);
@@ -393,10 +402,12 @@ class Guard {
     this.#idle.delete(connection);
     connection.inFlight++;
     connection.served++;
-    this.#respond(connection, event).finally(() => {
-      connection.inFlight--;
-      if (connection.inFlight === 0 && !connection.upgraded) this.#waitForRequest(connection);
-    });
+    this.#respond(connection, event)
+      .catch((error) => this.#options.log.error("Answering a request failed", { error }))
+      .finally(() => {
+        connection.inFlight--;
+        if (connection.inFlight === 0 && !connection.upgraded) this.#waitForRequest(connection);
+      });
   }
 
   async #respond(connection: Connection, event: RequestEvent): Promise<void> {
@@ -438,6 +449,8 @@ class Guard {
     if (response.status === 101) {
       connection.upgraded = true;
       if (context.upgrade !== undefined) response = context.upgrade;
+    } else if (this.#closing || connection.reserve) {
+      response = withConnectionClose(response);
     }
     try {
       await event.respondWith(response);
@@ -558,6 +571,18 @@ class Guard {
 
   #maybeDone(): void {
     if (this.#closing && !this.#accepting && this.#http.size === 0) this.#done.resolve();
+  }
+}
+
+/** `response` with `Connection: close` (a copy when its headers cannot change). */
+function withConnectionClose(response: Response): Response {
+  try {
+    response.headers.set("connection", "close");
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    copy.headers.set("connection", "close");
+    return copy;
   }
 }
 
