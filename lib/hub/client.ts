@@ -42,13 +42,7 @@ export class Client {
     readonly onOverflow: (client: Client) => void,
     readonly maxBuffered: number,
   ) {
-    // Frames held during a resume count against the same cap as the unsent backlog.
-    this.stream = new SocketStream((frame) => this.send(frame), {
-      maxHeldBytes: maxBuffered,
-      overflow: () => {
-        if (!this.#closed) this.onOverflow(this);
-      },
-    });
+    this.stream = new SocketStream((frame) => this.send(frame));
   }
 
   get userId(): string {
