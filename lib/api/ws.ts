@@ -4,7 +4,6 @@ import { ChatError, errorResponse } from "../errors.ts";
 import type { ConnectionSlots } from "../websocket/connection_slots.ts";
 import { upgradeToHub } from "../websocket/deno_websocket.ts";
 import type { AppEnv, Services } from "../web/env.ts";
-import { holdConnection } from "../web/connection_guard.ts";
 import { originAllowed } from "../web/origins.ts";
 import { identify } from "../web/session.ts";
 
@@ -55,23 +54,16 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
       releaseOwn();
       return serverFull(connections, false);
     }
-    // The socket keeps its connection counted against MAX_CONNECTIONS_PER_IP until it is gone.
-    const connection = holdConnection(c.env);
-    const response = upgradeToHub(
+    const onGone = () => {
+      release();
+      releaseOwn();
+    };
+    return upgradeToHub(
       c.req.raw,
       hub,
       { ...identity, roomId: roomId === "" ? undefined : roomId },
-      {
-        protocol,
-        heartbeatSeconds: config.heartbeatSeconds,
-        onGone: () => {
-          release();
-          releaseOwn();
-          connection.release();
-        },
-      },
+      { protocol, heartbeatSeconds: config.heartbeatSeconds, onGone },
     );
-    return connection.upgraded(response);
   };
 }
 
