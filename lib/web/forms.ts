@@ -15,9 +15,40 @@ export async function readForm(req: Request): Promise<{ fields: Record<string, s
   return { fields, form };
 }
 
-/** A same-site path to go back to after a sign-in or renewal (`?next=`); anything else goes to the rooms. */
+/** Where a sign-in goes when `next` is absent or refused. */
+export const DEFAULT_NEXT = "/rooms";
+
+/** `/` alone, or `/` followed by a character that is neither `/` nor `\` (`//host` and `/\host` leave the site). */
+const SAME_SITE_PATH = /^\/(?:[^/\\]|$)/;
+/**
+ * Characters a `next` may not hold at all: C0 and C1 controls and every Unicode space. Browsers drop tab, CR and
+ * LF from a `Location`, so `/\t/evil.example` would become `//evil.example`; CR and LF cannot be in a header.
+ */
+const FORBIDDEN_IN_NEXT = /[\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]/;
+const BASE = "http://next.invalid";
+
+/**
+ * A same-site path to go back to after a sign-in or renewal (`?next=`): only an absolute path on this site
+ * (`/` followed by a character that is not `/` or `\`, with no control character or space anywhere), as the
+ * URL parser writes it (non-ASCII percent-encoded, so it is always a valid `Location`). Anything else is ignored:
+ * `/rooms`.
+ *
+ * @example
+ * safeNext("/rooms/abc?x=1"); // "/rooms/abc?x=1"
+ * safeNext("/\\evil.example"); // "/rooms"
+ */
 export function safeNext(next: string | undefined | null): string {
-  const ok = typeof next === "string" && next.startsWith("/") && !next.startsWith("//") &&
-    !next.startsWith("/\\");
-  return ok ? next : "/rooms";
+  if (typeof next !== "string" || !SAME_SITE_PATH.test(next) || FORBIDDEN_IN_NEXT.test(next)) {
+    return DEFAULT_NEXT;
+  }
+  let url: URL;
+  try {
+    url = new URL(next, BASE);
+  } catch {
+    return DEFAULT_NEXT;
+  }
+  // Belt and braces: whatever the parser made of it must still be on this site.
+  if (url.origin !== BASE) return DEFAULT_NEXT;
+  const path = url.pathname + url.search + url.hash;
+  return SAME_SITE_PATH.test(path) ? path : DEFAULT_NEXT;
 }
