@@ -24,7 +24,9 @@ const SAME_SITE_PATH = /^\/(?:[^/\\]|$)/;
  * Characters a `next` may not hold at all: C0 and C1 controls and every Unicode space. Browsers drop tab, CR and
  * LF from a `Location`, so `/\t/evil.example` would become `//evil.example`; CR and LF cannot be in a header.
  */
-const FORBIDDEN_IN_NEXT = /[\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]/;
+const FORBIDDEN_IN_NEXT =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF]/;
 const BASE = "http://next.invalid";
 
 /**
