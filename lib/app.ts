@@ -2,7 +2,8 @@
  * The one HTTP app: API, socket and pages are routes of one Hono app, with one request state (`AppEnv`), one
  * session middleware, one same-origin check and one error handler.
  *
- * Every request: services -> request id -> request log -> HTTP metrics -> body limit -> `Referrer-Policy`, then
+ * Every request: services -> request id -> request log -> a Host that makes a URL (else 400) -> HTTP metrics ->
+ * body limit -> `Referrer-Policy`, then
  * - `/api/*` (lib/api/app.ts): `nosniff` and `no-store` -> CORS -> session -> same origin ->
  *   [register/login limit | requireUser] -> route, or a JSON 405 (known path, other method) or 404;
  * - `GET /ws`: the upgrade (origin, token and capacity checked there); `GET /metrics`; other methods 405;
@@ -47,6 +48,11 @@ export function createApp(services: Services, options: AppOptions = {}): Hono<Ap
     await next();
   });
   app.use(requestIds(), requestLog());
+  // Deno builds the request's URL from the Host header as sent: `Host: [::1` makes one no URL parser takes.
+  app.use(function validHost(c, next) {
+    if (!URL.canParse(c.req.url)) throw new ChatError("invalid_host", "The Host header is not a valid host");
+    return next();
+  });
   if (metrics !== undefined) app.use(httpMetrics(metrics));
   app.use(limitBodies(services.config));
   // No page, API answer or redirect tells another site which of our URLs a link was followed from.

@@ -399,6 +399,10 @@ Deno.test("real answers of every operation match the documented status, content 
     }
     assert.equal((await call("GET", "/api/users", {}, { ...a, query: "?q=docs_" })).body.users.length, 2);
     assert.equal((await call("GET", "/api/users", {}, { ...a, query: `?q=${"x".repeat(33)}` })).status, 400);
+    // 32 characters are 32 code points, as `maxLength` counts them, though these are 64 UTF-16 units.
+    const emoji = (n: number) => `?q=${encodeURIComponent("\u{1F600}".repeat(n))}`;
+    assert.equal((await call("GET", "/api/users", {}, { ...a, query: emoji(32) })).status, 200);
+    assert.equal((await call("GET", "/api/users", {}, { ...a, query: emoji(33) })).status, 400);
     assert.equal((await call("GET", "/api/users/{id}", { id: bob.id }, a)).status, 200);
     assert.equal((await call("GET", "/api/users/{id}", { id: "nobody" }, a)).status, 404);
     // `me` is the caller's own profile (with email); a dot segment leaves no route: 404 `not_found`.

@@ -13,6 +13,9 @@
  * from the document's example), a direct conversation with oneself, a password over 72 bytes of UTF-8 (JSON Schema
  * counts characters), two history cursors at once (a schema constrains each query parameter alone), and a
  * message starting with `/` that is no known command. The document states each rule in words.
+ * `ensure_resource_availability` is off for `DELETE /api/rooms/{id}/members/{userId}` alone: after the stateful
+ * phase has the creator of a new room leave it (the `LeaveRoom` link), removing the creator (`RemoveCreator`)
+ * is rightly 404 `member_not_found`, which the check reads as the new room missing.
  *
  * Left out of the run, on purpose: the operations that end the session of the token every request carries
  * (`SESSION_ENDING`): `POST /api/auth/logout`, `POST /api/auth/logout-all`, and `DELETE /api/sessions/{id}`
@@ -65,6 +68,10 @@ negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "409", 
 [[operations]]
 include-operation-id-regex = "^(${REFUSED_BY_STATE.join("|")})$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+
+[[operations]]
+include-operation-id = "removeMember"
+checks.ensure_resource_availability.enabled = false
 `;
 
 /** The version scripts/services.sh installs: `SCHEMATHESIS_VERSION=…` there is the one pin. */

@@ -1,4 +1,7 @@
 /** Plain HTML forms: read the posted fields, answer with a redirect. */
+import { ChatError } from "../errors.ts";
+
+const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
 
 /** A 303 redirect (after a form POST) or 302, optionally setting cookies. */
 export function redirect(location: string, cookies: string[] = [], status = 303): Response {
@@ -7,9 +10,24 @@ export function redirect(location: string, cookies: string[] = [], status = 303)
   return new Response(null, { status, headers });
 }
 
-/** Reads a urlencoded or multipart form into a plain object of its text fields. */
+/**
+ * Reads a urlencoded or multipart form into a plain object of its text fields. Another media type is 415
+ * `unsupported_media_type`, a form that cannot be parsed 400 `invalid_form`: a refusal, never a 500.
+ */
 export async function readForm(req: Request): Promise<{ fields: Record<string, string>; form: FormData }> {
-  const form = await req.formData();
+  const type = req.headers.get("content-type") ?? "";
+  if (!FORM_TYPE.test(type)) {
+    throw new ChatError(
+      "unsupported_media_type",
+      "Send the form as application/x-www-form-urlencoded or multipart/form-data",
+    );
+  }
+  let form: FormData;
+  try {
+    form = await req.formData();
+  } catch (error) {
+    throw new ChatError("invalid_form", "The form could not be read", { cause: error });
+  }
   const fields: Record<string, string> = {};
   for (const [key, value] of form) if (typeof value === "string") fields[key] = value;
   return { fields, form };
