@@ -44,12 +44,12 @@ const HAS_VISIBLE = new RegExp(`[^${INVISIBLE}${INVISIBLE_ASTRAL}]`, "u");
  * zero-width or other invisible characters).
  */
 export function displayNameProblem(name: string): string | null {
-  if (!name.isWellFormed()) return "A display name must be well-formed Unicode";
+  if (!name.isWellFormed()) return "Display name must be well-formed Unicode";
   if (HAS_FORBIDDEN.test(name)) {
-    return "A display name may not contain control characters or right-to-left/left-to-right overrides";
+    return "Display name may not contain control characters or right-to-left/left-to-right overrides";
   }
   if (!HAS_VISIBLE.test(name)) {
-    return "A display name must show something: not only spaces or invisible characters";
+    return "Display name must show something: not only spaces or invisible characters";
   }
   return null;
 }
@@ -73,7 +73,7 @@ export function parseProfileUpdate(body: Body): ProfileUpdate {
   if (typeof typed === "string" && [...typed].length > MAX_DISPLAY_NAME_CHARS) {
     throw new ChatError(
       "invalid_display_name",
-      `A display name must be at most ${MAX_DISPLAY_NAME_CHARS} characters`,
+      `Display name must be at most ${MAX_DISPLAY_NAME_CHARS} characters`,
     );
   }
   const displayName = optionalString(body, "display_name", MAX_DISPLAY_NAME_CHARS, { nullable: true });
