@@ -13,7 +13,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Config } from "./config.ts";
-import { ChatError } from "./errors.ts";
+import { ChatError, errorResponse } from "./errors.ts";
 import { wsHandler } from "./api/ws.ts";
 import { apiApp } from "./api/app.ts";
 import { type Fresh, pageHeaders, trailingSlashes } from "./fresh/mod.ts";
@@ -21,7 +21,6 @@ import { httpMetrics } from "./metrics/http.ts";
 import { metricsResponse } from "./metrics/metrics.ts";
 import type { AppEnv, Services } from "./web/env.ts";
 import { errorHandler, notFoundHandler } from "./web/error_handler.ts";
-import { errorResponse } from "./errors.ts";
 import { sameOrigin } from "./web/origins.ts";
 import { requestIds, requestLog } from "./web/request_log.ts";
 import { session } from "./web/session.ts";

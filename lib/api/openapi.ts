@@ -851,7 +851,9 @@ export function openApiDocument(options: Partial<DocumentLimits> = {}): OpenApiD
           parameters: [{
             name: "next",
             in: "query",
-            description: "A path on this site to return to (anything else means `/rooms`)",
+            description:
+              "A path on this site to return to: `/` followed by a character other than `/` and `\\`, with no " +
+              "control character or space (anything else means `/rooms`)",
             schema: { type: "string" },
           }],
           responses: {
