@@ -29,6 +29,8 @@ export interface Config {
   oidc: { issuer: string; clientId: string; clientSecret: string; name: string } | undefined;
   bcryptCost: number;
   maxMessageChars: number;
+  /** Largest request body of any route but the profile's (whose avatar may be up to 256 KB); more gets 413. */
+  maxBodyBytes: number;
   rateLimitPerSec: number;
   rateLimitBurst: number;
   authRateLimitPerMin: number;
@@ -97,6 +99,7 @@ export const CONFIG_VARIABLES = [
   "OIDC_NAME",
   "BCRYPT_COST",
   "MAX_MESSAGE_CHARS",
+  "MAX_BODY_BYTES",
   "RATE_LIMIT_PER_SEC",
   "RATE_LIMIT_BURST",
   "AUTH_RATE_LIMIT_PER_MIN",
@@ -293,6 +296,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     oidc,
     bcryptCost: int("BCRYPT_COST", 12, 4, 15),
     maxMessageChars: int("MAX_MESSAGE_CHARS", 4_000, 1, 16_000),
+    maxBodyBytes: int("MAX_BODY_BYTES", 65_536, 1_024, 16_777_216),
     rateLimitPerSec: num("RATE_LIMIT_PER_SEC", 10, 0.01),
     rateLimitBurst: int("RATE_LIMIT_BURST", 20, 1, 1_000_000),
     authRateLimitPerMin: num("AUTH_RATE_LIMIT_PER_MIN", 20, 0.01),

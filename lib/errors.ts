@@ -31,6 +31,7 @@ export const ERRORS = {
   payload_too_large: row(413, "The request body is too large"),
   upgrade_required: row(426, "This endpoint only accepts WebSocket upgrades"),
   not_found: row(404, "Not found"),
+  method_not_allowed: row(405, "This path does not answer that method; see the Allow header"),
   content_empty: row(400, "Message content is empty"),
   content_too_long: row(400, "Message content is too long"),
   unknown_command: row(400, "Unknown command"),

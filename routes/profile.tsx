@@ -2,7 +2,13 @@ import { encodeBase64 } from "../lib/web/base64.ts";
 import { ErrorSummary } from "../components/ErrorSummary.tsx";
 import { Field } from "../components/Field.tsx";
 import { SettingsNav } from "../components/SettingsNav.tsx";
-import { AVATAR_TYPES, MAX_AVATAR_BYTES, parseProfileUpdate } from "../lib/chat/profile.ts";
+import {
+  AVATAR_TYPES,
+  checkDisplayNameFree,
+  MAX_AVATAR_BYTES,
+  parseProfileUpdate,
+} from "../lib/chat/profile.ts";
+import { ChatError } from "../lib/errors.ts";
 import { page, type PageProps } from "../lib/fresh/mod.ts";
 import type { ProfileUpdate } from "../lib/storage/store.ts";
 import { FieldProblems } from "../lib/validate.ts";
@@ -50,8 +56,15 @@ export const handler = define.handlers<Data>({
       const update: ProfileUpdate = problems.check(
         "display_name",
         () => parseProfileUpdate({ display_name: displayName === "" ? null : displayName }),
-        "Display name must be at most 64 characters",
       ) ?? {};
+      if (!problems.has("display_name")) {
+        try {
+          await checkDisplayNameFree(store.users, user.userId, update);
+        } catch (error) {
+          if (!(error instanceof ChatError) || error.status >= 500) throw error;
+          problems.add("display_name", error.message);
+        }
+      }
       const file = form.get("avatar_file");
       const avatarUrl = (fields.avatar_url ?? "").trim();
       if (fields.remove_avatar === "on") update.avatar_url = null;

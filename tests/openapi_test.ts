@@ -105,6 +105,9 @@ function validate(doc: OpenApiDocument, schema: Schema, value: unknown, at = "$"
   }
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
     const record = value as Record<string, unknown>;
+    if (schema.minProperties !== undefined && Object.keys(record).length < schema.minProperties) {
+      problems.push(`${at}: fewer than ${schema.minProperties} properties`);
+    }
     for (const name of schema.required ?? []) {
       if (!Object.hasOwn(record, name)) problems.push(`${at}: missing "${name}"`);
     }
@@ -222,18 +225,23 @@ Deno.test("the document lists exactly the routes the Hono app serves under /api 
 // ---- (c) served ----
 
 Deno.test("GET /api/openapi.json serves the document for the server's configuration, cacheable", async () => {
-  const server = await startServer({ MAX_MESSAGE_CHARS: "500" });
+  const server = await startServer({ MAX_MESSAGE_CHARS: "500", MAX_BODY_BYTES: "131072" });
   try {
     const response = await fetch(`${server.url}/api/openapi.json`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get("content-type")!, /^application\/json/);
     assert.match(response.headers.get("cache-control")!, /public, max-age=\d+/);
     const served = await response.json();
-    assert.deepEqual(served, JSON.parse(JSON.stringify(openApiDocument({ maxMessageChars: 500 }))));
+    assert.deepEqual(
+      served,
+      JSON.parse(JSON.stringify(openApiDocument({ maxMessageChars: 500, maxBodyBytes: 131_072 }))),
+    );
     const content =
       served.paths["/api/rooms/{id}/messages"].post.requestBody.content["application/json"].schema
         .properties.content;
     assert.equal(content.maxLength, 500, "MAX_MESSAGE_CHARS reaches the document");
+    assert.match(served.info.description, /A request body is at most 128 KiB \(`MAX_BODY_BYTES`\)/);
+    assert.match(served.paths["/api/rooms"].post.responses["413"].description, /larger than 128 KiB/);
     // Public: no token needed.
     assert.equal((await fetch(`${server.url}/api/openapi.json`, { method: "HEAD" })).status, 200);
   } finally {
@@ -270,6 +278,7 @@ Deno.test("GET /api/docs is a static HTML page of every operation, with no scrip
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(style)));
     assert.ok(csp.includes(`style-src 'sha256-${btoa(String.fromCharCode(...digest))}'`), csp);
     assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(response.headers.get("referrer-policy"), "same-origin");
   } finally {
     await server.close();
   }
@@ -310,6 +319,13 @@ Deno.test("real answers of every operation match the documented status, content 
     for (const [name, header] of Object.entries(documented.headers ?? {})) {
       if (header.required) assert.ok(res.headers.has(name), `${method} ${template} ${res.status}: ${name}`);
     }
+    // What the document's introduction promises of every answer.
+    assert.equal(
+      res.headers.get("cache-control"),
+      "no-store",
+      `${method} ${template} ${res.status}: no-store`,
+    );
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff", `${method} ${template}: nosniff`);
     seen.add(`${method} ${template} ${res.status}`);
     return res;
   }
@@ -375,8 +391,18 @@ Deno.test("real answers of every operation match the documented status, content 
       (await call("PATCH", "/api/users/me", {}, { ...a, body: { display_name: " " } })).status,
       400,
     );
+    for (const display_name of ["\u202Eevil", "\u200B\u200B", bob.username.toUpperCase(), "Docs_Alice"]) {
+      const patched = await call("PATCH", "/api/users/me", {}, { ...a, body: { display_name } });
+      const own = display_name === "Docs_Alice";
+      assert.equal(patched.status, own ? 200 : 400, JSON.stringify(display_name));
+      if (!own) assert.equal(patched.body.error.code, "invalid_display_name");
+    }
     assert.equal((await call("GET", "/api/users", {}, { ...a, query: "?q=docs_" })).body.users.length, 2);
     assert.equal((await call("GET", "/api/users", {}, { ...a, query: `?q=${"x".repeat(33)}` })).status, 400);
+    // 32 characters are 32 code points, as `maxLength` counts them, though these are 64 UTF-16 units.
+    const emoji = (n: number) => `?q=${encodeURIComponent("\u{1F600}".repeat(n))}`;
+    assert.equal((await call("GET", "/api/users", {}, { ...a, query: emoji(32) })).status, 200);
+    assert.equal((await call("GET", "/api/users", {}, { ...a, query: emoji(33) })).status, 400);
     assert.equal((await call("GET", "/api/users/{id}", { id: bob.id }, a)).status, 200);
     assert.equal((await call("GET", "/api/users/{id}", { id: "nobody" }, a)).status, 404);
     // `me` is the caller's own profile (with email); a dot segment leaves no route: 404 `not_found`.
@@ -607,6 +633,23 @@ Deno.test("real answers of every operation match the documented status, content 
       })).body.error.code,
       "invalid_reset_token",
     );
+
+    // A documented path asked with another method: 405 with the methods it answers (not in the document,
+    // which lists what is served).
+    for (
+      const [method, path, allow] of [
+        ["PUT", "/api/health", "GET, HEAD, OPTIONS"],
+        ["DELETE", "/api/rooms", "GET, HEAD, POST, OPTIONS"],
+        ["PUT", `/api/rooms/${id}/messages`, "GET, HEAD, POST, OPTIONS"],
+      ]
+    ) {
+      const res = await api(server.url, method, path, a);
+      assert.deepEqual([res.status, res.body.error.code, res.headers.get("allow")], [
+        405,
+        "method_not_allowed",
+        allow,
+      ]);
+    }
 
     // Every documented operation was called at least once.
     const called = new Set([...seen].map((s) => s.split(" ").slice(0, 2).join(" ")));

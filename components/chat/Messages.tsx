@@ -7,6 +7,7 @@ import type { JSX } from "preact";
 import type { Member, PendingMessage } from "../../lib/client/mod.ts";
 import { MessageText } from "../MessageText.tsx";
 import { Avatar } from "./Avatar.tsx";
+import { personLabel } from "./titles.ts";
 import { fullTime, shortTime, type TimelineItem } from "./timeline.ts";
 
 /** Longer messages (characters or lines) start collapsed. */
@@ -81,7 +82,13 @@ export function messageItems({ items, members, timeZone, expanded, onExpand }: M
         <div class="msg-main">
           {!item.continued && (
             <div class="msg-meta">
-              <strong class="msg-user">{name}</strong>
+              <strong
+                class="msg-user"
+                dir="auto"
+                title={personLabel({ username: m.username, display_name: member?.display_name ?? null })}
+              >
+                {name}
+              </strong>
               {member?.display_name && <span class="msg-username">@{m.username}</span>}
               {m.type === "bot" && <span class="tag">bot</span>}
               <time dateTime={m.timestamp} title={fullTime(m.timestamp, timeZone)}>

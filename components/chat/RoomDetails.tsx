@@ -6,6 +6,7 @@
 import { useState } from "preact/hooks";
 import type { Member, RoomEntry } from "../../lib/client/mod.ts";
 import { Avatar } from "./Avatar.tsx";
+import { personLabel } from "./titles.ts";
 
 export interface RoomActions {
   update(change: { name?: string; description?: string }): Promise<void>;
@@ -69,8 +70,9 @@ export function RoomDetails({ room, members, meId, actions }: RoomDetailsProps) 
                 <Avatar id={m.id} name={m.display_name ?? m.username} url={m.avatar_url} size={24} />
                 <span class={m.online ? "dot online" : "dot"} aria-hidden="true" />
               </span>
-              <span class="member-name">
-                {m.display_name ?? m.username}
+              <span class="member-name" title={personLabel(m)}>
+                <span dir="auto">{m.display_name ?? m.username}</span>
+                {m.display_name !== null && <span class="muted">(@{m.username})</span>}
                 {m.id === meId && <span class="muted">(you)</span>}
               </span>
               <span class="visually-hidden">{m.online ? "(online)" : "(offline)"}</span>

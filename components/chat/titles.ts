@@ -12,3 +12,11 @@ export function roomLabel(room: Pick<RoomEntry, "name" | "is_direct">, meUsernam
 export function roomTitle(room: Pick<RoomEntry, "name" | "is_direct">, meUsername: string): string {
   return room.is_direct ? roomLabel(room, meUsername) : `# ${room.name}`;
 }
+
+/**
+ * A person as they are named where someone else could pass for them: `Ada (@ada)` when they chose a display
+ * name, their username alone otherwise. Display names are free text; only the username is unique.
+ */
+export function personLabel(person: { username: string; display_name: string | null }): string {
+  return person.display_name === null ? person.username : `${person.display_name} (@${person.username})`;
+}

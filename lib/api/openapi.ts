@@ -6,6 +6,7 @@
  */
 import type { Handler } from "hono";
 import type { Config } from "../config.ts";
+import { DISPLAY_NAME_PATTERN, MAX_DISPLAY_NAME_CHARS } from "../chat/profile.ts";
 import type { AppEnv } from "../web/env.ts";
 
 // ---- a typed subset of OpenAPI 3.1 ----
@@ -29,6 +30,7 @@ export interface Schema {
   items?: Schema;
   properties?: Record<string, Schema>;
   required?: string[];
+  minProperties?: number;
   additionalProperties?: boolean | Schema;
   allOf?: Schema[];
   anyOf?: Schema[];
@@ -202,13 +204,25 @@ const refreshLink: Record<string, Link> = {
   },
 };
 
-/** Body size limits (see `app.ts` and `users.ts`). */
-const SMALL_LIMIT = "64 KiB";
+/** A byte count as people read it: `64 KiB`, `1.5 MiB`, `1000 bytes`. */
+export function byteSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024 / 2) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 512 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
+/** The limit of `PATCH /api/users/me` (lib/api/users.ts), whose avatar may be a `data:` URL. */
+const PROFILE_LIMIT = "400 KiB";
 const locked = error(
   "Too many attempts from this IP, or too many failed sign-ins for this account (locked for a while)",
   ["too_many_requests", "account_locked"],
   retryAfter(true),
 );
+
+/** JavaScript's `\s` as a character class body, so the pattern means the same in every regex dialect. */
+const JS_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff";
+/** Holds something other than spaces (what `trim()` leaves non-empty). */
+const NOT_BLANK = `[^${JS_SPACE}]`;
 
 const idSchema: Schema = {
   type: "string",
@@ -223,6 +237,7 @@ const roomName: Schema = {
   type: "string",
   minLength: 1,
   maxLength: 100,
+  pattern: NOT_BLANK,
   description: "Not blank; unique among rooms that are not direct, compared trimmed, NFKC-normalised and " +
     "case-insensitively",
 };
@@ -250,8 +265,13 @@ function roomLinks(pointer = "#/id"): Record<string, Link> {
   };
 }
 
-/** JavaScript's `\s` as a character class body, so the pattern means the same in every regex dialect. */
-const JS_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff";
+/**
+ * An https URL the server takes as an avatar: `https://`, a host name of dotted labels of letters and digits
+ * joined by single hyphens, the last one starting with a letter (a numeric one would be read as an IPv4
+ * address), an optional port, then a path, query or fragment without spaces or controls.
+ */
+const HTTPS_URL =
+  "^https://([A-Za-z0-9]+(-[A-Za-z0-9]+)*\\.)*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*(:[0-9]{1,4})?([/?#][^\\u0000-\\u0020\\u007F]*)?$";
 
 // ---- schemas ----
 
@@ -469,34 +489,62 @@ function schemas(maxMessageChars: number): Record<string, Schema> {
 
 // ---- the document ----
 
-const DESCRIPTION =
-  `A real-time chat server: accounts, public and private rooms, direct messages, and persisted
+/** The document's introduction, with the limits of this server's configuration. */
+function description(limits: DocumentLimits): string {
+  return `A real-time chat server: accounts, public and private rooms, direct messages, and persisted
 history with one gap-free \`seq\` per room.
 
-- All bodies are JSON (\`Content-Type: application/json\`; anything else is 415). Bodies are limited to
-  ${SMALL_LIMIT} (400 KiB for \`PATCH /api/users/me\`).
+- All bodies are JSON (\`Content-Type: application/json\`; anything else is 415).
 - Every error is \`{"error":{"code":"snake_case_code","message":"A human sentence"}}\` with the matching status.
+  A path asked with a method it does not answer is 405 \`method_not_allowed\`, with \`Allow\`.
 - Authenticated operations take \`Authorization: Bearer <token>\` (the access token from
   \`POST /api/auth/login\`) or the web UI's \`chat_session\` cookie. A cookie-authenticated request that changes
-  state must come from the same origin (or \`CORS_ORIGINS\`), else 403 \`origin_not_allowed\`.
+  state must come from the same origin (scheme, host and port) or \`CORS_ORIGINS\`, else 403
+  \`origin_not_allowed\`.
 - Each sign-in is a **session**. Its access token lives \`expires_in\` seconds (15 minutes by default, then 401
   \`token_expired\`); \`POST /api/auth/refresh\` exchanges the refresh token for a new pair. A session ended by a
   logout, from the sessions list or by a password change is refused at once on every instance: 401
   \`session_revoked\`, and sign in again.
 - A private room is 404 to non-members, exactly like a missing room.
+- Answers carry \`Cache-Control: no-store\` (this document excepted) and \`X-Content-Type-Options: nosniff\`.
+
+**Limits** the server enforces:
+
+- A request body is at most ${byteSize(limits.maxBodyBytes)} (\`MAX_BODY_BYTES\`), ${PROFILE_LIMIT} for
+  \`PATCH /api/users/me\`: 413 \`payload_too_large\`, refused before more of the body is read.
+- A message is at most ${limits.maxMessageChars} characters (\`MAX_MESSAGE_CHARS\`). Messages are limited per
+  user on every instance together (\`RATE_LIMIT_PER_SEC\`, \`RATE_LIMIT_BURST\`): 429 \`rate_limited\` with
+  \`Retry-After\`.
+- Register, login and password-reset requests are limited per client IP (\`AUTH_RATE_LIMIT_PER_MIN\`,
+  \`AUTH_RATE_LIMIT_BURST\`): 429 \`too_many_requests\`. 5 wrong passwords or codes for one account within 15
+  minutes lock it for a while: 429 \`account_locked\`.
+- A password is 8 characters to 72 bytes of UTF-8 (bcrypt reads no further); a username 3 to 32 of
+  \`A-Z a-z 0-9 _ . -\`; an email at most 254 characters; a room name 1 to 100 characters and a description at
+  most 1000; a display name at most 64 characters, with no control or bidirectional-formatting character, not
+  only invisible ones, and not another user's username; an avatar an https URL of at most 2048 characters or an
+  image of at most 256 KB.
+- \`GET /api/users?q=\` takes at most 32 characters and answers at most 20 users. A history page is at most 100
+  messages, with at most one of \`offset\`, \`before_seq\` and \`after_seq\`.
 
 **Live delivery** is over a WebSocket at \`GET /ws?token=<token>\`, which OpenAPI does not describe (see
 \`x-websocket\` and the README's WebSocket section).`;
+}
 
-/**
- * The OpenAPI 3.1 document. `maxMessageChars` is the server's `MAX_MESSAGE_CHARS` (the one limit that is
- * configurable).
- */
-export function openApiDocument(options: { maxMessageChars?: number } = {}): OpenApiDocument {
+/** The configurable limits the document states: `MAX_MESSAGE_CHARS` and `MAX_BODY_BYTES`. */
+export type DocumentLimits = Pick<Config, "maxMessageChars" | "maxBodyBytes">;
+
+/** The OpenAPI 3.1 document for a server's limits (the defaults when left out). */
+export function openApiDocument(options: Partial<DocumentLimits> = {}): OpenApiDocument {
   const maxMessageChars = options.maxMessageChars ?? 4000;
+  const maxBodyBytes = options.maxBodyBytes ?? 65_536;
+  const small = byteSize(maxBodyBytes);
   return {
     openapi: "3.1.0",
-    info: { title: "Chat server API", version: "1.0.0", description: DESCRIPTION },
+    info: {
+      title: "Chat server API",
+      version: "1.0.0",
+      description: description({ maxMessageChars, maxBodyBytes }),
+    },
     tags: [
       { name: "meta", description: "Health and this documentation" },
       {
@@ -600,7 +648,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "username_taken",
               "email_taken",
             ]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
             "503": storeDown(),
@@ -621,11 +669,12 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             content: json({
               type: "object",
               required: ["password"],
+              anyOf: [{ required: ["login"] }, { required: ["username"] }, { required: ["email"] }],
               properties: {
-                login: { type: "string", description: "A username or an email" },
-                username: { type: "string" },
-                email: { type: "string" },
-                password: { type: "string" },
+                login: { type: "string", pattern: NOT_BLANK, description: "A username or an email" },
+                username: { type: "string", pattern: NOT_BLANK },
+                email: { type: "string", pattern: NOT_BLANK },
+                password: { type: "string", minLength: 1 },
                 code: {
                   type: "string",
                   description:
@@ -653,7 +702,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "invalid_credentials",
               "invalid_two_factor_code",
             ]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": locked,
             "503": storeDown(),
@@ -687,7 +736,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "invalid_token",
               "invalid_two_factor_code",
             ]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": locked,
             "503": storeDown(),
@@ -707,7 +756,9 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             content: json({
               type: "object",
               required: ["email"],
-              properties: { email: { type: "string", maxLength: 254 } },
+              properties: {
+                email: { type: "string", maxLength: 254, pattern: "@", description: "The account's address" },
+              },
             }, { email: "alice@example.com" }),
           },
           responses: {
@@ -718,7 +769,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               }),
             ),
             "400": badBody("invalid_email"),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
             "503": storeDown(),
@@ -746,7 +797,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           responses: {
             "204": { description: "The password is set; every session of the account has ended" },
             "400": badBody("invalid_reset_token", "invalid_new_password"),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": error("Too many attempts from this IP", ["too_many_requests"], retryAfter(true)),
             "503": storeDown(),
@@ -789,7 +840,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               ["invalid_refresh_token", "session_revoked"],
             ),
             "403": error("Cross-origin request with the refresh cookie", originRefused),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -806,7 +857,9 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
           parameters: [{
             name: "next",
             in: "query",
-            description: "A path on this site to return to (anything else means `/rooms`)",
+            description:
+              "A path on this site to return to: `/` followed by a character other than `/` and `\\`, with no " +
+              "control character or space (anything else means `/rooms`)",
             schema: { type: "string" },
           }],
           responses: {
@@ -884,18 +937,30 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
                 display_name: {
                   type: ["string", "null"],
                   minLength: 1,
-                  maxLength: 64,
-                  description: "Not blank",
+                  maxLength: MAX_DISPLAY_NAME_CHARS,
+                  pattern: DISPLAY_NAME_PATTERN,
+                  description: "Shows something (not only spaces or invisible characters); no control " +
+                    "character and no bidirectional formatting (U+202A–202E, U+2066–2069, U+200E, U+200F, " +
+                    "U+061C); not another user's username (compared NFKC-normalised, ignoring case and a " +
+                    "leading `@`: 400 `invalid_display_name`)",
                 },
                 avatar_url: {
-                  type: ["string", "null"],
-                  maxLength: 400 * 1024,
+                  anyOf: [
+                    { type: "null" },
+                    { type: "string", maxLength: 2048, pattern: HTTPS_URL, description: "An https URL" },
+                    {
+                      type: "string",
+                      maxLength: 400 * 1024,
+                      pattern: "^data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$",
+                      description: "An image of at most 256 KB decoded",
+                    },
+                  ],
                   description:
                     "An https URL of at most 2048 characters, or a `data:image/(png|jpeg|gif|webp);base64,…` " +
                     "URL of at most 256 KB decoded",
                 },
               },
-            }, { display_name: "Alice" }),
+            }, { display_name: "Alice Liddell" }),
           },
           responses: {
             "200": ok("The updated profile", ref("User")),
@@ -903,7 +968,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("The token's user no longer exists", ["user_not_found"]),
-            "413": tooLarge("400 KiB"),
+            "413": tooLarge(PROFILE_LIMIT),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -945,7 +1010,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("The token's user no longer exists", ["user_not_found"]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -1033,7 +1098,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("The token's user no longer exists", ["user_not_found"]),
             "409": error("Two-factor sign-in is already on", ["two_factor_enabled"]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -1060,7 +1125,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("The token's user no longer exists", ["user_not_found"]),
             "409": error("Two-factor sign-in is off", ["two_factor_disabled"]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -1231,7 +1296,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
             "409": nameTaken,
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": error(
               "The caller created `ROOMS_PER_USER_PER_HOUR` rooms (20 by default) within the hour; see `Retry-After`",
@@ -1269,6 +1334,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             content: json({
               type: "object",
               properties: { name: roomName, description: { type: "string", maxLength: 1000 } },
+              minProperties: 1,
               description: "At least one of `name` and `description`",
             }, { name: "design", description: "Pixels and fonts" }),
           },
@@ -1285,7 +1351,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "room_name_taken",
               "direct_room",
             ]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": rateLimited,
             "503": storeDown(),
@@ -1380,7 +1446,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               "user_not_found",
             ),
             "409": error("A direct room always has its two members", ["direct_room"]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": rateLimited,
             "503": storeDown(),
@@ -1485,7 +1551,10 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
                   type: "string",
                   minLength: 1,
                   maxLength: maxMessageChars,
-                  description: "Not blank, no NUL, well-formed Unicode",
+                  pattern: `^[^\\u0000]*[^\\u0000${JS_SPACE}][^\\u0000]*$`,
+                  description:
+                    "Not blank, no NUL, well-formed Unicode. Text starting with `/` is a command " +
+                    "(400 `unknown_command` or `invalid_command` when it is not one); `//` sends it as text.",
                 },
                 client_id: {
                   type: ["string", "null"],
@@ -1515,7 +1584,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               ...originRefused,
             ]),
             "404": roomNotFound,
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": rateLimited,
             "503": storeDown("commands_unavailable"),
@@ -1546,7 +1615,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
               ...originRefused,
             ]),
             "404": roomNotFound,
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "503": storeDown(),
           },
@@ -1575,7 +1644,7 @@ export function openApiDocument(options: { maxMessageChars?: number } = {}): Ope
             "401": unauthorized,
             "403": error("Cross-origin request with the session cookie", originRefused),
             "404": error("No such user", ["user_not_found"]),
-            "413": tooLarge(SMALL_LIMIT),
+            "413": tooLarge(small),
             "415": unsupportedType,
             "429": error(
               "The caller started conversations with `DMS_PER_USER_PER_HOUR` new people (20 by default) " +
@@ -1627,8 +1696,8 @@ export const openApi: OpenApiDocument = openApiDocument();
 const CACHE = "public, max-age=300";
 
 /** `GET /api/openapi.json`: the document for this server's configuration, built once. */
-export function openApiHandler(config: Pick<Config, "maxMessageChars">): Handler<AppEnv> {
-  const body = JSON.stringify(openApiDocument({ maxMessageChars: config.maxMessageChars }));
+export function openApiHandler(config: DocumentLimits): Handler<AppEnv> {
+  const body = JSON.stringify(openApiDocument(limitsOf(config)));
   return () =>
     new Response(body, {
       headers: { "content-type": "application/json", "cache-control": CACHE },
@@ -1636,8 +1705,8 @@ export function openApiHandler(config: Pick<Config, "maxMessageChars">): Handler
 }
 
 /** `GET /api/docs`: the document as a static HTML page (no script; styles allowed by hash only). */
-export function apiDocsHandler(config: Pick<Config, "maxMessageChars">): Handler<AppEnv> {
-  const html = renderDocs(openApiDocument({ maxMessageChars: config.maxMessageChars }));
+export function apiDocsHandler(config: DocumentLimits): Handler<AppEnv> {
+  const html = renderDocs(openApiDocument(limitsOf(config)));
   let csp: Promise<string> | undefined;
   return async () => {
     csp ??= styleHash(STYLE).then((hash) =>
@@ -1649,10 +1718,16 @@ export function apiDocsHandler(config: Pick<Config, "maxMessageChars">): Handler
         "cache-control": CACHE,
         "content-security-policy": await csp,
         "x-content-type-options": "nosniff",
+        "referrer-policy": "same-origin",
       },
     });
   };
 }
+
+const limitsOf = ({ maxMessageChars, maxBodyBytes }: DocumentLimits): DocumentLimits => ({
+  maxMessageChars,
+  maxBodyBytes,
+});
 
 async function styleHash(css: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(css)));

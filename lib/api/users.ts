@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { publicUser, selfUser } from "../chat/views.ts";
 import { ChatError } from "../errors.ts";
 import { isId } from "../ids.ts";
-import { parseProfileUpdate } from "../chat/profile.ts";
+import { checkDisplayNameFree, parseProfileUpdate } from "../chat/profile.ts";
 import type { Services, SignedInEnv } from "../web/env.ts";
 import { readJson } from "../validate.ts";
 
@@ -33,6 +33,7 @@ export function userRoutes(deps: Services): Hono<SignedInEnv> {
       throw new ChatError("invalid_password", "Change the password with POST /api/users/me/password");
     }
     const update = parseProfileUpdate(body);
+    await checkDisplayNameFree(store.users, c.var.user.userId, update);
     const user = await store.users.updateProfile(c.var.user.userId, update);
     if (user === null) throw new ChatError("user_not_found", "User not found");
     return c.json(selfUser(user, await chat.activity.isOnline(user.id)));

@@ -34,9 +34,7 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
     }
     // Early, before the token and the store are asked; the slot itself is taken just before the upgrade.
     if (connections.full) return serverFull(connections);
-    const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(
-      Boolean,
-    );
+    const offered = offeredProtocols(c.req.header("sec-websocket-protocol"));
     const bearer = offered.find((p) => p.startsWith(BEARER_PREFIX));
     const token = c.req.query("token") ?? bearer?.slice(BEARER_PREFIX.length) ?? accessCookie(c.req.raw);
     const who = await identify(deps, token);
@@ -58,13 +56,34 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
       release();
       releaseOwn();
     };
-    return upgradeToHub(
+    const response = upgradeToHub(
       c.req.raw,
       hub,
       { ...identity, roomId: roomId === "" ? undefined : roomId },
-      { protocol, heartbeatSeconds: config.heartbeatSeconds, onGone },
+      { heartbeatSeconds: config.heartbeatSeconds, onGone },
     );
+    // Set here rather than passed as `protocol`: Deno.upgradeWebSocket splits the offer on ", " exactly and
+    // throws (a 500) for `chat,bearer.<jwt>`, which is how Node's `ws` client sends it.
+    if (protocol !== undefined) response.headers.set("sec-websocket-protocol", protocol);
+    return response;
   };
+}
+
+/** RFC 7230 `token` characters: what a subprotocol name may be made of. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The subprotocols a client offers, parsed as RFC 6455 says (`Sec-WebSocket-Protocol: 1#token`): names
+ * separated by commas with optional spaces or tabs around them, over one or several header lines. Elements
+ * that are not tokens are dropped, so no header value makes the upgrade fail.
+ *
+ * @example
+ * offeredProtocols("chat,bearer.abc"); // ["chat", "bearer.abc"]
+ * offeredProtocols(" chat ,\tbearer.abc , "); // ["chat", "bearer.abc"]
+ */
+export function offeredProtocols(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  return header.split(",").map((part) => part.trim()).filter((part) => TOKEN.test(part));
 }
 
 /**

@@ -12,7 +12,8 @@ export class People {
    * ordered by username, with whether each is online.
    */
   async search(q: string): Promise<PublicUser[]> {
-    if (q.length > 32) throw new ChatError("invalid_query", '"q" must be at most 32 characters long');
+    // Characters are code points, as JSON Schema's `maxLength` counts them (the OpenAPI document says 32).
+    if ([...q].length > 32) throw new ChatError("invalid_query", '"q" must be at most 32 characters long');
     const users = q === "" ? [] : await this.store.users.search(q, 20);
     const online = await Promise.all(users.map((u) => this.activity.isOnline(u.id)));
     return users.map((u, i) => publicUser(u, online[i]));

@@ -5,6 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
+import { isHttps } from "../auth/session.ts";
 import type { Config } from "../config.ts";
 import { ChatError } from "../errors.ts";
 import type { AppEnv } from "./env.ts";
@@ -15,17 +16,33 @@ export function listedOrigin(config: Config, origin: string): boolean {
 }
 
 /**
- * Whether the request's `Origin` may use the API, the pages and the socket: absent (not a browser), the same
- * origin as the request (by `Host`), or listed in CORS_ORIGINS.
+ * Whether the request's `Origin` may use the API, the pages and the socket: absent (not a browser), listed in
+ * CORS_ORIGINS, `PUBLIC_URL`'s origin, or the request's own origin. The request's own origin is compared whole:
+ * scheme, host and port, with the scheme https when the connection is TLS or, with `TRUST_PROXY`, when
+ * `X-Forwarded-Proto` says so. `https://host` is not the origin of `http://host`.
  */
 export function originAllowed(request: Request, config: Config): boolean {
   const origin = request.headers.get("origin");
   if (origin === null || listedOrigin(config, origin)) return true;
+  const theirs = originOf(origin);
+  if (theirs === null) return false;
+  if (config.publicUrl !== undefined && originOf(config.publicUrl) === theirs) return true;
   const host = request.headers.get("host");
+  if (host === null) return false;
+  const scheme = isHttps(request, config.trustProxy) ? "https" : "http";
+  return originOf(`${scheme}://${host}`) === theirs;
+}
+
+/** `scheme://host[:port]` as the URL parser serialises it (default port left out), or null. */
+function originOf(url: string): string | null {
   try {
-    return host !== null && new URL(origin).host === host;
+    const parsed = new URL(url);
+    // Only http(s) origins compare: `null`, `file:` and the like are never "the same".
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+    if (parsed.username !== "" || parsed.password !== "") return null;
+    return parsed.origin;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -47,8 +64,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * Refuses (403 `origin_not_allowed`) a state-changing request that a browser may have sent on another site's
  * behalf: one without an `Authorization` header (so carrying at most the session cookie, or nothing, as a
  * login form) whose `Origin` is not allowed (`originAllowed`). Bearer-token calls and requests without
- * `Origin` (curl, other servers) pass. `hono/csrf` does not fit: it lets JSON bodies through, refuses requests
- * without `Origin`, and compares whole origins rather than hosts (behind a TLS-terminating proxy).
+ * `Origin` (curl, other servers) pass. `hono/csrf` does not fit: it lets JSON bodies through and refuses
+ * requests without `Origin`.
  */
 export function sameOrigin(): MiddlewareHandler<AppEnv> {
   return async function sameOrigin(c, next) {

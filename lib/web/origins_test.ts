@@ -14,7 +14,11 @@ Deno.test("originAllowed() lets through no Origin, the request's own host and CO
   const cases: [string, string | undefined, boolean, boolean][] = [
     ["no Origin (not a browser)", undefined, true, true],
     ["same host", "http://chat.local", true, true],
-    ["same host, other scheme (behind a TLS proxy)", "https://chat.local", true, true],
+    ["same host, other scheme", "https://chat.local", false, true],
+    ["same host, other port", "http://chat.local:8080", false, true],
+    ["same host, default port spelt out", "http://chat.local:80", true, true],
+    ["same host in other case", "http://CHAT.local", true, true],
+    ["same host with credentials", "http://user@chat.local", false, true],
     ["listed", "https://ok.example", true, true],
     ["foreign", "https://evil.example", false, true],
     ["not a URL", "null", false, true],
@@ -25,6 +29,29 @@ Deno.test("originAllowed() lets through no Origin, the request's own host and CO
       assert.equal(originAllowed(request(origin), any), withStar);
     });
   }
+});
+
+Deno.test("originAllowed() takes the scheme from TLS, X-Forwarded-Proto with TRUST_PROXY, or PUBLIC_URL", () => {
+  const request = (url: string, origin: string, headers: Record<string, string> = {}) =>
+    new Request(url, { headers: { origin, host: new URL(url).host, ...headers } });
+  const plain = loadConfig({ APP_ENV: "test" });
+  const proxied = loadConfig({ APP_ENV: "test", TRUST_PROXY: "true" });
+  const published = loadConfig({ APP_ENV: "test", PUBLIC_URL: "https://chat.example.com" });
+  const tls = "https://chat.example.com/x";
+  const http = "http://chat.example.com/x";
+  assert.equal(originAllowed(request(tls, "https://chat.example.com"), plain), true, "a TLS connection");
+  assert.equal(originAllowed(request(tls, "http://chat.example.com"), plain), false, "http page, https site");
+  const forwarded = { "x-forwarded-proto": "https" };
+  assert.equal(originAllowed(request(http, "https://chat.example.com", forwarded), proxied), true);
+  assert.equal(originAllowed(request(http, "http://chat.example.com", forwarded), proxied), false);
+  assert.equal(
+    originAllowed(request(http, "https://chat.example.com", forwarded), plain),
+    false,
+    "X-Forwarded-Proto is ignored without TRUST_PROXY",
+  );
+  assert.equal(originAllowed(request(http, "https://chat.example.com"), published), true, "PUBLIC_URL");
+  assert.equal(originAllowed(request(http, "https://chat.example.com:8443"), published), false);
+  assert.equal(originAllowed(request(http, "https://other.example"), published), false);
 });
 
 Deno.test("sameOrigin() refuses a state-changing request from a foreign origin unless it carries Authorization", async (t) => {
