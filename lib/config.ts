@@ -47,6 +47,8 @@ export interface Config {
   corsOrigins: string[];
   heartbeatSeconds: number;
   wsMaxBufferedBytes: number;
+  /** Most stored messages one WebSocket `resume` frame is answered with; the client asks again for the rest. */
+  resumeMaxMessages: number;
   trustProxy: boolean;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
@@ -113,6 +115,7 @@ export const CONFIG_VARIABLES = [
   "TRUST_PROXY",
   "HEARTBEAT_SECONDS",
   "WS_MAX_BUFFERED_BYTES",
+  "RESUME_MAX_MESSAGES",
   "MAX_CONNECTIONS",
   "PRESENCE_MAX_ROOM_MEMBERS",
   "AMQP_URL",
@@ -309,6 +312,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     corsOrigins,
     heartbeatSeconds: int("HEARTBEAT_SECONDS", 25, 1, 300),
     wsMaxBufferedBytes: int("WS_MAX_BUFFERED_BYTES", 1_048_576, 1_024, 1_073_741_824),
+    resumeMaxMessages: int("RESUME_MAX_MESSAGES", 1_000, 1, 100_000),
     trustProxy: bool("TRUST_PROXY"),
     logLevel: logLevel as LogLevel,
     shutdownTimeoutSeconds: int("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 300),

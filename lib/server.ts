@@ -100,6 +100,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     maxBufferedBytes: config.wsMaxBufferedBytes,
     // A reconnecting client sends `resume` first: until then its live frames wait, so none it has is repeated.
     resumeGraceMs: 1_000,
+    resumeMaxMessages: config.resumeMaxMessages,
     metrics,
   });
   const chat = createChat({

@@ -349,6 +349,11 @@ for (const kind of STORES) {
           client.options.wsUrl = wsOf(cluster, 1);
           await within(client.connect(), 60_000, "the resume");
           assert.deepEqual(client.lastResumed, { [room]: 4 + count });
+          assert.equal(
+            client.resumePages,
+            Math.ceil(count / 1_000) - 1,
+            "1,000 per resume (RESUME_MAX_MESSAGES)",
+          );
           assert.deepEqual(
             client.arrivals.get(room)!.slice(before),
             range(5, 4 + count),

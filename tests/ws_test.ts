@@ -751,7 +751,7 @@ Deno.test("resume sends every message after last_seq in order, then live, with n
   }
 });
 
-Deno.test("resume after a long absence: 10,000 messages arrive in order, paced by the socket", async () => {
+Deno.test("resume after a long absence: 10,000 messages arrive in order, 1,000 per resume, paced by the socket", async () => {
   const srv = await startServer();
   try {
     const { alice, bob, room } = await twoMembers(srv.url);
@@ -764,8 +764,17 @@ Deno.test("resume after a long absence: 10,000 messages arrive in order, paced b
     );
     const b = await TestSocket.open(`${srv.wsUrl}?token=${bob.token}`);
     b.send({ type: "resume", rooms: { [room.id]: 1 } });
-    const resumed = await b.waitFor((f) => f.type === "resumed", "resumed", { timeoutMs: 30_000 });
-    assert.equal(resumed.rooms[room.id], 10_001);
+    // RESUME_MAX_MESSAGES (1,000) per resume: each answer names where to go on, until the last.
+    for (let page = 1; page <= 10; page++) {
+      const from = b.frames.length;
+      const resumed = await b.waitFor((f) => f.type === "resumed", "resumed", { from, timeoutMs: 30_000 });
+      assert.equal(resumed.rooms[room.id], 1 + page * 1_000);
+      assert.equal(b.count((f) => f.type === "text"), page * 1_000);
+      if (page < 10) {
+        assert.deepEqual(resumed.more, { [room.id]: 1 + page * 1_000 });
+        b.send({ type: "resume", rooms: resumed.more });
+      } else assert.equal(resumed.more, undefined);
+    }
     const seqs = b.frames.filter((f) => f.type === "text").map((f) => f.seq);
     assert.equal(seqs.length, 10_000);
     assert.deepEqual(seqs, Array.from({ length: 10_000 }, (_, i) => i + 2));

@@ -85,7 +85,7 @@ export function hubHandler(
             return;
           }
           case "resume": {
-            const { done, failed } = await hub.resume(client, frame.rooms);
+            const { done, more, failed } = await hub.resume(client, frame.rooms);
             for (const { roomId, error } of failed) {
               const refusal = !(error instanceof NotSubscribedError)
                 ? error
@@ -94,7 +94,9 @@ export function hubHandler(
                 : new ChatError("room_not_found");
               client.sendFrame(errorFrame(refusal, log, { room_id: roomId }));
             }
-            client.sendFrame({ type: "resumed", rooms: done });
+            // Rooms cut short at the bound: the client asks for the rest (`more`), page by page.
+            const cut = Object.keys(more).length > 0;
+            client.sendFrame(cut ? { type: "resumed", rooms: done, more } : { type: "resumed", rooms: done });
             return;
           }
           case "refresh": {

@@ -2,7 +2,9 @@
  * How the chat client gets every message of its rooms once: a `resume` frame from each room's last contiguous
  * seq as the first frame of every socket, another on the open socket for a room whose live stream jumps, and
  * the history API when there is no socket or a resume could not fill a hole. The server answers resumes in the
- * order they were sent, each with one `resumed` frame (or, when the whole resume failed, an error frame).
+ * order they were sent, each with one `resumed` frame (or, when the whole resume failed, an error frame). One
+ * resume brings at most `RESUME_MAX_MESSAGES` messages: the rooms it did not finish come back in the answer's
+ * `more`, and are resumed again from there at once, page after page, until none is left.
  */
 import type { ChatMessage, ErrorFrame, ResumedFrame } from "../hub/protocol.ts";
 import type { Timers } from "./clock.ts";
@@ -105,15 +107,23 @@ export class CatchUp {
     else this.#fetchAfter(room);
   }
 
-  /** The oldest resume was answered. */
+  /** The oldest resume was answered; the rooms in its `more` are resumed again for their next page. */
   resumed(frame: ResumedFrame): void {
     const request = this.#requests.shift();
     if (!request) return;
+    const more = new Map(Object.entries(frame.more ?? {}));
+    const next: Sync[] = [];
     for (const room of request.rooms) {
-      room.resuming = false;
-      this.#roomResumed(room, frame.rooms[room.state.id]);
+      const from = more.get(room.state.id);
+      // Still resuming (the server sends none of its live messages meanwhile) unless the user left it.
+      if (from !== undefined && this.#rooms.get(room.state.id) === room) next.push(room);
+      else {
+        room.resuming = false;
+        this.#roomResumed(room, frame.rooms[room.state.id]);
+      }
     }
     if (request.first) this.#options.connection.connected();
+    if (next.length > 0) this.#nextPage(next, more);
   }
 
   /** An error frame that is no send's: a resume's failure, for one room or the whole resume. */
@@ -145,6 +155,18 @@ export class CatchUp {
       room.retryMs = undefined;
     }
     this.#requests.push({ rooms: asked, first });
+  }
+
+  /**
+   * Asks for the next page of rooms a resume stopped short in, from where it stopped (or from `lastSeq`, were
+   * that further): what arrived is never asked for again, so the pages always move on.
+   */
+  #nextPage(rooms: Sync[], more: Map<string, number>): void {
+    const from = rooms.map((room) => [room, Math.max(room.state.lastSeq, more.get(room.state.id)!)] as const);
+    const asked = Object.fromEntries(from.map(([room, seq]) => [room.state.id, seq]));
+    if (!this.#options.connection.send({ type: "resume", rooms: asked })) return;
+    for (const [room, seq] of from) room.resumeFrom = seq;
+    this.#requests.push({ rooms, first: false });
   }
 
   /** A room's resume ended; `sent` is the last seq the server sent for it (none when it failed). */

@@ -351,6 +351,118 @@ Deno.test("ChatClient reads the history API when a resume says it sent more than
   assert.deepEqual(seqs(client.room("r1").messages), [1, 2, 3, 4, 5, 6]);
 });
 
+/**
+ * Plays the server's bounded resume: answers each `resume` the client sent with the stored messages after each
+ * room's `last_seq` (up to `stored[room]`), at most `max` over all rooms, then `resumed` with `more` for the
+ * rooms left. Returns the resume frames answered and the other frames the client sent, each in order.
+ */
+function answerResumes(socket: FakeSocket, stored: Record<string, number>, max: number) {
+  const answered: ClientFrame[] = [];
+  const others: ClientFrame[] = [];
+  for (let frames = socket.take(); frames.length > 0; frames = socket.take()) {
+    for (const frame of frames) {
+      if (frame.type !== "resume") {
+        others.push(frame);
+        continue;
+      }
+      answered.push(frame);
+      let left = max;
+      const rooms: Record<string, number> = {};
+      const more: Record<string, number> = {};
+      for (const [room, from] of Object.entries(frame.rooms)) {
+        if (left === 0) {
+          more[room] = from;
+          continue;
+        }
+        const to = Math.min(stored[room], from + left);
+        socket.receive(...messages(room, from + 1, to));
+        left -= to - from;
+        rooms[room] = to;
+        if (to < stored[room]) more[room] = to;
+      }
+      socket.receive(
+        Object.keys(more).length > 0 ? { type: "resumed", rooms, more } : { type: "resumed", rooms },
+      );
+    }
+  }
+  return { answered, others };
+}
+
+Deno.test("ChatClient catches up a 2,000-message gap by itself, one bounded page after another", async () => {
+  const outbox = new MemoryOutbox();
+  await outbox.put({
+    client_id: "old-1",
+    room_id: "r1",
+    content: "waiting",
+    created_at: "2025-01-01T00:00:00Z",
+  });
+  const { client, sockets, api } = setup({ outbox });
+  client.watch("r1", seed("r1", 3));
+  client.watch("r2", seed("r2", 2));
+  client.connect();
+  await settle();
+  const socket = sockets.last;
+  socket.accept();
+  const { answered, others } = answerResumes(socket, { r1: 2_003, r2: 502 }, 1_000);
+  assert.deepEqual(answered, [
+    { type: "resume", rooms: { r1: 3, r2: 2 } },
+    { type: "resume", rooms: { r1: 1_003, r2: 2 } },
+    { type: "resume", rooms: { r2: 2 } },
+  ]);
+  assert.equal(client.status, "connected", "after the first page");
+  assert.deepEqual(seqs(client.room("r1").messages), Array.from({ length: 2_003 }, (_, i) => i + 1));
+  assert.deepEqual(seqs(client.room("r2").messages), Array.from({ length: 502 }, (_, i) => i + 1));
+  assert.equal(client.room("r1").lastSeq, 2_003);
+  assert.deepEqual(api.requests, [], "all through the socket");
+
+  // The outbox waited for the room's whole gap: it went after r1's last page.
+  assert.deepEqual(others, [{ type: "message", room_id: "r1", content: "waiting", client_id: "old-1" }]);
+  socket.receive(message("r1", 2_004));
+  assert.equal(client.room("r1").lastSeq, 2_004, "live again");
+  assert.deepEqual(socket.take(), []);
+});
+
+Deno.test("ChatClient: a room's next page waits for its outbox; a jump during a page asks for nothing more", async () => {
+  const { client, sockets } = setup();
+  client.watch("r1", seed("r1", 3));
+  client.connect();
+  await settle();
+  const socket = sockets.last;
+  socket.accept();
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+  socket.receive(...messages("r1", 4, 5), { type: "resumed", rooms: { r1: 5 }, more: { r1: 5 } });
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r1: 5 } }]);
+  client.send("r1", "not yet");
+  await settle();
+  assert.deepEqual(socket.take(), [], "not synced before the last page");
+  socket.receive(message("r1", 9)); // cannot come from the server (the room is paused): no resume of its own
+  assert.deepEqual(socket.take(), []);
+  socket.receive(...messages("r1", 6, 8), { type: "resumed", rooms: { r1: 8 } });
+  assert.equal(client.room("r1").lastSeq, 9);
+  assert.deepEqual(socket.take(), [{
+    type: "message",
+    room_id: "r1",
+    content: "not yet",
+    client_id: "cid-1",
+  }]);
+});
+
+Deno.test("ChatClient: a room left while it is paged is not asked for again", async () => {
+  const { client, sockets } = setup({
+    api: (request) => request === "POST /api/rooms/r1/leave" ? {} : undefined,
+  });
+  client.watch("r1", seed("r1", 3));
+  client.watch("r2", seed("r2", 3));
+  client.connect();
+  await settle();
+  const socket = sockets.last;
+  socket.accept();
+  socket.take();
+  await client.leave("r1");
+  socket.receive(message("r1", 4), { type: "resumed", rooms: { r1: 4 }, more: { r1: 4, r2: 3 } });
+  assert.deepEqual(socket.take(), [{ type: "resume", rooms: { r2: 3 } }]);
+});
+
 Deno.test("ChatClient: a reset moves past the messages retention removed and marks the hole", async () => {
   const { client, sockets } = setup();
   client.watch("r1", seed("r1", 3));

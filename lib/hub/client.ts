@@ -42,7 +42,13 @@ export class Client {
     readonly onOverflow: (client: Client) => void,
     readonly maxBuffered: number,
   ) {
-    this.stream = new SocketStream((frame) => this.send(frame));
+    // Frames held during a resume count against the same cap as the unsent backlog.
+    this.stream = new SocketStream((frame) => this.send(frame), {
+      maxHeldBytes: maxBuffered,
+      overflow: () => {
+        if (!this.#closed) this.onOverflow(this);
+      },
+    });
   }
 
   get userId(): string {

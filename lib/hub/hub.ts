@@ -8,6 +8,7 @@ import {
   type History,
   RecentWindow,
   resume,
+  RESUME_MAX_MESSAGES,
   type ResumeOutcome,
   type ResumeResult,
   type SeqFrame,
@@ -53,6 +54,11 @@ export interface HubOptions {
    * is a `resume`, frames the client already has are not sent again: see `SocketStream.startHold()`.
    */
   resumeGraceMs?: number;
+  /**
+   * Most stored frames one `resume` frame is answered with, over all its rooms (`RESUME_MAX_MESSAGES`, 1,000);
+   * the rest is asked for again (the `resumed` frame's `more`).
+   */
+  resumeMaxMessages?: number;
 }
 
 export interface HubStats {
@@ -94,6 +100,7 @@ export class Hub {
   readonly #recentSize: number;
   readonly #metrics: HubMetrics | undefined;
   readonly #resumeGraceMs: number;
+  readonly #resumeMaxMessages: number;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
   readonly #users = new Map<string, Entry>();
@@ -115,6 +122,7 @@ export class Hub {
     this.#recentSize = options.recentSize ?? 256;
     this.#metrics = options.metrics;
     this.#resumeGraceMs = options.resumeGraceMs ?? 0;
+    this.#resumeMaxMessages = options.resumeMaxMessages ?? RESUME_MAX_MESSAGES;
   }
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
@@ -404,13 +412,17 @@ export class Hub {
 
   /**
    * Catches `client` up in each room from the `last_seq` given: every stored frame after it that this socket
-   * was not sent, in order, once (see `recovery.ts`). The caller answers `resumed` and the failures.
+   * was not sent, in order, once, at most `resumeMaxMessages` of them, written as the socket drains (see
+   * `recovery/resume.ts`). The caller answers `resumed` (with `more` for the rooms left) and the failures.
    */
   resume(client: Client, rooms: Record<string, number>): Promise<ResumeResult> {
     return resume(client, rooms, {
       history: this.#history,
       recent: (roomId, afterSeq) => this.recentAfter(roomId, afterSeq),
       onResumed: (outcome) => this.#metrics?.resumed(outcome),
+      maxMessages: this.#resumeMaxMessages,
+      // Well under the slow-consumer cap, so that live frames of other rooms still fit beside the backfill.
+      drainBytes: Math.floor(this.#maxBuffered / 4),
     });
   }
 

@@ -114,13 +114,19 @@ interface Instance {
 
 /** A started hub on a spied `MemoryBus`; pass the same `broker` to run several "instances" of the server. */
 async function instance(
-  options: { broker?: MemoryBroker; maxBufferedBytes?: number } = {},
+  options: { broker?: MemoryBroker; maxBufferedBytes?: number; resumeMaxMessages?: number } = {},
 ): Promise<Instance> {
   const broker = options.broker ?? new MemoryBroker();
   const spy = new SpyBus(new MemoryBus(broker));
   const handler = new RecordingHandler();
   const history = new FakeHistory();
-  const hub = new Hub({ bus: spy, history, log: nullLogger, maxBufferedBytes: options.maxBufferedBytes });
+  const hub = new Hub({
+    bus: spy,
+    history,
+    log: nullLogger,
+    maxBufferedBytes: options.maxBufferedBytes,
+    resumeMaxMessages: options.resumeMaxMessages,
+  });
   await hub.start(handler);
   return { broker, spy, hub, handler, history };
 }
@@ -935,8 +941,9 @@ const seqsOf = (s: Socket) =>
 function answerResumes(hub: Hub, handler: RecordingHandler): void {
   handler.onFrame = async (client, frame) => {
     if (frame.type !== "resume") return;
-    const { done } = await hub.resume(client, frame.rooms);
-    client.sendFrame({ type: "resumed", rooms: done });
+    const { done, more } = await hub.resume(client, frame.rooms);
+    const cut = Object.keys(more).length > 0;
+    client.sendFrame(cut ? { type: "resumed", rooms: done, more } : { type: "resumed", rooms: done });
   };
 }
 
@@ -1112,6 +1119,32 @@ Deno.test("`Hub` resume sends exactly what this socket was not sent, whatever th
   await a.transport.waitForFrames(9);
   assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 8 } });
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` answers a resume with at most `resumeMaxMessages`; the room's live frames wait for its last page", async () => {
+  const { hub, handler, history } = await instance({ resumeMaxMessages: 3 });
+  answerResumes(hub, handler);
+  history.store("r1", storedFrames(1, 2, 3, 4, 5, 6, 7, 8));
+  const a = await open(hub, "alice", ["r1"]);
+  hub.receive(a.client, JSON.stringify({ type: "resume", rooms: { r1: 0 } }));
+  await a.transport.waitForFrames(4);
+  assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 3 }, more: { r1: 3 } });
+
+  history.store("r1", storedFrames(9));
+  await publishStored(hub, 9); // live while the client has not asked for the next page: not sent
+  await nextMacrotask();
+  assert.deepEqual(seqsOf(a), [1, 2, 3]);
+  hub.receive(a.client, JSON.stringify({ type: "resume", rooms: { r1: 3 } }));
+  await a.transport.waitForFrames(8);
+  assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 6 }, more: { r1: 6 } });
+  hub.receive(a.client, JSON.stringify({ type: "resume", rooms: { r1: 6 } }));
+  await a.transport.waitForFrames(12);
+  assert.deepEqual(a.transport.frames.at(-1), { type: "resumed", rooms: { r1: 9 } });
+
+  await publishStored(hub, 10); // live again
+  await a.transport.waitForFrames(13);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   await hub.shutdown();
 });
 

@@ -28,7 +28,10 @@ export interface TypingFrame {
 export interface PingFrame {
   type: "ping";
 }
-/** Sends every message after each room's `last_seq`, in order, then continues live with no gap or repeat. */
+/**
+ * Sends every message after each room's `last_seq`, in order, then continues live with no gap or repeat; at
+ * most `RESUME_MAX_MESSAGES` per frame, the rest when asked again (`ResumedFrame.more`).
+ */
 export interface ResumeFrame {
   type: "resume";
   rooms: Record<string, number>;
@@ -122,10 +125,17 @@ export interface ResetFrame {
   room_id: string;
   from_seq: number;
 }
-/** A resume is done: per room, the last seq sent; live delivery continues from there. */
+/**
+ * A resume is answered: per room, the last seq sent; live delivery continues from there. One resume sends at
+ * most `RESUME_MAX_MESSAGES` messages (1,000): the rooms it did not finish are in `more`, each with the seq to
+ * resume it from next. Such a room gets no live messages until it is resumed again (`{type:"resume",rooms:
+ * more}`): they come with the rest of its gap, in order, once.
+ */
 export interface ResumedFrame {
   type: "resumed";
   rooms: Record<string, number>;
+  /** Only when the resume stopped at its bound: the rooms left, and where to resume each. */
+  more?: Record<string, number>;
 }
 
 /** A `refresh` was accepted: the socket is authorised until `expires_at` (ms since the epoch). */

@@ -15,8 +15,8 @@ export interface ChatClientOptions {
   rooms: string[];
   /**
    * How to catch up after each (re)connect: `"rest"` (default) pages through `GET /api/rooms/:id/messages`
-   * after the first pong; `"resume"` sends `{type:"resume", rooms:{room: lastSeq}}` on open and is ready at
-   * `resumed`, never calling REST. In `"resume"` mode every repeated seq counts as a duplicate and every hole
+   * after the first pong; `"resume"` sends `{type:"resume", rooms:{room: lastSeq}}` on open (again with each
+   * `resumed.more`, page after page) and is ready at the last `resumed`, never calling REST. In `"resume"` mode every repeated seq counts as a duplicate and every hole
    * the server leaves in the stream as a gap.
    */
   catchUp?: "rest" | "resume";
@@ -75,8 +75,10 @@ export class ChatClient {
   restRequests = 0;
   /** Per room, the seq of every stored frame in arrival order (live and backfill, across connections). */
   readonly arrivals = new Map<string, number[]>();
-  /** The `rooms` of the last `resumed` frame. */
+  /** The `rooms` of the last resume on connecting (of all its `resumed` frames, when it came in pages). */
   lastResumed: Record<string, number> | null = null;
+  /** `resumed` frames that named rooms left (`more`), over every connection. */
+  resumePages = 0;
   readonly acked = new Map<string, { id: string; seq: number; room_id: string }>();
   connects = 0;
   #ws: WebSocket | null = null;
@@ -110,6 +112,7 @@ export class ChatClient {
       this.#ws = ws;
       this.#ready = false;
       let opened = false;
+      let pages: Record<string, number> = {};
       ws.onopen = () => {
         opened = true;
         if (resume) {
@@ -122,11 +125,18 @@ export class ChatClient {
       ws.onmessage = async (event) => {
         const frame = JSON.parse(event.data) as Frame;
         if (resume && frame.type === "resumed" && this.#ready) {
-          this.#onOpenResumed(frame.rooms as Record<string, number>);
+          this.#onOpenResumed(frame.rooms as Record<string, number>, frame.more as Record<string, number>);
           return;
         }
         if (resume && frame.type === "resumed" && !this.#ready) {
-          this.#onResumed(frame.rooms as Record<string, number>);
+          pages = { ...pages, ...frame.rooms as Record<string, number> };
+          if (frame.more !== undefined) {
+            // The resume stopped at its bound: ask for the next page, from where it stopped.
+            this.resumePages++;
+            ws.send(JSON.stringify({ type: "resume", rooms: frame.more }));
+            return;
+          }
+          this.#onResumed(pages);
           this.#ready = true;
           this.connects++;
           this.#resend();
@@ -314,9 +324,14 @@ export class ChatClient {
     this.#ws.send(JSON.stringify({ type: "resume", rooms: { [room]: from } }));
   }
 
-  #onOpenResumed(rooms: Record<string, number>): void {
+  #onOpenResumed(rooms: Record<string, number>, more: Record<string, number> | undefined): void {
+    if (more !== undefined) {
+      // The rooms left stay resuming: their next page, from where the resume stopped.
+      this.resumePages++;
+      this.#ws?.send(JSON.stringify({ type: "resume", rooms: more }));
+    }
     for (const [room, to] of Object.entries(rooms)) {
-      if (!this.#resuming.delete(room)) continue;
+      if (more?.[room] !== undefined || !this.#resuming.delete(room)) continue;
       const record = this.openResumes.findLast((r) => r.room === room && r.resumedAt === undefined);
       if (record !== undefined) {
         record.resumedAt = performance.now();

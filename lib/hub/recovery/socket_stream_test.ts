@@ -73,3 +73,52 @@ Deno.test("`SocketStream.forget()` forgets what was sent in a room left", () => 
   s.backfilled("r", 1, "b1");
   assert.deepEqual(sent, ["l1", "b1"]);
 });
+
+Deno.test("`SocketStream.pause()` drops the held frames and the live ones until the room's next resume", () => {
+  const { stream: s, sent } = stream();
+  s.hold("r", 0);
+  s.live("r", 3, "h3"); // held while the backfill runs
+  s.backfilled("r", 1, "b1");
+  s.pause("r"); // the resume stopped at its bound after 1
+  assert.equal(s.paused("r"), true);
+  assert.equal(s.live("r", 4, "l4"), false);
+  s.startHold(60_000);
+  s.live("r", 5, "l5"); // not held for the start either
+  s.endStartHold();
+  assert.deepEqual(sent, ["b1"]);
+  s.hold("r", 1); // the next page
+  assert.equal(s.paused("r"), false);
+  s.live("r", 6, "h6");
+  for (const seq of [2, 3, 4, 5]) s.backfilled("r", seq, `b${seq}`);
+  s.release("r");
+  assert.deepEqual(sent, ["b1", "b2", "b3", "b4", "b5", "h6"]);
+  s.pause("r");
+  s.forget("r");
+  assert.equal(s.paused("r"), false, "a room left is forgotten, pause included");
+  s.close();
+});
+
+Deno.test("`SocketStream` counts held frames as backlog: past `maxHeldBytes` the socket overflows", () => {
+  const sent: string[] = [];
+  let overflows = 0;
+  const s = new SocketStream((frame) => sent.push(frame), { maxHeldBytes: 10, overflow: () => overflows++ });
+  s.hold("a", 0);
+  s.live("a", 1, "aaaa");
+  s.live("a", 2, "aaaa");
+  assert.equal(s.heldBytes, 8);
+  s.release("a"); // sent: no longer held
+  assert.equal(s.heldBytes, 0);
+  s.hold("a", 2);
+  s.hold("b", 0);
+  s.live("a", 3, "aaaa");
+  s.live("b", 1, "bbbb");
+  s.pause("a"); // dropped: no longer held
+  assert.equal(s.heldBytes, 4);
+  assert.equal(overflows, 0);
+  s.live("b", 2, "bbbb");
+  s.live("b", 3, "bbbb"); // 12 bytes held in b: a client that does not read while its resume waits
+  assert.equal(overflows, 1);
+  s.forget("b");
+  assert.equal(s.heldBytes, 0);
+  assert.deepEqual(sent, ["aaaa", "aaaa"]);
+});
