@@ -142,6 +142,11 @@ class Conn {
       this.#stored(frame.room_id, frame.seq);
     }
     if (frame.type === "text") return this.#delivered(frame.content);
+    // A resume longer than the server's page (RESUME_MAX_MESSAGES) goes on where `more` says.
+    if (frame.type === "resumed" && frame.more) {
+      this.ws?.send(JSON.stringify({ type: "resume", rooms: frame.more }));
+      return;
+    }
     if (frame.type === "resumed") this.#resumed();
     if (frame.type === "error") {
       state.errors[frame.code] = (state.errors[frame.code] ?? 0) + 1;
