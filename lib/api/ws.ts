@@ -59,7 +59,7 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
     const response = upgradeToHub(
       c.req.raw,
       hub,
-      { ...identity, roomId: roomId === "" ? undefined : roomId },
+      { ...identity, roomId: roomId === "" ? undefined : roomId, resumeFirst: c.req.query("resume") === "1" },
       { heartbeatSeconds: config.heartbeatSeconds, onGone },
     );
     // Set here rather than passed as `protocol`: Deno.upgradeWebSocket splits the offer on ", " exactly and

@@ -142,7 +142,9 @@ export class ChatClient {
     this.#api = new RoomApi(this.#keeper.fetch);
     this.#list = options.rooms ? new RoomList(options.rooms) : null;
     this.#connection = new Connection({
-      url: options.url ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
+      // `resume=1`: every socket's first frame is a resume (`CatchUp.opened()`), so the server holds what it has
+      // for it until then, and never sends again what this client already has.
+      url: options.url ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?resume=1`,
       openSocket: options.openSocket ?? ((url) => new WebSocket(url)),
       network: options.network ?? browserNetwork(),
       timers: this.#timers,

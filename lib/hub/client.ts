@@ -12,6 +12,11 @@ export interface Identity {
   sessionId?: string;
   /** When the socket's access token expires (ms since the epoch): the hub closes it then unless renewed. */
   expiresAt?: number;
+  /**
+   * The connect URL said `resume=1`: the socket's first frame will be a `resume`, so its stored frames wait for
+   * it however long it takes (`RESUME_FIRST_WAIT_MS` at most), not only the hub's short grace.
+   */
+  resumeFirst?: boolean;
 }
 
 /**

@@ -34,6 +34,12 @@ export interface HubMetrics {
   resumed(outcome: ResumeOutcome | "failed"): void;
 }
 
+/**
+ * Longest a socket that declared `resume=1` waits for its first frame before its stored frames flow anyway. Held
+ * frames count against the slow-consumer cap meanwhile, so a client that never sends cannot pile them up.
+ */
+export const RESUME_FIRST_WAIT_MS = 30_000;
+
 export interface HubOptions {
   bus: Bus;
   /** Stored frames, read to fill bus gaps and resumes. */
@@ -151,7 +157,10 @@ export class Hub {
     );
     this.#clients.add(client);
     if (identity.expiresAt !== undefined) this.renew(client, identity.expiresAt);
-    if (this.#resumeGraceMs > 0) client.stream.startHold(this.#resumeGraceMs);
+    // A client that said its first frame is a resume gets nothing stored before it: after the short grace,
+    // frames it already has (from another instance, ahead of this one) would otherwise go out again.
+    const hold = identity.resumeFirst ? RESUME_FIRST_WAIT_MS : this.#resumeGraceMs;
+    if (hold > 0) client.stream.startHold(hold);
     this.#log.debug("Socket opened", { conn_id: client.id, user_id: identity.userId });
     client.enqueue(async () => {
       // Gone before set-up began (closed or shut down at once): joining now would leak the user channel.

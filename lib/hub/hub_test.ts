@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Bus, BusHandler } from "../bus/bus.ts";
 import { MemoryBroker, MemoryBus } from "../bus/memory.ts";
 import { nullLogger } from "../log.ts";
-import type { Client } from "./client.ts";
+import type { Client, Identity } from "./client.ts";
 import { FakeHistory } from "./testing/fake_history.ts";
 import { FakeTransport } from "./testing/fake_transport.ts";
 import { Watched, within } from "./testing/watched.ts";
@@ -137,9 +137,14 @@ interface Socket {
 }
 
 /** Connects a socket of `userId`, waits until it is set up, then subscribes it to `rooms`. */
-async function open(hub: Hub, userId: string, rooms: string[] = []): Promise<Socket> {
+async function open(
+  hub: Hub,
+  userId: string,
+  rooms: string[] = [],
+  identity: Partial<Identity> = {},
+): Promise<Socket> {
   const transport = new FakeTransport(`${userId}'s socket`);
-  const client = hub.connect(transport, { userId, username: userId });
+  const client = hub.connect(transport, { userId, username: userId, ...identity });
   await client.idle();
   for (const roomId of rooms) await hub.subscribe(client, roomId);
   return { client, transport };
@@ -1041,6 +1046,30 @@ Deno.test("`Hub` with a resume grace holds a new socket's stored frames until it
   await delivered(broker);
   assert.deepEqual(seqsOf(resumer), [3, 4]);
   assert.deepEqual(seqsOf(waiter), [1, 2, 3, 4]);
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` holds a socket that declared `resumeFirst` past the grace, until its resume", async () => {
+  const broker = new MemoryBroker();
+  const handler = new RecordingHandler();
+  const history = new FakeHistory();
+  const hub = new Hub({ bus: new MemoryBus(broker), history, log: nullLogger, resumeGraceMs: 5 });
+  await hub.start(handler);
+  answerResumes(hub, handler);
+
+  const declared = await open(hub, "alice", ["r1"], { resumeFirst: true });
+  const plain = await open(hub, "bob", ["r1"]);
+  await new Promise((resolve) => setTimeout(resolve, 30)); // well past the 5 ms grace
+  // This instance's stream is behind: the declared client already has 1..3 from another instance.
+  history.store("r1", storedFrames(1, 2, 3, 4));
+  await publishStored(hub, 1, 2, 3, 4);
+  await delivered(broker);
+  assert.deepEqual(seqsOf(plain), [1, 2, 3, 4], "the grace is over for a socket that declared nothing");
+  assert.deepEqual(seqsOf(declared), [], "held until the resume");
+  hub.receive(declared.client, JSON.stringify({ type: "resume", rooms: { r1: 3 } }));
+  await declared.client.idle();
+  await nextMacrotask();
+  assert.deepEqual(seqsOf(declared), [4], "what it had is not sent again");
   await hub.shutdown();
 });
 

@@ -108,7 +108,9 @@ export class ChatClient {
     this.#closed = false;
     const resume = this.options.catchUp === "resume";
     await new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(`${this.options.wsUrl}?token=${this.options.token}`);
+      const ws = new WebSocket(
+        `${this.options.wsUrl}?token=${this.options.token}${resume ? "&resume=1" : ""}`,
+      );
       this.#ws = ws;
       this.#ready = false;
       let opened = false;
