@@ -27,6 +27,7 @@ import {
   localTypingLimiter,
 } from "./lib/server.ts";
 import { MongoStore } from "./lib/storage/mongo.ts";
+import { guardAvailable, type GuardHandler, serveGuarded } from "./lib/web/connection_guard.ts";
 import { SqliteStore } from "./lib/storage/sqlite.ts";
 import type { Store } from "./lib/storage/store.ts";
 
@@ -167,6 +168,41 @@ function sharedAdapters(config: Config, log: Logger): {
   };
 }
 
+/**
+ * The HTTP server: connections accepted, timed and capped by the connection guard (lib/web/connection_guard.ts),
+ * or, on a runtime without `Deno.serveHttp`, plain `Deno.serve` without those limits.
+ */
+function serveHttp(
+  config: Config,
+  log: Logger,
+  fetch: GuardHandler,
+  onListen: (addr: Deno.NetAddr) => void,
+): { shutdown(): Promise<void> } {
+  if (guardAvailable()) {
+    return serveGuarded({
+      hostname: config.host,
+      port: config.port,
+      maxHttpConnections: config.maxHttpConnections,
+      maxPerIp: config.maxConnectionsPerIp,
+      trustProxy: config.trustProxy,
+      headerTimeoutMs: config.headerTimeoutSeconds * 1000,
+      idleTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
+      log: log.with({ component: "http" }),
+      onListen,
+    }, (request, info) => fetch(request, info));
+  }
+  log.warn("This runtime has no Deno.serveHttp: serving without connection timeouts or caps");
+  return Deno.serve({
+    hostname: config.host,
+    port: config.port,
+    // Off by default in Deno 2.9 (denoland/deno#35486): gzip or brotli for compressible types (pages, CSS, JS,
+    // JSON) when the client accepts it; never for an upgrade, a body already encoded, or `no-transform`.
+    // (Deno.serveHttp, used by the guard, always compresses so.)
+    automaticCompression: true,
+    onListen,
+  }, fetch);
+}
+
 export async function main(): Promise<number> {
   const sink = jsonLineHandler();
   let config;
@@ -221,22 +257,20 @@ export async function main(): Promise<number> {
     return 1;
   }
 
-  const httpServer = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    // Off by default in Deno 2.9 (denoland/deno#35486): gzip or brotli for compressible types (pages, CSS, JS, JSON) when the
-    // client accepts it; never for an upgrade, a body already encoded, or `cache-control: no-transform`.
-    automaticCompression: true,
-    onListen: ({ hostname, port }) =>
-      log.info("Listening", {
-        host: hostname,
-        port,
-        store: opened.kind,
-        bus: config.redisUrl === undefined ? "memory" : "redis",
-        commands: commands.kind,
-        max_connections: config.maxConnections,
-      }),
-  }, server.app.fetch);
+  const listening = ({ hostname, port }: Deno.NetAddr) =>
+    log.info("Listening", {
+      host: hostname,
+      port,
+      store: opened.kind,
+      bus: config.redisUrl === undefined ? "memory" : "redis",
+      commands: commands.kind,
+      max_connections: config.maxConnections,
+      max_http_connections: config.maxHttpConnections,
+      max_connections_per_ip: config.maxConnectionsPerIp,
+      header_timeout_s: config.headerTimeoutSeconds,
+      keepalive_timeout_s: config.keepAliveTimeoutSeconds,
+    });
+  const httpServer = serveHttp(config, log, server.app.fetch, listening);
 
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
   for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => stop(signal));

@@ -57,6 +57,18 @@ export interface Config {
    * `server_full`. Default: the open-file limit minus a reserve (`defaultMaxConnections`).
    */
   maxConnections: number;
+  /**
+   * Most connections that are not WebSockets (plain HTTP, upgrades not yet answered); past it a new one replaces
+   * the longest-idle one, or only gets `/api/health`. Default: a share of the open-file reserve
+   * (`defaultMaxHttpConnections`).
+   */
+  maxHttpConnections: number;
+  /** Most connections per client address, WebSockets included (0: no cap). */
+  maxConnectionsPerIp: number;
+  /** A connection's first request header must be complete within this. */
+  headerTimeoutSeconds: number;
+  /** A kept-alive connection waiting longer than this for its next request is closed. */
+  keepAliveTimeoutSeconds: number;
   /** Presence frames go to rooms of at most this many members and always to direct rooms (0: only those). */
   presenceMaxRoomMembers: number;
   /** `amqp://…` to send chat commands to bot processes through RabbitMQ; absent: an in-process queue and bot. */
@@ -117,6 +129,10 @@ export const CONFIG_VARIABLES = [
   "WS_MAX_BUFFERED_BYTES",
   "RESUME_MAX_MESSAGES",
   "MAX_CONNECTIONS",
+  "MAX_HTTP_CONNECTIONS",
+  "MAX_CONNECTIONS_PER_IP",
+  "HEADER_TIMEOUT_SECONDS",
+  "KEEPALIVE_TIMEOUT_SECONDS",
   "PRESENCE_MAX_ROOM_MEMBERS",
   "AMQP_URL",
   "AMQP_PREFIX",
@@ -139,6 +155,16 @@ export function defaultMaxConnections(openFileLimit: number | undefined): number
   const limit = openFileLimit ?? FALLBACK_OPEN_FILE_LIMIT;
   const reserve = Math.max(64, Math.ceil(limit * 0.025));
   return Math.max(1, limit - reserve);
+}
+
+/**
+ * The default `MAX_HTTP_CONNECTIONS` for a process allowed `openFileLimit` open files: a quarter of the reserve
+ * that `defaultMaxConnections` keeps, so that WebSockets, plain connections, the health reserve and the
+ * runtime's own files fit in the limit together. 20,000 -> 125; 300 -> 16.
+ */
+export function defaultMaxHttpConnections(openFileLimit: number | undefined): number {
+  const limit = openFileLimit ?? FALLBACK_OPEN_FILE_LIMIT;
+  return Math.floor(Math.max(64, Math.ceil(limit * 0.025)) / 4);
 }
 
 /**
@@ -278,6 +304,10 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     }
   }
 
+  // Read once, and only when a default needs it.
+  let openFiles: { limit: number | undefined } | undefined;
+  const openFileLimit = () => (openFiles ??= { limit: (options.openFileLimit ?? readOpenFileLimit)() }).limit;
+
   const logLevel = env.LOG_LEVEL?.trim() || "info";
   if (!isLogLevel(logLevel)) problems.push(`LOG_LEVEL must be debug, info, warn or error, got "${logLevel}"`);
 
@@ -316,12 +346,16 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     trustProxy: bool("TRUST_PROXY"),
     logLevel: logLevel as LogLevel,
     shutdownTimeoutSeconds: int("SHUTDOWN_TIMEOUT_SECONDS", 10, 1, 300),
-    maxConnections: int(
-      "MAX_CONNECTIONS",
-      () => defaultMaxConnections((options.openFileLimit ?? readOpenFileLimit)()),
+    maxConnections: int("MAX_CONNECTIONS", () => defaultMaxConnections(openFileLimit()), 1, 10_000_000),
+    maxHttpConnections: int(
+      "MAX_HTTP_CONNECTIONS",
+      () => defaultMaxHttpConnections(openFileLimit()),
       1,
       10_000_000,
     ),
+    maxConnectionsPerIp: int("MAX_CONNECTIONS_PER_IP", 256, 0, 10_000_000),
+    headerTimeoutSeconds: num("HEADER_TIMEOUT_SECONDS", 10, 0.1),
+    keepAliveTimeoutSeconds: num("KEEPALIVE_TIMEOUT_SECONDS", 30, 0.1),
     presenceMaxRoomMembers: int("PRESENCE_MAX_ROOM_MEMBERS", 1_000, 0, 10_000_000),
     amqpUrl,
     amqpPrefix,

@@ -3,6 +3,7 @@ import {
   type Config,
   ConfigError,
   defaultMaxConnections,
+  defaultMaxHttpConnections,
   FALLBACK_OPEN_FILE_LIMIT,
   loadConfig,
   parseOpenFileLimit,
@@ -62,6 +63,10 @@ Deno.test("loadConfig() uses the documented defaults for an empty environment", 
       logLevel: "info",
       shutdownTimeoutSeconds: 10,
       maxConnections: defaultMaxConnections(readOpenFileLimit()),
+      maxHttpConnections: defaultMaxHttpConnections(readOpenFileLimit()),
+      maxConnectionsPerIp: 256,
+      headerTimeoutSeconds: 10,
+      keepAliveTimeoutSeconds: 30,
       presenceMaxRoomMembers: 1_000,
       amqpUrl: undefined,
       amqpPrefix: "chat",
@@ -136,6 +141,10 @@ Deno.test("loadConfig() parses every variable", () => {
     INSTANCE_ID: "app-2",
     MONGO_POOL_SIZE: "50",
     MAX_CONNECTIONS: "25000",
+    MAX_HTTP_CONNECTIONS: "500",
+    MAX_CONNECTIONS_PER_IP: "50",
+    HEADER_TIMEOUT_SECONDS: "5",
+    KEEPALIVE_TIMEOUT_SECONDS: "2.5",
     PRESENCE_MAX_ROOM_MEMBERS: "250",
     AMQP_URL: "amqp://chat:secret@mq.internal:5672/chat",
     AMQP_PREFIX: "chat-prod",
@@ -185,6 +194,10 @@ Deno.test("loadConfig() parses every variable", () => {
       logLevel: "debug",
       shutdownTimeoutSeconds: 20,
       maxConnections: 25_000,
+      maxHttpConnections: 500,
+      maxConnectionsPerIp: 50,
+      headerTimeoutSeconds: 5,
+      keepAliveTimeoutSeconds: 2.5,
       presenceMaxRoomMembers: 250,
       amqpUrl: "amqp://chat:secret@mq.internal:5672/chat",
       amqpPrefix: "chat-prod",
@@ -227,6 +240,12 @@ Deno.test("loadConfig() accepts the bounds of each integer and number", async (t
     ["SHUTDOWN_TIMEOUT_SECONDS", "300", "shutdownTimeoutSeconds", 300],
     ["MAX_CONNECTIONS", "1", "maxConnections", 1],
     ["MAX_CONNECTIONS", "10000000", "maxConnections", 10_000_000],
+    ["MAX_HTTP_CONNECTIONS", "1", "maxHttpConnections", 1],
+    ["MAX_HTTP_CONNECTIONS", "10000000", "maxHttpConnections", 10_000_000],
+    ["MAX_CONNECTIONS_PER_IP", "0", "maxConnectionsPerIp", 0],
+    ["MAX_CONNECTIONS_PER_IP", "10000000", "maxConnectionsPerIp", 10_000_000],
+    ["HEADER_TIMEOUT_SECONDS", "0.1", "headerTimeoutSeconds", 0.1],
+    ["KEEPALIVE_TIMEOUT_SECONDS", "0.1", "keepAliveTimeoutSeconds", 0.1],
     ["PRESENCE_MAX_ROOM_MEMBERS", "0", "presenceMaxRoomMembers", 0],
     ["PRESENCE_MAX_ROOM_MEMBERS", "10000000", "presenceMaxRoomMembers", 10_000_000],
   ];
@@ -295,6 +314,22 @@ Deno.test("loadConfig() rejects out-of-range and non-numeric values, naming the 
     ["SHUTDOWN_TIMEOUT_SECONDS", "0", `SHUTDOWN_TIMEOUT_SECONDS must be an integer from 1 to 300, got "0"`],
     ["MAX_CONNECTIONS", "0", `MAX_CONNECTIONS must be an integer from 1 to 10000000, got "0"`],
     ["MAX_CONNECTIONS", "lots", `MAX_CONNECTIONS must be an integer from 1 to 10000000, got "lots"`],
+    ["MAX_HTTP_CONNECTIONS", "0", `MAX_HTTP_CONNECTIONS must be an integer from 1 to 10000000, got "0"`],
+    [
+      "MAX_CONNECTIONS_PER_IP",
+      "-1",
+      `MAX_CONNECTIONS_PER_IP must be an integer from 0 to 10000000, got "-1"`,
+    ],
+    [
+      "HEADER_TIMEOUT_SECONDS",
+      "0",
+      `HEADER_TIMEOUT_SECONDS must be a number of at least 0.1, got "0"`,
+    ],
+    [
+      "KEEPALIVE_TIMEOUT_SECONDS",
+      "soon",
+      `KEEPALIVE_TIMEOUT_SECONDS must be a number of at least 0.1, got "soon"`,
+    ],
     [
       "PRESENCE_MAX_ROOM_MEMBERS",
       "-1",
@@ -494,6 +529,25 @@ Deno.test("defaultMaxConnections() keeps max(64, 2.5 %) of the open-file limit i
   assert.equal(FALLBACK_OPEN_FILE_LIMIT, 10_000);
 });
 
+Deno.test("defaultMaxHttpConnections() is a quarter of that reserve", async (t) => {
+  const cases: [limit: number | undefined, expected: number][] = [
+    [20_000, 125],
+    [300, 16],
+    [1_048_576, 6_553],
+    [64, 16],
+    [16, 16], // the reserve is never below 64
+    [undefined, 62], // unreadable: 10,000 assumed
+  ];
+  for (const [limit, expected] of cases) {
+    await t.step(String(limit), () => assert.equal(defaultMaxHttpConnections(limit), expected));
+  }
+  // With the WebSocket default, a quarter of the reserve (the runtime's own files, the health reserve) stays.
+  for (const limit of [300, 2_560, 20_000]) {
+    const spare = limit - defaultMaxConnections(limit) - defaultMaxHttpConnections(limit);
+    assert.ok(spare >= 48, `${limit}: ${spare} files to spare`);
+  }
+});
+
 Deno.test("MAX_CONNECTIONS defaults from the open-file limit; an explicit value wins", async (t) => {
   await t.step("limit 20,000", () => {
     assert.equal(loadConfig({}, { openFileLimit: () => 20_000 }).maxConnections, 19_500);
@@ -504,11 +558,17 @@ Deno.test("MAX_CONNECTIONS defaults from the open-file limit; an explicit value 
   await t.step("limit unreadable", () => {
     assert.equal(loadConfig({}, { openFileLimit: () => undefined }).maxConnections, 9_750);
   });
-  await t.step("explicit value, the limit not even read", () => {
-    const config = loadConfig({ MAX_CONNECTIONS: " 50000 " }, {
-      openFileLimit: () => assert.fail("read the limit although MAX_CONNECTIONS is set"),
+  await t.step("explicit values, the limit not even read", () => {
+    const config = loadConfig({ MAX_CONNECTIONS: " 50000 ", MAX_HTTP_CONNECTIONS: "400" }, {
+      openFileLimit: () => assert.fail("read the limit although both caps are set"),
     });
     assert.equal(config.maxConnections, 50_000);
+    assert.equal(config.maxHttpConnections, 400);
+  });
+  await t.step("both defaults from one reading of the limit", () => {
+    let reads = 0;
+    const config = loadConfig({}, { openFileLimit: () => (reads++, 300) });
+    assert.deepEqual([config.maxConnections, config.maxHttpConnections, reads], [236, 16, 1]);
   });
 });
 

@@ -90,6 +90,7 @@ export const ERRORS = {
   commands_unavailable: row(503, "Commands are unavailable right now; try again shortly", true),
   shutting_down: row(503, "Server is shutting down; reconnect", true),
   server_full: row(503, "The server has no room for another connection; try again later", true),
+  too_many_connections: row(429, "Too many connections from your address; close some and try again", true),
   internal_error: row(500, "Internal server error; try again", true),
 } satisfies Record<string, Row>;
 

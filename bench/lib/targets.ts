@@ -98,6 +98,8 @@ export const OURS_ENV: Record<string, string> = {
   MAX_SOCKETS_PER_USER: "1000000",
   ROOMS_PER_USER_PER_HOUR: "1000000",
   DMS_PER_USER_PER_HOUR: "1000000",
+  // Each generator worker opens thousands of sockets from one address.
+  MAX_CONNECTIONS_PER_IP: "0",
 };
 
 export async function deploy(

@@ -4,6 +4,7 @@ import { ChatError, errorResponse } from "../errors.ts";
 import type { ConnectionSlots } from "../websocket/connection_slots.ts";
 import { upgradeToHub } from "../websocket/deno_websocket.ts";
 import type { AppEnv, Services } from "../web/env.ts";
+import { holdConnection } from "../web/connection_guard.ts";
 import { originAllowed } from "../web/origins.ts";
 import { identify } from "../web/session.ts";
 
@@ -52,9 +53,12 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
       releaseOwn();
       return serverFull(connections, false);
     }
+    // The socket keeps its connection counted against MAX_CONNECTIONS_PER_IP until it is gone.
+    const connection = holdConnection(c.env);
     const onGone = () => {
       release();
       releaseOwn();
+      connection.release();
     };
     const response = upgradeToHub(
       c.req.raw,
@@ -65,7 +69,7 @@ export function wsHandler(deps: Services): Handler<AppEnv> {
     // Set here rather than passed as `protocol`: Deno.upgradeWebSocket splits the offer on ", " exactly and
     // throws (a 500) for `chat,bearer.<jwt>`, which is how Node's `ws` client sends it.
     if (protocol !== undefined) response.headers.set("sec-websocket-protocol", protocol);
-    return response;
+    return connection.upgraded(response);
   };
 }
 
