@@ -9,7 +9,7 @@ import { RedisLockout } from "./lib/auth/redis_lockout.ts";
 import { SmtpMailer } from "./lib/mail/smtp.ts";
 import type { Bus } from "./lib/bus/bus.ts";
 import { MemoryBus } from "./lib/bus/memory.ts";
-import { RedisBus } from "./lib/bus/redis.ts";
+import { busProbeIntervalMs, RedisBus } from "./lib/bus/redis.ts";
 import { RedisPresence } from "./lib/chat/redis_presence.ts";
 import { AmqpQueue } from "./lib/commands/amqp_queue.ts";
 import { MemoryQueue } from "./lib/commands/memory_queue.ts";
@@ -85,6 +85,7 @@ function sharedAdapters(config: Config, log: Logger): {
     url: config.redisUrl,
     log: log.with({ component: "bus" }),
     name: config.instanceId,
+    probeIntervalMs: busProbeIntervalMs(config.busStaleMaxSeconds),
   });
   // Commands fail fast while Redis is down; the callers fall back or report degraded.
   const redis = new Redis(config.redisUrl, {

@@ -10,6 +10,11 @@ export interface Config {
   mongoPoolSize: number;
   /** `redis://…` to bridge instances through Redis; absent: one process, in-memory bus. */
   redisUrl: string | undefined;
+  /**
+   * With Redis: longest a client may wait for a message stored on another instance while this instance's bus
+   * link is deaf; the bus is probed often enough, and the store read meanwhile (`BusCatchUp`).
+   */
+  busStaleMaxSeconds: number;
   /** Names this process in logs and shared presence. */
   instanceId: string;
   jwtSecret: string;
@@ -99,6 +104,7 @@ export const CONFIG_VARIABLES = [
   "DATABASE_URL",
   "MONGO_POOL_SIZE",
   "REDIS_URL",
+  "BUS_STALE_MAX_SECONDS",
   "INSTANCE_ID",
   "JWT_SECRET",
   "ACCESS_TOKEN_TTL_SECONDS",
@@ -318,6 +324,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     databaseUrl,
     mongoPoolSize: int("MONGO_POOL_SIZE", 20, 1, 1_000),
     redisUrl,
+    busStaleMaxSeconds: int("BUS_STALE_MAX_SECONDS", 10, 6, 3_600),
     instanceId,
     jwtSecret,
     jwtSecretGenerated,

@@ -8,6 +8,11 @@ export interface RedisBusOptions {
   log: Logger;
   /** Names this instance in log fields and in `CLIENT LIST` (`<name>:pub`, `<name>:sub`). Default `bus`. */
   name?: string;
+  /**
+   * How often a healthy bus checks that its subscriber still receives (default 5 s): a deaf link is noticed
+   * within this plus `PROBE_TIMEOUT_MS`.
+   */
+  probeIntervalMs?: number;
 }
 
 /** How long `start()` waits for both connections and a first probe before it fails. */
@@ -16,10 +21,19 @@ export const START_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** A command without a reply after this long fails: catches a connection that is open but dead. */
 const COMMAND_TIMEOUT_MS = 2_000;
-/** How often a healthy bus checks that its subscriber still receives. */
+/** How often a healthy bus checks that its subscriber still receives, by default. */
 const PROBE_INTERVAL_MS = 5_000;
 /** How long a probe may take to come back through the subscriber before it is reconnected. */
-const PROBE_TIMEOUT_MS = 2_000;
+export const PROBE_TIMEOUT_MS = 2_000;
+/**
+ * How often to probe so that a deaf link is noticed, and the hub has read the store (every second, see
+ * `BusCatchUp`), within `staleMaxSeconds` of a message being stored elsewhere: the interval, the probe's timeout
+ * and two seconds for the hub's next round and its reads fit in it. Between 1 s and the default 5 s.
+ */
+export function busProbeIntervalMs(staleMaxSeconds: number): number {
+  return Math.max(1_000, Math.min(PROBE_INTERVAL_MS, staleMaxSeconds * 1_000 - PROBE_TIMEOUT_MS - 2_000));
+}
+
 /** How long `close()` waits for Redis to answer QUIT before it drops the connection. */
 const QUIT_TIMEOUT_MS = 1_000;
 /** Channels per SUBSCRIBE when resubscribing after a reconnect. */
@@ -64,6 +78,7 @@ export class RedisBus implements Bus {
   readonly #where: string;
   readonly #name: string;
   readonly #log: Logger;
+  readonly #probeIntervalMs: number;
   readonly #probeChannel = `bus-probe:${crypto.randomUUID()}`;
   /** Channels this bus should be subscribed to: the source of truth for resubscribing. */
   readonly #wanted = new Set<string>();
@@ -113,6 +128,7 @@ export class RedisBus implements Bus {
     this.#where = `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
     this.#name = name;
     this.#log = options.log;
+    this.#probeIntervalMs = options.probeIntervalMs ?? PROBE_INTERVAL_MS;
   }
 
   async start(handler: BusHandler): Promise<void> {
@@ -122,7 +138,7 @@ export class RedisBus implements Bus {
     const started = new Promise<boolean>((resolve) => this.#started = resolve);
     this.#pub = this.#connect("pub");
     this.#sub = this.#connect("sub");
-    this.#interval = setInterval(() => this.#probeSoon(), PROBE_INTERVAL_MS);
+    this.#interval = setInterval(() => this.#probeSoon(), this.#probeIntervalMs);
     const timer = setTimeout(() => this.#started?.(false), START_TIMEOUT_MS);
     const ok = await started;
     clearTimeout(timer);

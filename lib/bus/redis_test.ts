@@ -9,7 +9,7 @@ import {
 } from "../../tests/helpers/redis.ts";
 import { type LogFields, Logger, type LogLevel, nullLogger } from "../log.ts";
 import { busContract } from "./testing/bus_contract.ts";
-import { RedisBus } from "./redis.ts";
+import { busProbeIntervalMs, PROBE_TIMEOUT_MS, RedisBus } from "./redis.ts";
 
 busContract("RedisBus", async () => {
   const redis = await startRedis();
@@ -318,4 +318,13 @@ Deno.test("`RedisBus.close()` is idempotent and quick while Redis is down", asyn
     assert.equal(a.health(), "degraded");
     await assert.rejects(a.subscribe("room:1"), { message: "The bus is closed" });
   });
+});
+
+Deno.test("busProbeIntervalMs() leaves room for the probe's timeout and the hub's catch-up in the bound", () => {
+  assert.equal(busProbeIntervalMs(10), 5_000, "the default bound keeps the default interval");
+  assert.equal(busProbeIntervalMs(6), 2_000);
+  assert.equal(busProbeIntervalMs(3_600), 5_000);
+  for (const bound of [6, 7, 8, 9, 10]) {
+    assert.ok(busProbeIntervalMs(bound) + PROBE_TIMEOUT_MS + 2_000 <= bound * 1_000, `${bound} s`);
+  }
 });

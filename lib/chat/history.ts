@@ -7,6 +7,9 @@ export function storeHistory(store: Store): History {
     async lastSeq(roomId) {
       return (await store.rooms.byId(roomId))?.last_seq ?? 0;
     },
+    lastSeqs(roomIds) {
+      return store.rooms.lastSeqs(roomIds);
+    },
     async after(roomId, afterSeq, limit) {
       const page = await store.messages.history(roomId, { after_seq: afterSeq, limit });
       return page.messages.map((m) => ({ seq: m.seq, frame: JSON.stringify(m) }));

@@ -5,6 +5,7 @@ import { Client, type Identity } from "./client.ts";
 import { decodeEnvelope, encodeEnvelope, type EnvelopeMeta, roomChannel, userChannel } from "./envelope.ts";
 import { type ClientFrame, MAX_FRAME_BYTES, parseClientFrame, type PingFrame } from "./protocol.ts";
 import {
+  BusCatchUp,
   type History,
   RecentWindow,
   resume,
@@ -32,6 +33,10 @@ export interface HubMetrics {
   fannedOut(count: number, publishedAt: number | undefined): void;
   gapRepaired(outcome: "filled" | "skipped" | "failed"): void;
   resumed(outcome: ResumeOutcome | "failed"): void;
+  /** The hub reads new stored frames from the store while its bus is deaf (true), or no longer (false). */
+  busCatchUp?(active: boolean): void;
+  /** `count` stored frames were read from the store while the bus was deaf. */
+  caughtUpFromStore?(count: number): void;
 }
 
 /**
@@ -65,6 +70,11 @@ export interface HubOptions {
    * the rest is asked for again (the `resumed` frame's `more`).
    */
   resumeMaxMessages?: number;
+  /**
+   * How often the bus's health is looked at; while it is not "ok" the rooms' new stored frames are read from
+   * the store this often (`BusCatchUp`). Default 1 s; 0: never.
+   */
+  busCatchUpIntervalMs?: number;
 }
 
 export interface HubStats {
@@ -107,6 +117,7 @@ export class Hub {
   readonly #metrics: HubMetrics | undefined;
   readonly #resumeGraceMs: number;
   readonly #resumeMaxMessages: number;
+  readonly #catchUp: BusCatchUp | undefined;
   readonly #clients = new Set<Client>();
   readonly #rooms = new Map<string, Entry>();
   readonly #users = new Map<string, Entry>();
@@ -129,6 +140,21 @@ export class Hub {
     this.#metrics = options.metrics;
     this.#resumeGraceMs = options.resumeGraceMs ?? 0;
     this.#resumeMaxMessages = options.resumeMaxMessages ?? RESUME_MAX_MESSAGES;
+    const catchUpMs = options.busCatchUpIntervalMs ?? 1_000;
+    this.#catchUp = catchUpMs <= 0 ? undefined : new BusCatchUp({
+      history: this.#history,
+      log: this.#log,
+      intervalMs: catchUpMs,
+      healthy: () => this.#bus.health() === "ok",
+      rooms: () => [...this.#rooms.keys()],
+      expected: (roomId) => this.#rooms.get(roomId)?.order?.expected,
+      push: (roomId, seq, frame) => {
+        const entry = this.#rooms.get(roomId);
+        if (entry !== undefined) this.#orderOf(roomId, entry).push(seq, frame, { s: seq });
+      },
+      onActive: (active) => this.#metrics?.busCatchUp?.(active),
+      onFrames: (count) => this.#metrics?.caughtUpFromStore?.(count),
+    });
   }
 
   /** Sets what the application does with sockets and attaches the hub to its bus; once, before `connect()`. */
@@ -136,6 +162,12 @@ export class Hub {
     if (this.#handler !== undefined) throw new Error("The hub is already started");
     this.#handler = handler;
     await this.#bus.start((channel, payload) => this.#deliver(channel, payload));
+    this.#catchUp?.start();
+  }
+
+  /** Whether new stored frames are being read from the store because the bus is deaf (`BusCatchUp`). */
+  get catchingUpFromStore(): boolean {
+    return this.#catchUp?.active ?? false;
   }
 
   get #app(): HubHandler {
@@ -341,7 +373,9 @@ export class Hub {
 
   /** Closes every socket with `code` and waits until their queued frames and disconnect handlers are done. */
   async shutdown(code: number = CloseCode.GoingAway, reason = "Server shutting down"): Promise<void> {
+    const catchingUp = this.#catchUp?.stop();
     for (const client of [...this.#clients]) this.#close(client, code, reason);
+    await catchingUp;
     while (this.#draining.size > 0) await Promise.allSettled([...this.#draining]);
     await Promise.allSettled([...this.#busOps.values()]);
   }
@@ -441,6 +475,19 @@ export class Hub {
     return frames.filter((f) => f.seq < beforeSeq);
   }
 
+  /** The room's stored frames in seq order, made on the first one (off the bus or read from the store). */
+  #orderOf(roomId: string, entry: Entry): SeqOrder {
+    entry.order ??= new SeqOrder({
+      deliver: (f, m) => this.#fanOut(roomId, f, m),
+      missing: (after, before, limit) => this.#missing(roomId, after, before, limit),
+      waitMs: this.#gapWaitMs,
+      maxRepair: this.#maxGapRepair,
+      onError: (error) => this.#log.warn("Cannot fill a gap from the store", { room_id: roomId, error }),
+      onRepair: (outcome) => this.#metrics?.gapRepaired(outcome),
+    });
+    return entry.order;
+  }
+
   #deliver(channel: string, payload: string): void {
     const listener = this.#listeners.get(channel);
     if (listener !== undefined) {
@@ -466,15 +513,7 @@ export class Hub {
         this.#fanOut(roomId, frame, meta);
         return;
       }
-      entry.order ??= new SeqOrder({
-        deliver: (f, m) => this.#fanOut(roomId, f, m),
-        missing: (after, before, limit) => this.#missing(roomId, after, before, limit),
-        waitMs: this.#gapWaitMs,
-        maxRepair: this.#maxGapRepair,
-        onError: (error) => this.#log.warn("Cannot fill a gap from the store", { room_id: roomId, error }),
-        onRepair: (outcome) => this.#metrics?.gapRepaired(outcome),
-      });
-      entry.order.push(meta.s, frame, meta);
+      this.#orderOf(roomId, entry).push(meta.s, frame, meta);
     } else if (channel.startsWith("user:")) {
       const userId = channel.slice(5);
       if (meta.c !== undefined && meta.r !== undefined && meta.o !== this.#id) {

@@ -24,13 +24,17 @@ class SpyBus extends Watched implements Bus {
   holdSubscribe: Promise<void> | undefined;
   /** When set, unsubscribe() waits for it before reaching the bus. */
   holdUnsubscribe: Promise<void> | undefined;
+  /** While true nothing published reaches the hub and `health()` says "degraded" (a link gone silent). */
+  deaf = false;
 
   constructor(readonly inner: MemoryBus) {
     super();
   }
 
   start(handler: BusHandler): Promise<void> {
-    return this.inner.start(handler);
+    return this.inner.start((channel, payload) => {
+      if (!this.deaf) handler(channel, payload);
+    });
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -57,7 +61,7 @@ class SpyBus extends Watched implements Bus {
   }
 
   health(): "ok" | "degraded" {
-    return this.inner.health();
+    return this.deaf ? "degraded" : this.inner.health();
   }
 
   close(): Promise<void> {
@@ -1070,6 +1074,54 @@ Deno.test("`Hub` holds a socket that declared `resumeFirst` past the grace, unti
   await declared.client.idle();
   await nextMacrotask();
   assert.deepEqual(seqsOf(declared), [4], "what it had is not sent again");
+  await hub.shutdown();
+});
+
+Deno.test("`Hub` reads new stored frames from the store while its bus is deaf, in order, once, and stops after", async () => {
+  const broker = new MemoryBroker();
+  const bus = new SpyBus(new MemoryBus(broker));
+  const history = new FakeHistory();
+  const active: boolean[] = [];
+  const metrics = {
+    fannedOut() {},
+    gapRepaired() {},
+    resumed() {},
+    busCatchUp: (on: boolean) => active.push(on),
+  };
+  const hub = new Hub({ bus, history, log: nullLogger, busCatchUpIntervalMs: 5, metrics });
+  await hub.start(new RecordingHandler());
+  const a = await open(hub, "alice", ["r1"]);
+  history.store("r1", storedFrames(1, 2));
+  await publishStored(hub, 1, 2);
+  await a.transport.waitForFrames(2);
+  assert.equal(hub.catchingUpFromStore, false);
+
+  // The link goes silent: what other instances store (and publish) never arrives over the bus.
+  bus.deaf = true;
+  history.store("r1", storedFrames(3, 4, 5));
+  await publishStored(hub, 3, 4, 5);
+  await a.transport.waitForFrames(5);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5]);
+  assert.equal(hub.catchingUpFromStore, true);
+  // A room that had no frame here yet starts at its last stored seq: what comes after it is delivered.
+  const b = await open(hub, "bob", ["r2"]);
+  history.store("r2", [{ seq: 7, frame: stored(7, "r2") }]);
+  await history.until(() => history.only("lastSeqs").some((call) => call.includes("r2")), "r2 polled");
+  history.store("r2", [{ seq: 8, frame: stored(8, "r2") }]);
+  await b.transport.waitForFrames(1);
+  assert.deepEqual(seqsOf(b), [8]);
+
+  // Back: the bus's own frames and the store's do not repeat one another, and the reading stops.
+  bus.deaf = false;
+  history.store("r1", storedFrames(6));
+  await publishStored(hub, 6);
+  await a.transport.waitForFrames(6);
+  for (let i = 0; i < 400 && hub.catchingUpFromStore; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(hub.catchingUpFromStore, false, "the catch-up stopped");
+  await publishStored(hub, 6, 5);
+  await delivered(broker);
+  assert.deepEqual(seqsOf(a), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(active, [true, false]);
   await hub.shutdown();
 });
 

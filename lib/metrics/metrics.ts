@@ -33,7 +33,7 @@ export interface MetricsSources {
   /** Sockets held against `MAX_CONNECTIONS`, and that limit. */
   connections: { readonly open: number; readonly max: number };
   /** Sockets registered with the hub, their distinct users, and rooms with a local socket. */
-  hub: { stats(): { clients: number; users: number; rooms: number } };
+  hub: { stats(): { clients: number; users: number; rooms: number }; readonly catchingUpFromStore?: boolean };
   store: Pick<Store, "ping">;
   bus: Pick<Bus, "health" | "probeRoundTripMs">;
   presence: Presence;
@@ -64,6 +64,7 @@ export class Metrics {
   readonly #deliverSeconds: Histogram;
   readonly #resumes: Counter<"outcome">;
   readonly #gapRepairs: Counter<"outcome">;
+  readonly #caughtUp: Counter;
   readonly #rateLimited: Record<RateLimitKind, Counter.Internal>;
   readonly #wsRefused: Counter;
   readonly #httpRequests: Counter<"route" | "method" | "status">;
@@ -156,6 +157,20 @@ export class Metrics {
       registers,
     });
     for (const outcome of GAP_OUTCOMES) this.#gapRepairs.inc({ outcome }, 0);
+    new Gauge({
+      name: "chat_bus_catch_up",
+      help: "1 while the bus is deaf and the hub reads new stored messages from the store instead, else 0.",
+      registers,
+      collect() {
+        if (self.#sources) this.set(self.#sources.hub.catchingUpFromStore ? 1 : 0);
+      },
+    });
+    this.#caughtUp = new Counter({
+      name: "chat_bus_catch_up_messages_total",
+      help:
+        "Stored messages (any event with a seq) read from the store and delivered while the bus was deaf.",
+      registers,
+    });
     const limited = new Counter({
       name: "chat_rate_limited_total",
       help: "Requests refused by a rate limit: message (per user) or auth (register/login per IP).",
@@ -232,6 +247,10 @@ export class Metrics {
 
   gapRepaired(outcome: GapRepairOutcome): void {
     this.#gapRepairs.inc({ outcome });
+  }
+
+  caughtUpFromStore(count: number): void {
+    this.#caughtUp.inc(count);
   }
 
   rateLimited(kind: RateLimitKind): void {

@@ -783,6 +783,24 @@ class MongoRoomRepo implements RoomRepo {
     });
   }
 
+  lastSeqs(roomIds: string[]): Promise<Map<string, number>> {
+    const ids = [...new Set(roomIds)].sort();
+    if (ids.length === 0) return Promise.resolve(new Map());
+    return this.c.run(`read the last seq of ${ids.length} rooms`, async () => {
+      const seqs = new Map<string, number>();
+      for (let start = 0; start < ids.length; start += IN_BATCH) {
+        const docs = await this.c.rooms
+          .find({ _id: { $in: ids.slice(start, start + IN_BATCH) } }, {
+            ...this.c.op,
+            projection: { last_seq: 1 },
+          })
+          .toArray();
+        for (const doc of docs) seqs.set(doc._id, Number(doc.last_seq ?? 0));
+      }
+      return seqs;
+    });
+  }
+
   markRead(roomId: string, userId: string, seq: number): Promise<number | null> {
     if (!Number.isInteger(seq)) return Promise.reject(new RangeError(`Invalid read marker: ${seq}`));
     return this.c.run(`mark room "${roomId}" read for "${userId}"`, async () => {

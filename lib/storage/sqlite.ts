@@ -605,6 +605,7 @@ class SqliteRoomRepo implements RoomRepo {
   readonly #memberIds: StatementSync;
   readonly #memberCounts: StatementSync;
   readonly #directRoomIds: StatementSync;
+  readonly #lastSeqs: StatementSync;
   readonly #markRead: StatementSync;
   readonly #readSeqs: StatementSync;
 
@@ -648,6 +649,9 @@ class SqliteRoomRepo implements RoomRepo {
     this.#memberCounts = db.prepare(
       `SELECT room_id, COUNT(*) AS members FROM memberships
        WHERE room_id IN (SELECT value FROM json_each(?)) GROUP BY room_id`,
+    );
+    this.#lastSeqs = db.prepare(
+      "SELECT id, last_seq FROM rooms WHERE id IN (SELECT value FROM json_each(?))",
     );
     this.#directRoomIds = db.prepare(
       "SELECT id FROM rooms WHERE is_direct = 1 AND id IN (SELECT value FROM json_each(?))",
@@ -758,6 +762,12 @@ class SqliteRoomRepo implements RoomRepo {
     if (roomIds.length === 0) return new Set();
     const rows = this.#directRoomIds.all(JSON.stringify([...new Set(roomIds)].sort()));
     return new Set(rows.map((row) => row.id as string));
+  }
+
+  async lastSeqs(roomIds: string[]): Promise<Map<string, number>> {
+    if (roomIds.length === 0) return new Map();
+    const rows = this.#lastSeqs.all(JSON.stringify([...new Set(roomIds)].sort()));
+    return new Map(rows.map((row) => [row.id as string, Number(row.last_seq)]));
   }
 
   async markRead(roomId: string, userId: string, seq: number): Promise<number | null> {

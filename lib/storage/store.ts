@@ -230,6 +230,11 @@ export interface RoomRepo {
   /** Which of `roomIds` are direct rooms, in one query. */
   directRoomIds(roomIds: string[]): Promise<Set<string>>;
   /**
+   * Each room's `last_seq`, in one query however many rooms are asked for (the hub's catch-up while its bus is
+   * deaf). An unknown room is absent.
+   */
+  lastSeqs(roomIds: string[]): Promise<Map<string, number>>;
+  /**
    * Records that `userId` has read the room up to `seq` (never moves back, never past the room's `last_seq`).
    * Returns the stored marker, or null when the user is not a member.
    */

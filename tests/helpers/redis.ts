@@ -113,7 +113,10 @@ export function freePort(): number {
   return port;
 }
 
-/** A TCP proxy in front of a Redis server that can silently stop passing replies on chosen connections. */
+/**
+ * A TCP proxy in front of a Redis server that can silently stop passing replies on chosen connections, or all
+ * traffic (`freeze()`).
+ */
 export interface MuteProxy {
   /** `redis://127.0.0.1:<proxy port>` */
   url: string;
@@ -122,6 +125,12 @@ export interface MuteProxy {
    * (e.g. a connection name given with CLIENT SETNAME). The connections stay open. Returns how many it muted.
    */
   mute(marker: string): number;
+  /**
+   * From now on passes nothing either way on any connection, open or new, and closes none: a link that went
+   * silent. Held bytes go on after `thaw()`.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Closes the listener and every connection, and waits until all is released. */
   close(): Promise<void>;
 }
@@ -153,10 +162,12 @@ export function startMuteProxy(port: number): MuteProxy {
       }
     }
   };
+  let thawed: PromiseWithResolvers<void> | undefined;
   const pump = async (link: Link, from: Deno.TcpConn, to: Deno.TcpConn, upstream: boolean) => {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of from.readable) {
+        while (thawed !== undefined) await thawed.promise;
         if (upstream && link.sent.length < 4096) link.sent += decoder.decode(chunk, { stream: true });
         if (!upstream && link.muted) continue;
         let written = 0;
@@ -197,7 +208,16 @@ export function startMuteProxy(port: number): MuteProxy {
       }
       return count;
     },
+    freeze() {
+      thawed ??= Promise.withResolvers<void>();
+    },
+    thaw() {
+      thawed?.resolve();
+      thawed = undefined;
+    },
     async close() {
+      thawed?.resolve();
+      thawed = undefined;
       listener.close();
       for (const link of [...links]) closeLink(link);
       while (tasks.size > 0) await Promise.allSettled([...tasks]);

@@ -79,6 +79,7 @@ Deno.test("`resume()` fails a room it cannot read or the socket is not in, and g
   history.store("down", frames(1, 2));
   const broken = {
     lastSeq: (room: string) => history.lastSeq(room),
+    lastSeqs: (rooms: string[]) => history.lastSeqs(rooms),
     after: (room: string, after: number, limit: number) =>
       room === "down" ? Promise.reject(new Error("store down")) : history.after(room, after, limit),
   };

@@ -43,6 +43,11 @@ export class SeqOrder {
     this.#drain();
   }
 
+  /** The seq delivered next; undefined until the first frame (the stream starts where that one is). */
+  get expected(): number | undefined {
+    return this.#next;
+  }
+
   /** Frames waiting for earlier ones (tests, metrics). */
   get waiting(): number {
     return this.#early.size;

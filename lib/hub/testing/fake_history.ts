@@ -30,6 +30,12 @@ export class FakeHistory extends Watched implements History {
     return Promise.resolve(this.stored.get(roomId)?.at(-1)?.seq ?? 0);
   }
 
+  lastSeqs(roomIds: string[]): Promise<Map<string, number>> {
+    this.#record(`lastSeqs ${[...roomIds].sort().join(",")}`);
+    const known = roomIds.filter((id) => this.stored.has(id));
+    return Promise.resolve(new Map(known.map((id) => [id, this.stored.get(id)!.at(-1)?.seq ?? 0])));
+  }
+
   async after(roomId: string, afterSeq: number, limit: number): Promise<SeqFrame[]> {
     this.#record(`after ${roomId} ${afterSeq}`);
     await this.gate;

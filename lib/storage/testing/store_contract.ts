@@ -498,6 +498,25 @@ export function storeContract(
     assert.deepEqual(await store.rooms.memberIds(newId()), []);
   });
 
+  test("rooms.lastSeqs() reads the last seq of many rooms at once; unknown rooms are absent", async (store) => {
+    const alice = newId();
+    const quiet = await store.rooms.create(newRoom(alice));
+    const busy = await store.rooms.create(newRoom(alice));
+    for (let i = 0; i < 3; i++) {
+      await store.messages.append({
+        room_id: busy.id,
+        user_id: alice,
+        username: "alice",
+        content: `m${i}`,
+        type: "text",
+      });
+    }
+    const unknown = newId();
+    const seqs = await store.rooms.lastSeqs([busy.id, quiet.id, unknown, busy.id]);
+    assert.deepEqual(Object.fromEntries(seqs), { [busy.id]: 3, [quiet.id]: 0 });
+    assert.deepEqual(await store.rooms.lastSeqs([]), new Map());
+  });
+
   test("rooms.memberCounts() counts the members of many rooms at once", async (store, t) => {
     const [alice, bob, carol, dave] = [newId(), newId(), newId(), newId()];
     const big = await store.rooms.create(newRoom(alice));
