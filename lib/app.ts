@@ -112,11 +112,46 @@ function limitBodies(config: Pick<Config, "maxBodyBytes">): MiddlewareHandler<Ap
         throw new ChatError("payload_too_large", `The request body is larger than ${maxSize} bytes`);
       },
     });
-  const small = limit(config.maxBodyBytes);
-  const large = limit(Math.max(config.maxBodyBytes, PROFILE_BODY_BYTES));
-  return function limitBodies(c, next) {
-    return (PROFILE_PATHS.has(c.req.path) ? large : small)(c, next);
+  const smallBytes = config.maxBodyBytes;
+  const largeBytes = Math.max(config.maxBodyBytes, PROFILE_BODY_BYTES);
+  const small = limit(smallBytes);
+  const large = limit(largeBytes);
+  return async function limitBodies(c, next) {
+    const profile = PROFILE_PATHS.has(c.req.path);
+    const maxSize = profile ? largeBytes : smallBytes;
+    const declared = Number(c.req.header("content-length") ?? NaN);
+    if (declared > maxSize && declared <= maxSize + DRAIN_BYTES && !c.req.header("transfer-encoding")) {
+      // Read to the end (and dropped) so that the client, still sending, gets to read the 413: a connection
+      // closed under a browser's upload shows as a network error, not as "too large".
+      await drain(c.req.raw.body, maxSize + DRAIN_BYTES);
+      throw new ChatError("payload_too_large", `The request body is larger than ${maxSize} bytes`);
+    }
+    return (profile ? large : small)(c, next);
   };
+}
+
+/**
+ * A declared body over the limit by at most this much is read (and dropped) before the 413 (an avatar a little
+ * too large); a larger one is refused without reading it.
+ */
+const DRAIN_BYTES = 4 * 1024 * 1024;
+
+/** Reads and drops a body, stopping after `maxBytes`. */
+async function drain(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<void> {
+  if (body === null || body.locked) return;
+  const reader = body.getReader();
+  let read = 0;
+  try {
+    while (read <= maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.length;
+    }
+  } catch {
+    // The client went away: nothing to answer.
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /** `/ws` and `/metrics` answer GET (and HEAD) only. */

@@ -14,7 +14,8 @@
  *   the request's shape: a wrong current password or reset token, a display name that is another user's
  *   username (Schemathesis registers `alice` from the document's example), a direct conversation with
  *   oneself, a password over 72 bytes of UTF-8 (JSON Schema counts characters), two history cursors at once
- *   (a schema constrains each query parameter alone), a message starting with `/` that is no known command.
+ *   (a schema constrains each query parameter alone), a message starting with `/` that is no known command, a
+ *   rooms `cursor` this list did not give (it is opaque: any string of its alphabet fits the schema).
  *   The document states each rule in words.
  * - `ensure_resource_availability` is off for adding and removing members: a user named in the request who
  *   does not exist, or a creator who has left the room (the `LeaveRoom` link) and is then removed
@@ -59,6 +60,7 @@ const REFUSED_BY_STATE = [
   "openDirectRoom",
   "getMessages",
   "postMessage",
+  "listRooms",
 ];
 
 /** Operations that answer every signed-in user alike for public objects (see above). */

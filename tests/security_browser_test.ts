@@ -52,7 +52,7 @@ function status(page: Page): Promise<string | null> {
 /** Records the close code of every socket the context's pages open, as the server sent it. */
 async function watchSocketCloses(context: BrowserContext): Promise<number[]> {
   const codes: number[] = [];
-  await context.routeWebSocket(/\/ws$/, (ws) => {
+  await context.routeWebSocket(/\/ws(\?[^/]*)?$/, (ws) => {
     const server = ws.connectToServer();
     server.onClose((code, reason) => {
       codes.push(code ?? 0);

@@ -1677,7 +1677,9 @@ export function openApiDocument(options: Partial<DocumentLimits> = {}): OpenApiD
     },
     "x-websocket": {
       path: "/ws",
-      description: "GET /ws?token=<token>[&room_id=<id>] upgrades to a WebSocket carrying JSON frames " +
+      description:
+        "GET /ws?token=<token>[&room_id=<id>][&resume=1] upgrades to a WebSocket carrying JSON frames " +
+        "(`resume=1`: the first frame will be a resume; stored messages wait for it, up to 30 s) " +
         "(message, join, leave, typing, ping, resume, refresh from the client; messages, acks, presence, " +
         "errors from the server). 401 without a valid token, 403 for a foreign Origin, 503 `server_full` at " +
         "MAX_CONNECTIONS, 429 `too_many_sockets` when the user holds MAX_SOCKETS_PER_USER sockets (20 by " +

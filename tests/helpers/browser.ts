@@ -124,7 +124,7 @@ export async function socketSwitch(context: BrowserContext) {
   let mode: "open" | "mute" | "hold" | "block" = "open";
   const sockets = new Set<WebSocketRoute>();
   const held: { ws: WebSocketRoute; frame: string | Buffer }[] = [];
-  await context.routeWebSocket(/\/ws$/, (ws) => {
+  await context.routeWebSocket(/\/ws(\?[^/]*)?$/, (ws) => {
     if (mode === "block") {
       ws.close({ code: 4000, reason: "blocked by the test" }).catch(() => {});
       return;
