@@ -79,6 +79,8 @@ export class ChatClient {
   lastResumed: Record<string, number> | null = null;
   /** `resumed` frames that named rooms left (`more`), over every connection. */
   resumePages = 0;
+  /** Resumes sent again while connecting because the server could not resume a room (an error frame). */
+  resumeRetries = 0;
   readonly acked = new Map<string, { id: string; seq: number; room_id: string }>();
   connects = 0;
   #ws: WebSocket | null = null;
@@ -115,10 +117,13 @@ export class ChatClient {
       this.#ready = false;
       let opened = false;
       let pages: Record<string, number> = {};
+      /** The rooms of the last resume sent while connecting. */
+      let asked: Record<string, number> = {};
       ws.onopen = () => {
         opened = true;
         if (resume) {
           const rooms = Object.fromEntries(this.options.rooms.map((room) => [room, this.#resumePoint(room)]));
+          asked = rooms;
           ws.send(JSON.stringify({ type: "resume", rooms }));
         } else {
           ws.send(JSON.stringify({ type: "ping" }));
@@ -131,11 +136,26 @@ export class ChatClient {
           return;
         }
         if (resume && frame.type === "resumed" && !this.#ready) {
-          pages = { ...pages, ...frame.rooms as Record<string, number> };
+          const answered = frame.rooms as Record<string, number>;
+          pages = { ...pages, ...answered };
           if (frame.more !== undefined) {
             // The resume stopped at its bound: ask for the next page, from where it stopped.
             this.resumePages++;
-            ws.send(JSON.stringify({ type: "resume", rooms: frame.more }));
+            asked = frame.more as Record<string, number>;
+            ws.send(JSON.stringify({ type: "resume", rooms: asked }));
+            return;
+          }
+          // A room the server could not resume (an error frame came for it, e.g. a store timeout): ask again,
+          // from what is held, as the web client does.
+          const failed = Object.keys(asked).filter((room) => !(room in answered));
+          if (failed.length > 0 && this.resumeRetries < 20) {
+            this.resumeRetries++;
+            asked = Object.fromEntries(failed.map((room) => [room, this.lastSeq(room)]));
+            setTimeout(() => {
+              if (this.#ws === ws && ws.readyState === WebSocket.OPEN) {
+                ws.send(JSON.stringify({ type: "resume", rooms: asked }));
+              }
+            }, 200);
             return;
           }
           this.#onResumed(pages);
