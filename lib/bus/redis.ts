@@ -27,11 +27,12 @@ const PROBE_INTERVAL_MS = 5_000;
 export const PROBE_TIMEOUT_MS = 2_000;
 /**
  * How often to probe so that a deaf link is noticed, and the hub has read the store (every second, see
- * `BusCatchUp`), within `staleMaxSeconds` of a message being stored elsewhere: the interval, the probe's timeout
- * and two seconds for the hub's next round and its reads fit in it. Between 1 s and the default 5 s.
+ * `BusCatchUp`), within `staleMaxSeconds` of a message being stored elsewhere: the interval, the probe's timeout,
+ * a second for the hub's next round and four to spare (a loaded machine, a slow store) fit in it. Between 1 s and
+ * the default 5 s: 3 s for the default bound of 10 s.
  */
 export function busProbeIntervalMs(staleMaxSeconds: number): number {
-  return Math.max(1_000, Math.min(PROBE_INTERVAL_MS, staleMaxSeconds * 1_000 - PROBE_TIMEOUT_MS - 2_000));
+  return Math.max(1_000, Math.min(PROBE_INTERVAL_MS, staleMaxSeconds * 1_000 - PROBE_TIMEOUT_MS - 5_000));
 }
 
 /** How long `close()` waits for Redis to answer QUIT before it drops the connection. */
