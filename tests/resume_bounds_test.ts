@@ -18,6 +18,37 @@ const LIVE = 30;
 const PAGE = 1_000; // the default RESUME_MAX_MESSAGES
 const KB2 = "x".repeat(2_000);
 
+/**
+ * A room of a new user `alice` joined by new users named `readers`, then `count` messages of alice's stored
+ * straight into the store (nothing published) while the readers are away.
+ */
+async function roomWithGap(
+  base: string,
+  databaseUrl: string,
+  readers: string[],
+  count: number,
+  content: (i: number) => string,
+): Promise<{ room: string; alice: TestUser; readers: TestUser[] }> {
+  const [alice, ...people] = await Promise.all(["alice", ...readers].map((n) => newUser(base, n)));
+  const room = (await createRoom(base, alice)).id;
+  for (const user of people) {
+    assert.equal((await api(base, "POST", `/api/rooms/${room}/join`, { token: user.token })).status, 200);
+  }
+  const store = await openTestStore(databaseUrl);
+  try {
+    await seedMessages(
+      databaseUrl,
+      store,
+      { room_id: room, user_id: alice.id, username: alice.username },
+      count,
+      content,
+    );
+  } finally {
+    await store.close();
+  }
+  return { room, alice, readers: people };
+}
+
 /** A socket over a raw TCP connection: it reads only when the test asks, so a test can read slowly. */
 class RawSocket {
   readonly #reader: ServerFrameReader;
@@ -126,29 +157,14 @@ Deno.test(
     const server = await spawnServer({ DATABASE_URL: databaseUrl, HEARTBEAT_SECONDS: "300" });
     const sockets: RawSocket[] = [];
     try {
-      const [alice, fast, slow] = await Promise.all(
-        ["alice", "fast", "slow"].map((n) => newUser(server.url, n)),
-      );
-      const room = (await createRoom(server.url, alice)).id;
-      for (const user of [fast, slow]) {
-        assert.equal(
-          (await api(server.url, "POST", `/api/rooms/${room}/join`, { token: user.token })).status,
-          200,
-        );
-      }
       // Seqs 1 and 2 are the join notices; the gap is stored while both readers are away.
-      const store = await openTestStore(databaseUrl);
-      try {
-        await seedMessages(
-          databaseUrl,
-          store,
-          { room_id: room, user_id: alice.id, username: alice.username },
-          GAP,
-          (i) => `away ${i} ${KB2}`,
-        );
-      } finally {
-        await store.close();
-      }
+      const { room, alice, readers: [fast, slow] } = await roomWithGap(
+        server.url,
+        databaseUrl,
+        ["fast", "slow"],
+        GAP,
+        (i) => `away ${i} ${KB2}`,
+      );
       const first = 3, lastStored = 2 + GAP;
 
       const fastSocket = await RawSocket.open(server.port, fast);
@@ -240,26 +256,15 @@ Deno.test("a client that stops reading during a resume is closed as slow once th
   });
   let socket: RawSocket | undefined;
   try {
-    const [alice, bob] = await Promise.all(["alice", "bob"].map((n) => newUser(server.url, n)));
-    const room = (await createRoom(server.url, alice)).id;
-    assert.equal(
-      (await api(server.url, "POST", `/api/rooms/${room}/join`, { token: bob.token })).status,
-      200,
-    );
     // A page of 1,000 messages of 16 KB: more than the kernel's socket buffers take from a peer that never
     // reads, so the backfill stops, waiting for the socket to drain.
-    const store = await openTestStore(databaseUrl);
-    try {
-      await seedMessages(
-        databaseUrl,
-        store,
-        { room_id: room, user_id: alice.id, username: alice.username },
-        1_000,
-        (i) => `${i} ${"y".repeat(16_000 - 6)}`,
-      );
-    } finally {
-      await store.close();
-    }
+    const { room, alice, readers: [bob] } = await roomWithGap(
+      server.url,
+      databaseUrl,
+      ["bob"],
+      1_000,
+      (i) => `${i} ${"y".repeat(16_000 - 6)}`,
+    );
     socket = await RawSocket.open(server.port, bob);
     await socket.send({ type: "resume", rooms: { [room]: 1 } });
     const closed = () =>
