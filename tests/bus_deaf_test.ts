@@ -26,12 +26,14 @@ class Listener {
 
   constructor(url: string, readonly room: string) {
     this.#ws = new WebSocket(url);
-    this.ready = new Promise((resolve, reject) => {
-      this.#ws.onopen = () => resolve();
-      this.#ws.onerror = () => reject(new Error(`socket to ${url} failed`));
-    });
+    // Ready at the first pong: the socket's set-up (its rooms subscribed) is done before any frame is handled.
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.ready = promise;
+    this.#ws.onopen = () => this.#ws.send(JSON.stringify({ type: "ping" }));
+    this.#ws.onerror = () => reject(new Error(`socket to ${url} failed`));
     this.#ws.onmessage = (event) => {
       const frame = JSON.parse(event.data);
+      if (frame.type === "pong") resolve();
       if ((frame.type === "text" || frame.type === "system") && frame.room_id === room) {
         this.arrivals.push({ seq: frame.seq, at: Date.now() });
       }
