@@ -8,6 +8,12 @@ export interface Config {
   databaseUrl: string;
   /** Connections in the MongoDB driver's pool (per process). */
   mongoPoolSize: number;
+  /** A store call that has not answered after this long is refused and opens the store's circuit breaker. */
+  storeTimeoutMs: number;
+  /** How often the store breaker probes the store (open: until it answers; closed: to notice an idle outage). */
+  storeProbeIntervalMs: number;
+  /** How long a SQLite write waits for another process's lock (the process is blocked meanwhile). */
+  sqliteBusyTimeoutMs: number;
   /** `redis://…` to bridge instances through Redis; absent: one process, in-memory bus. */
   redisUrl: string | undefined;
   /** Names this process in logs and shared presence. */
@@ -98,6 +104,9 @@ export const CONFIG_VARIABLES = [
   "HOST",
   "DATABASE_URL",
   "MONGO_POOL_SIZE",
+  "STORE_TIMEOUT_MS",
+  "STORE_PROBE_INTERVAL_MS",
+  "SQLITE_BUSY_TIMEOUT_MS",
   "REDIS_URL",
   "INSTANCE_ID",
   "JWT_SECRET",
@@ -317,6 +326,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
     mongoPoolSize: int("MONGO_POOL_SIZE", 20, 1, 1_000),
+    storeTimeoutMs: int("STORE_TIMEOUT_MS", 2_000, 100, 60_000),
+    storeProbeIntervalMs: int("STORE_PROBE_INTERVAL_MS", 500, 50, 10_000),
+    sqliteBusyTimeoutMs: int("SQLITE_BUSY_TIMEOUT_MS", 1_000, 0, 60_000),
     redisUrl,
     instanceId,
     jwtSecret,
