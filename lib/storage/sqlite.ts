@@ -168,12 +168,17 @@ function sqliteCode(error: unknown): number | undefined {
 
 /** `error` as a `StoreUnavailableError` when its result code says the database is unavailable; else itself. */
 function unavailable(error: unknown): unknown {
-  const code = sqliteCode(error);
-  if (code === undefined || !UNAVAILABLE_CODES.has(code & 0xff)) return error;
-  const text = (error as { errstr?: unknown }).errstr;
-  return new StoreUnavailableError(`SQLite: ${typeof text === "string" ? text : `result code ${code}`}`, {
-    cause: error,
-  });
+  if (error instanceof StoreUnavailableError) return error;
+  // The repositories wrap driver errors (`cause`) in messages that name what failed.
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = sqliteCode(e);
+    if (code === undefined || !UNAVAILABLE_CODES.has(code & 0xff)) continue;
+    const text = (e as { errstr?: unknown }).errstr;
+    return new StoreUnavailableError(`SQLite: ${typeof text === "string" ? text : `result code ${code}`}`, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /** A proxy of a repository whose methods reject with `StoreUnavailableError` for `unavailable()` errors. */
@@ -971,8 +976,9 @@ export class SqliteStore implements Store {
     if (this.#closed) throw new Error("SQLite store is closed");
     this.#db.exec(`PRAGMA busy_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
-      this.#db.exec("ROLLBACK");
+      // Prepared statements: their errors carry the result code (`exec()`'s do not).
+      this.#db.prepare("BEGIN IMMEDIATE").run();
+      this.#db.prepare("ROLLBACK").run();
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw unavailable(error);
