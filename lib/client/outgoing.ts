@@ -1,7 +1,9 @@
 /**
  * Own messages on their way: each goes into the outbox (so a reload or a crash loses none) and then onto the
  * socket with its `client_id`, once per connection and again after a retryable error, until the server has
- * stored it. A non-retryable refusal keeps it, failed, until the user discards it.
+ * stored it. A non-retryable refusal keeps it, failed, until the user discards it. One refused because the
+ * store is down (`store_unavailable`) waits for the server's `store_available` frame (or the next connection,
+ * or `STORE_RETRY_MS` at the latest) instead of a fixed delay.
  */
 import type { AckFrame, CommandAckFrame, ErrorFrame, MessageFrame } from "../hub/protocol.ts";
 import type { Timers } from "./clock.ts";
@@ -20,6 +22,8 @@ interface Pending extends PendingMessage {
   saved: boolean;
   /** The connection it was last sent on (0: none): sent once per connection, and again after a retryable error. */
   sentOn: number;
+  /** Refused with `store_unavailable`: sent again at `storeAvailable()` (or its fallback timer). */
+  awaitingStore: boolean;
 }
 
 export interface OutgoingOptions {
@@ -34,6 +38,11 @@ export interface OutgoingOptions {
 
 /** How long a frame refused with a retryable error waits before it is sent again, when the server names no delay. */
 export const RETRY_MS = 1_000;
+/**
+ * How long a message refused with `store_unavailable` waits at most for the server's `store_available` frame
+ * (which normally comes first) before it is sent again anyway.
+ */
+export const STORE_RETRY_MS = 15_000;
 
 const byCreation = (a: OutboxEntry, b: OutboxEntry) =>
   a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0;
@@ -73,7 +82,7 @@ export class Outgoing {
       for (const entry of entries) {
         if (done.has(entry.client_id)) this.#forget(entry.client_id);
         else if (!this.#pending.has(entry.client_id)) {
-          this.#pending.set(entry.client_id, { ...entry, state: "sending", saved: true, sentOn: 0 });
+          this.#pending.set(entry.client_id, { ...entry, state: "sending", saved: true, sentOn: 0, awaitingStore: false });
         }
       }
     } catch {
@@ -86,7 +95,7 @@ export class Outgoing {
 
   /** A new message: shown at once, into the outbox, then onto the socket. */
   add(entry: OutboxEntry): void {
-    const p: Pending = { ...entry, state: "sending", saved: false, sentOn: 0 };
+    const p: Pending = { ...entry, state: "sending", saved: false, sentOn: 0, awaitingStore: false };
     this.#pending.set(entry.client_id, p);
     this.#options.changed(entry.room_id);
     // A failed write still sends: the message is then kept in memory only.
@@ -130,6 +139,14 @@ export class Outgoing {
   refused(frame: ErrorFrame): void {
     const p = frame.client_id ? this.#pending.get(frame.client_id) : undefined;
     if (!p) return;
+    if (frame.retryable && frame.code === "store_unavailable") {
+      p.sentOn = 0;
+      p.awaitingStore = true;
+      this.#options.timers.after(Math.max(frame.retry_after_ms ?? 0, STORE_RETRY_MS), () => {
+        if (p.awaitingStore) this.#send(p);
+      });
+      return;
+    }
     if (frame.retryable) {
       p.sentOn = 0;
       this.#options.timers.after(frame.retry_after_ms ?? RETRY_MS, () => this.#send(p));
@@ -138,6 +155,14 @@ export class Outgoing {
     p.state = "failed";
     p.error = frame.message;
     this.#options.changed(p.room_id);
+  }
+
+  /**
+   * The server says its store is back (`store_available`): every message refused with `store_unavailable` goes
+   * again now, oldest first, with its `client_id` (so none is stored twice).
+   */
+  storeAvailable(): void {
+    for (const p of [...this.#pending.values()].sort(byCreation)) if (p.awaitingStore) this.#send(p);
   }
 
   /** The text of a pending message; null when there is none with this id. */
@@ -165,7 +190,10 @@ export class Outgoing {
       content: p.content,
       client_id: p.client_id,
     };
-    if (this.#options.send(frame)) p.sentOn = connection;
+    if (this.#options.send(frame)) {
+      p.sentOn = connection;
+      p.awaitingStore = false;
+    }
   }
 
   #box(): Promise<Outbox> {
