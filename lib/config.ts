@@ -327,7 +327,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     databaseUrl,
     mongoPoolSize: int("MONGO_POOL_SIZE", 20, 1, 1_000),
     storeTimeoutMs: int("STORE_TIMEOUT_MS", 2_000, 100, 60_000),
-    storeProbeIntervalMs: int("STORE_PROBE_INTERVAL_MS", 500, 50, 10_000),
+    storeProbeIntervalMs: int("STORE_PROBE_INTERVAL_MS", 250, 50, 10_000),
     sqliteBusyTimeoutMs: int("SQLITE_BUSY_TIMEOUT_MS", 1_000, 0, 60_000),
     redisUrl,
     instanceId,

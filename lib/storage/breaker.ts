@@ -26,7 +26,7 @@ export type BreakerState = "closed" | "open";
 export interface StoreBreakerOptions {
   /** A call (or a ping) that has not settled after this long is refused and opens the breaker (default 2000). */
   timeoutMs?: number;
-  /** How often the store is probed while open, and pinged while closed (default 500). */
+  /** How often the store is probed while open, and pinged while closed (default 250). */
   probeIntervalMs?: number;
   /** How long an open breaker's probe may take before it counts as failed (default `probeIntervalMs`). */
   probeTimeoutMs?: number;
@@ -60,7 +60,7 @@ export class StoreBreaker {
   constructor(inner: Store, options: StoreBreakerOptions = {}) {
     this.#inner = inner;
     this.#timeoutMs = options.timeoutMs ?? 2_000;
-    this.#intervalMs = options.probeIntervalMs ?? 500;
+    this.#intervalMs = options.probeIntervalMs ?? 250;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? this.#intervalMs;
     this.#retryAfterMs = options.retryAfterMs ?? 2_000;
     this.#log = options.log;
