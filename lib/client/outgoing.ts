@@ -3,7 +3,8 @@
  * socket with its `client_id`, once per connection and again after a retryable error, until the server has
  * stored it. A non-retryable refusal keeps it, failed, until the user discards it. One refused because the
  * store is down (`store_unavailable`) waits for the server's `store_available` frame (or the next connection,
- * or `STORE_RETRY_MS` at the latest) instead of a fixed delay.
+ * or `STORE_RETRY_MS` at the latest) instead of a fixed delay; after that frame they go one at a time, each
+ * after the previous one's ack, so a store that just came back is not handed the whole backlog at once.
  */
 import type { AckFrame, CommandAckFrame, ErrorFrame, MessageFrame } from "../hub/protocol.ts";
 import type { Timers } from "./clock.ts";
@@ -53,6 +54,10 @@ export class Outgoing {
   /** Rooms whose outbox entries were read: their new messages go after those. */
   readonly #loaded = new Set<string>();
   #outbox: Promise<Outbox> | null = null;
+  /** The store is back (`store_available`, and no refusal since): held messages go, one at a time. */
+  #storeBack = false;
+  /** The held message sent last after `store_available`, until its answer. */
+  #resending: string | null = null;
 
   constructor(options: OutgoingOptions) {
     this.#options = options;
@@ -132,6 +137,10 @@ export class Outgoing {
     if (awaited) p.state = "sent";
     else this.#pending.delete(p.client_id);
     this.#options.changed(p.room_id);
+    if (this.#resending === p.client_id) {
+      this.#resending = null;
+      this.#resendHeld();
+    }
     return awaited;
   }
 
@@ -139,7 +148,9 @@ export class Outgoing {
   refused(frame: ErrorFrame): void {
     const p = frame.client_id ? this.#pending.get(frame.client_id) : undefined;
     if (!p) return;
+    if (this.#resending === p.client_id) this.#resending = null;
     if (frame.retryable && frame.code === "store_unavailable") {
+      this.#storeBack = false;
       p.sentOn = 0;
       p.awaitingStore = true;
       this.#options.timers.after(Math.max(frame.retry_after_ms ?? 0, STORE_RETRY_MS), () => {
@@ -150,19 +161,36 @@ export class Outgoing {
     if (frame.retryable) {
       p.sentOn = 0;
       this.#options.timers.after(frame.retry_after_ms ?? RETRY_MS, () => this.#send(p));
+      this.#resendHeld();
       return;
     }
+    this.#resendHeld();
     p.state = "failed";
     p.error = frame.message;
     this.#options.changed(p.room_id);
   }
 
   /**
-   * The server says its store is back (`store_available`): every message refused with `store_unavailable` goes
-   * again now, oldest first, with its `client_id` (so none is stored twice).
+   * The server says its store is back (`store_available`): the messages refused with `store_unavailable` go
+   * again, with their `client_id` (so none is stored twice), oldest first and one at a time: the next when the
+   * previous one is acknowledged.
    */
   storeAvailable(): void {
-    for (const p of [...this.#pending.values()].sort(byCreation)) if (p.awaitingStore) this.#send(p);
+    this.#storeBack = true;
+    if (this.#resending === null) this.#resendHeld();
+  }
+
+  /** Sends the oldest message still waiting for the store, while it is back and none is on its way. */
+  #resendHeld(): void {
+    if (!this.#storeBack || this.#resending !== null) return;
+    for (const p of [...this.#pending.values()].sort(byCreation)) {
+      if (!p.awaitingStore) continue;
+      this.#send(p);
+      if (!p.awaitingStore) {
+        this.#resending = p.client_id;
+        return;
+      }
+    }
   }
 
   /** The text of a pending message; null when there is none with this id. */
