@@ -7,7 +7,9 @@
  * interval, so an outage is seen also when nothing else asks the store.
  *
  * A call refused at its deadline may still complete later in the adapter: callers must be idempotent where it
- * matters (message sends are, by `client_id`).
+ * matters (message sends are, by `client_id`). Every refusal is sent while the breaker is open (a failing call
+ * opens it first), so each is followed by a change to `closed`: the server tells sockets `store_available`
+ * then, and clients resend what was refused.
  *
  * @example
  * const breaker = new StoreBreaker(SqliteStore.open({ path }), { timeoutMs: 2_000, log });
@@ -49,7 +51,7 @@ export class StoreBreaker {
   readonly #log: Logger | undefined;
   readonly #listeners: ((state: BreakerState) => void)[] = [];
   #state: BreakerState = "closed";
-  /** Bumped at each change: a call started before the breaker last closed cannot open it again. */
+  /** Bumped at each change: a closed breaker's ping started before it last changed cannot open it. */
   #epoch = 0;
   #openedAt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -164,7 +166,6 @@ export class StoreBreaker {
   /** Refuses at once while open; otherwise runs `fn` against the deadline, opening on unavailability. */
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#state === "open") throw this.#refusal("the store is unavailable (circuit open)");
-    const epoch = this.#epoch;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DeadlineError()), this.#timeoutMs);
@@ -172,12 +173,14 @@ export class StoreBreaker {
     try {
       return await Promise.race([fn(), late]);
     } catch (error) {
+      // Every refusal opens the breaker (also one of a call that started before it last closed): so a client
+      // told `store_unavailable` always hears `store_available` afterwards, when a probe closes it again.
       if (error instanceof DeadlineError) {
-        if (epoch === this.#epoch) this.#open(`a store call passed its ${this.#timeoutMs} ms deadline`, error);
+        this.#open(`a store call passed its ${this.#timeoutMs} ms deadline`, error);
         throw this.#refusal(`a store call passed its ${this.#timeoutMs} ms deadline`);
       }
       if (error instanceof StoreUnavailableError) {
-        if (epoch === this.#epoch) this.#open(error.detail, error);
+        this.#open(error.detail, error);
         throw error;
       }
       throw error;
