@@ -330,7 +330,11 @@ Deno.test("ChatClient keeps sends refused with store_unavailable and resends the
     "two",
     "sending",
   ]]);
-  assert.deepEqual((await outbox.list("r1")).map((e) => e.client_id), ["cid-1", "cid-2"], "kept in the outbox");
+  assert.deepEqual(
+    (await outbox.list("r1")).map((e) => e.client_id),
+    ["cid-1", "cid-2"],
+    "kept in the outbox",
+  );
 
   socket.receive({ type: "store_available" });
   assert.deepEqual(socket.take(), [frames[0]], "the oldest again, same client_id");

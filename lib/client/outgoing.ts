@@ -87,7 +87,13 @@ export class Outgoing {
       for (const entry of entries) {
         if (done.has(entry.client_id)) this.#forget(entry.client_id);
         else if (!this.#pending.has(entry.client_id)) {
-          this.#pending.set(entry.client_id, { ...entry, state: "sending", saved: true, sentOn: 0, awaitingStore: false });
+          this.#pending.set(entry.client_id, {
+            ...entry,
+            state: "sending",
+            saved: true,
+            sentOn: 0,
+            awaitingStore: false,
+          });
         }
       }
     } catch {

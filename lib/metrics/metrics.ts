@@ -183,7 +183,8 @@ export class Metrics {
     });
     new Gauge({
       name: "chat_store_breaker_open",
-      help: "1 while the store's circuit breaker is open (store calls refused at once with store_unavailable " +
+      help:
+        "1 while the store's circuit breaker is open (store calls refused at once with store_unavailable " +
         "until a probe answers), else 0.",
       registers,
       collect() {

@@ -135,7 +135,10 @@ export class StoreBreaker {
       return;
     }
     if (!open && epoch === this.#epoch) {
-      this.#open(outcome === "timeout" ? "the health ping passed its deadline" : "the health ping failed", outcome);
+      this.#open(
+        outcome === "timeout" ? "the health ping passed its deadline" : "the health ping failed",
+        outcome,
+      );
       return;
     }
     // An open probe that passed its deadline may still succeed later: that closes the breaker too.

@@ -5,7 +5,12 @@ import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
 /** A real in-memory store whose calls can be made to hang or fail (the switch sits in front of the adapter). */
-function switchable(): { store: Store; inner: SqliteStore; mode: { now: "up" | "hang" | "fail" }; close(): void } {
+function switchable(): {
+  store: Store;
+  inner: SqliteStore;
+  mode: { now: "up" | "hang" | "fail" };
+  close(): void;
+} {
   const inner = SqliteStore.open({ path: ":memory:" });
   const mode = { now: "up" as "up" | "hang" | "fail" };
   const hanging: (() => void)[] = [];
@@ -20,7 +25,9 @@ function switchable(): { store: Store; inner: SqliteStore; mode: { now: "up" | "
     new Proxy(repo, {
       get(target, property) {
         const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? (...args: unknown[]) => gate(() => value.apply(target, args)) : value;
+        return typeof value === "function"
+          ? (...args: unknown[]) => gate(() => value.apply(target, args))
+          : value;
       },
     });
   const store: Store = {

@@ -356,9 +356,20 @@ Deno.test("`SqliteStore`: a write lock held past the busy timeout is StoreUnavai
   const other = new DatabaseSync(path);
   try {
     const user = await store.users.create({ username: "ann", email: "a@x.test", password_hash: "h" });
-    const room = await store.rooms.create({ name: "r", description: "", creator_id: user.id, is_private: false });
+    const room = await store.rooms.create({
+      name: "r",
+      description: "",
+      creator_id: user.id,
+      is_private: false,
+    });
     other.exec("BEGIN EXCLUSIVE");
-    const message = { room_id: room.id, user_id: user.id, username: "ann", content: "x", type: "text" as const };
+    const message = {
+      room_id: room.id,
+      user_id: user.id,
+      username: "ann",
+      content: "x",
+      type: "text" as const,
+    };
     let started = performance.now();
     const error = await store.messages.append(message).then(() => null, (e) => e);
     // One busy timeout (200 ms), not one per BEGIN attempt: well under the 5 s of the old settings.
