@@ -151,15 +151,16 @@ export class StoreBreaker {
 
   /** A proxy of `repo` whose every method goes through `#call`. */
   #guard<T extends object>(repo: T): T {
-    const cache = new Map<PropertyKey, unknown>();
+    // By function, not by name: a method replaced on the repository (a test's spy) is the one called.
+    const cache = new WeakMap<object, unknown>();
     return new Proxy(repo, {
       get: (target, property) => {
         const value = Reflect.get(target, property, target);
         if (typeof value !== "function") return value;
-        let wrapped = cache.get(property);
+        let wrapped = cache.get(value);
         if (wrapped === undefined) {
           wrapped = (...args: unknown[]) => this.#call(() => value.apply(target, args));
-          cache.set(property, wrapped);
+          cache.set(value, wrapped);
         }
         return wrapped;
       },

@@ -183,12 +183,13 @@ function unavailable(error: unknown): unknown {
 
 /** A proxy of a repository whose methods reject with `StoreUnavailableError` for `unavailable()` errors. */
 function mapUnavailable<T extends object>(repo: T): T {
-  const cache = new Map<PropertyKey, unknown>();
+  // By function, not by name: a method replaced on the repository (a test's spy) is the one called.
+  const cache = new WeakMap<object, unknown>();
   return new Proxy(repo, {
     get(target, property) {
       const value = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
-      let wrapped = cache.get(property);
+      let wrapped = cache.get(value);
       if (wrapped === undefined) {
         wrapped = async (...args: unknown[]) => {
           try {
@@ -197,7 +198,7 @@ function mapUnavailable<T extends object>(repo: T): T {
             throw unavailable(error);
           }
         };
-        cache.set(property, wrapped);
+        cache.set(value, wrapped);
       }
       return wrapped;
     },
