@@ -8,7 +8,10 @@ export interface Config {
   databaseUrl: string;
   /** Connections in the MongoDB driver's pool (per process). */
   mongoPoolSize: number;
-  /** A store call that has not answered after this long is refused and opens the store's circuit breaker. */
+  /**
+   * A store call unanswered after this long makes the store's circuit breaker ping the store; a ping unanswered
+   * after this long opens it (calls refused at once until a probe answers).
+   */
   storeTimeoutMs: number;
   /** How often the store breaker probes the store (open: until it answers; closed: to notice an idle outage). */
   storeProbeIntervalMs: number;
@@ -326,7 +329,7 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
     mongoPoolSize: int("MONGO_POOL_SIZE", 20, 1, 1_000),
-    storeTimeoutMs: int("STORE_TIMEOUT_MS", 2_000, 100, 60_000),
+    storeTimeoutMs: int("STORE_TIMEOUT_MS", 1_000, 100, 60_000),
     storeProbeIntervalMs: int("STORE_PROBE_INTERVAL_MS", 250, 50, 10_000),
     sqliteBusyTimeoutMs: int("SQLITE_BUSY_TIMEOUT_MS", 1_000, 0, 60_000),
     redisUrl,

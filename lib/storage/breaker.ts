@@ -1,18 +1,19 @@
 /**
  * A circuit breaker in front of any `Store`: once the store is found unavailable (an adapter's
- * `StoreUnavailableError`, a call that passed its deadline, or a failed probe) the breaker opens and every new
+ * `StoreUnavailableError`, or a ping that does not answer within `timeoutMs`) the breaker opens and every new
  * call is refused at once with the retryable `store_unavailable`, so no request and no socket frame waits out a
- * driver timeout behind others that are doomed too. While open it probes the store (`probe()`, else `ping()`)
- * every `probeIntervalMs`; the first probe that succeeds closes it. While closed it pings the store at the same
- * interval, so an outage is seen also when nothing else asks the store.
+ * driver timeout behind others that are doomed too. While closed it pings the store every `probeIntervalMs`,
+ * and also as soon as a call has not answered after `timeoutMs` (that call is refused when the ping fails too;
+ * a slow store that answers pings is not down). While open it probes the store (`probe()`, else `ping()`) at
+ * the same interval; the first probe that succeeds closes it.
  *
- * A call refused at its deadline may still complete later in the adapter: callers must be idempotent where it
- * matters (message sends are, by `client_id`). Every refusal is sent while the breaker is open (a failing call
- * opens it first), so each is followed by a change to `closed`: the server tells sockets `store_available`
- * then, and clients resend what was refused.
+ * A call refused while it was under way may still complete later in the adapter: callers must be idempotent
+ * where it matters (message sends are, by `client_id`). Every refusal is sent while the breaker is open (a
+ * failing call opens it first), so each is followed by a change to `closed`: the server tells sockets
+ * `store_available` then, and clients resend what was refused.
  *
  * @example
- * const breaker = new StoreBreaker(SqliteStore.open({ path }), { timeoutMs: 2_000, log });
+ * const breaker = new StoreBreaker(SqliteStore.open({ path }), { timeoutMs: 1_000, log });
  * breaker.onChange((state) => state === "closed" && hub.broadcast('{"type":"store_available"}'));
  * breaker.start();
  * await breaker.store.messages.append(message); // refused at once while the breaker is open
@@ -26,7 +27,10 @@ import type { Store } from "./store.ts";
 export type BreakerState = "closed" | "open";
 
 export interface StoreBreakerOptions {
-  /** A call (or a ping) that has not settled after this long is refused and opens the breaker (default 2000). */
+  /**
+   * A call that has not answered after this long makes the breaker ping the store; a ping that has not answered
+   * after this long opens it (default 1000).
+   */
   timeoutMs?: number;
   /** How often the store is probed while open, and pinged while closed (default 250). */
   probeIntervalMs?: number;
@@ -51,21 +55,26 @@ export class StoreBreaker {
   readonly #log: Logger | undefined;
   readonly #listeners: ((state: BreakerState) => void)[] = [];
   #state: BreakerState = "closed";
-  /** Bumped at each change: a closed breaker's ping started before it last changed cannot open it. */
+  /** Bumped at each change: a ping started before the breaker last changed cannot open it. */
   #epoch = 0;
   #openedAt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #probing: Promise<void> | undefined;
+  #checking: Promise<boolean> | undefined;
+  /** Resolves when the breaker next opens (a new one after each close). */
+  #opened: Promise<typeof OPENED>;
+  #signalOpened: (value: typeof OPENED) => void;
   #stopped = false;
 
   constructor(inner: Store, options: StoreBreakerOptions = {}) {
     this.#inner = inner;
-    this.#timeoutMs = options.timeoutMs ?? 2_000;
+    this.#timeoutMs = options.timeoutMs ?? 1_000;
     this.#intervalMs = options.probeIntervalMs ?? 250;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? this.#intervalMs;
     this.#retryAfterMs = options.retryAfterMs ?? 2_000;
     this.#log = options.log;
+    ({ promise: this.#opened, resolve: this.#signalOpened } = Promise.withResolvers<typeof OPENED>());
     const store: Partial<Store> = {
       ping: () => this.#call(() => inner.ping()),
       close: () => this.close(),
@@ -125,28 +134,38 @@ export class StoreBreaker {
   }
 
   async #probe(): Promise<void> {
-    const open = this.#state === "open";
-    const epoch = this.#epoch;
-    const check = open && this.#inner.probe ? () => this.#inner.probe!() : () => this.#inner.ping();
-    const result = settle(check());
-    const outcome = await deadline(result, open ? this.#probeTimeoutMs : this.#timeoutMs);
+    if (this.#state === "closed") {
+      await this.#check("the health ping");
+      return;
+    }
+    const probe = this.#inner.probe ? () => this.#inner.probe!() : () => this.#inner.ping();
+    const result = settle(probe());
+    const outcome = await deadline(result, this.#probeTimeoutMs);
     if (outcome === "ok") {
       if (this.#state === "open") this.#close();
-      return;
-    }
-    if (!open && epoch === this.#epoch) {
-      this.#open(
-        outcome === "timeout" ? "the health ping passed its deadline" : "the health ping failed",
-        outcome,
-      );
-      return;
-    }
-    // An open probe that passed its deadline may still succeed later: that closes the breaker too.
-    if (open && outcome === "timeout") {
+    } else if (outcome === "timeout") {
+      // A probe that passed its deadline may still succeed later: that closes the breaker too.
       result.then((late) => {
         if (late === "ok" && this.#state === "open") this.#close();
       });
     }
+  }
+
+  /**
+   * While closed: whether the store answers a ping within `timeoutMs`; opens the breaker when it does not.
+   * Concurrent checks share one ping.
+   */
+  #check(what: string): Promise<boolean> {
+    if (this.#state === "open") return Promise.resolve(false);
+    return this.#checking ??= (async () => {
+      const epoch = this.#epoch;
+      const outcome = await deadline(settle(this.#inner.ping()), this.#timeoutMs);
+      if (outcome === "ok") return true;
+      // A ping started before the breaker last changed says nothing about now.
+      if (epoch !== this.#epoch) return this.#state === "closed";
+      this.#open(`${what} ${outcome === "timeout" ? `passed its ${this.#timeoutMs} ms deadline` : "failed"}`);
+      return false;
+    })().finally(() => this.#checking = undefined);
   }
 
   /** A proxy of `repo` whose every method goes through `#call`. */
@@ -167,26 +186,36 @@ export class StoreBreaker {
     });
   }
 
-  /** Refuses at once while open; otherwise runs `fn` against the deadline, opening on unavailability. */
+  /**
+   * Refuses at once while open. Otherwise runs `fn`; one that has not answered after `timeoutMs` makes the
+   * breaker ping the store: when the ping does not answer within `timeoutMs` either, the breaker opens and the
+   * call is refused; when it does, the store is up but slow and the call goes on (until the adapter's own
+   * timeouts), unless the breaker opens meanwhile. An adapter's `StoreUnavailableError` opens it too.
+   */
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#state === "open") throw this.#refusal("the store is unavailable (circuit open)");
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DeadlineError()), this.#timeoutMs);
-    });
     try {
-      return await Promise.race([fn(), late]);
+      const result = fn();
+      // Awaited below, maybe only after the ping: never an unhandled rejection meanwhile.
+      result.catch(() => {});
+      const first = await Promise.race([
+        result,
+        new Promise<typeof LATE>((resolve) => timer = setTimeout(() => resolve(LATE), this.#timeoutMs)),
+      ]);
+      if (first !== LATE) return first as T;
+      if (!(await this.#check("a store call passed its deadline and the ping"))) {
+        throw this.#refusal(
+          `a store call passed its ${this.#timeoutMs} ms deadline and the store did not answer`,
+        );
+      }
+      const second = await Promise.race([result, this.#opened]);
+      if (second === OPENED) throw this.#refusal("the store became unavailable during the call");
+      return second as T;
     } catch (error) {
-      // Every refusal opens the breaker (also one of a call that started before it last closed): so a client
-      // told `store_unavailable` always hears `store_available` afterwards, when a probe closes it again.
-      if (error instanceof DeadlineError) {
-        this.#open(`a store call passed its ${this.#timeoutMs} ms deadline`, error);
-        throw this.#refusal(`a store call passed its ${this.#timeoutMs} ms deadline`);
-      }
-      if (error instanceof StoreUnavailableError) {
-        this.#open(error.detail, error);
-        throw error;
-      }
+      // Every refusal is sent while the breaker is open (also one of a call that started before it last
+      // closed): so a client told `store_unavailable` always hears `store_available` afterwards.
+      if (error instanceof StoreUnavailableError) this.#open(error.detail, error);
       throw error;
     } finally {
       clearTimeout(timer);
@@ -197,10 +226,11 @@ export class StoreBreaker {
     return new StoreUnavailableError(detail, { cause, retryAfterMs: this.#retryAfterMs });
   }
 
-  #open(reason: string, error: unknown): void {
+  #open(reason: string, error?: unknown): void {
     if (this.#state === "open") return;
     this.#state = "open";
     this.#epoch++;
+    this.#signalOpened(OPENED);
     this.#openedAt = Date.now();
     this.#log?.error("Store unavailable: refusing store calls until a probe succeeds", { reason, error });
     this.#changed();
@@ -210,6 +240,7 @@ export class StoreBreaker {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#epoch++;
+    ({ promise: this.#opened, resolve: this.#signalOpened } = Promise.withResolvers<typeof OPENED>());
     this.#log?.info("Store available again", { unavailable_ms: Date.now() - this.#openedAt });
     this.#changed();
   }
@@ -225,12 +256,8 @@ export class StoreBreaker {
   }
 }
 
-class DeadlineError extends Error {
-  constructor() {
-    super("deadline passed");
-    this.name = "DeadlineError";
-  }
-}
+const LATE = Symbol("late");
+const OPENED = Symbol("opened");
 
 /** A promise's outcome without rejecting. */
 function settle(promise: Promise<unknown>): Promise<"ok" | "failed"> {

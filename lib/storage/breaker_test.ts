@@ -4,19 +4,19 @@ import { StoreUnavailableError } from "./errors.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
-/** A real in-memory store whose calls can be made to hang or fail (the switch sits in front of the adapter). */
-function switchable(): {
-  store: Store;
-  inner: SqliteStore;
-  mode: { now: "up" | "hang" | "fail" };
-  close(): void;
-} {
+type Mode = "up" | "hang" | "fail" | "slow";
+
+/**
+ * A real in-memory store whose calls can be made to hang (`hang`: every call and the ping; `slow`: every call
+ * but the ping) or fail; `close()` lets the hung calls go on.
+ */
+function switchable(): { store: Store; inner: SqliteStore; mode: { now: Mode }; close(): void } {
   const inner = SqliteStore.open({ path: ":memory:" });
-  const mode = { now: "up" as "up" | "hang" | "fail" };
+  const mode = { now: "up" as Mode };
   const hanging: (() => void)[] = [];
-  const gate = <T>(fn: () => Promise<T>): Promise<T> => {
+  const gate = <T>(fn: () => Promise<T>, ping = false): Promise<T> => {
     if (mode.now === "fail") return Promise.reject(new StoreUnavailableError("switched off"));
-    if (mode.now === "hang") {
+    if (mode.now === "hang" || (mode.now === "slow" && !ping)) {
       return new Promise<void>((resolve) => hanging.push(resolve)).then(fn);
     }
     return fn();
@@ -35,7 +35,7 @@ function switchable(): {
     rooms: wrap(inner.rooms),
     messages: wrap(inner.messages),
     sessions: wrap(inner.sessions),
-    ping: () => gate(() => inner.ping()),
+    ping: () => gate(() => inner.ping(), true),
     close: () => inner.close(),
   };
   return {
@@ -88,7 +88,7 @@ Deno.test("StoreBreaker: an unavailable error opens it; calls are then refused a
   }
 });
 
-Deno.test("StoreBreaker: a call past its deadline is refused and opens it; the queued calls behind it are refused at once", async () => {
+Deno.test("StoreBreaker: a call past its deadline whose ping does not answer either is refused and opens it; the calls queued behind it are refused at once", async () => {
   const s = switchable();
   const breaker = new StoreBreaker(s.store, { timeoutMs: 300, probeIntervalMs: 20 });
   try {
@@ -102,6 +102,24 @@ Deno.test("StoreBreaker: a call past its deadline is refused and opens it; the q
     // Ten calls one after another (as a socket's queue runs them): each answered at once.
     for (let i = 0; i < 10; i++) await refusedAtOnce(() => breaker.store.rooms.byId("0".repeat(24)));
     await refusedAtOnce(() => breaker.store.ping());
+  } finally {
+    s.close();
+    await breaker.close();
+  }
+});
+
+Deno.test("StoreBreaker: a slow call whose store still answers pings is not refused and does not open it", async () => {
+  const s = switchable();
+  const breaker = new StoreBreaker(s.store, { timeoutMs: 100, probeIntervalMs: 20 });
+  try {
+    const user = await breaker.store.users.create({ username: "ann", email: "a@x.test", password_hash: "h" });
+    s.mode.now = "slow";
+    const call = breaker.store.users.byId(user.id);
+    await wait(400);
+    assert.equal(breaker.state, "closed", "the ping answered: slow, not down");
+    s.mode.now = "up";
+    s.close();
+    assert.equal((await call)?.username, "ann");
   } finally {
     s.close();
     await breaker.close();
