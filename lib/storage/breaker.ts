@@ -4,8 +4,9 @@
  * call is refused at once with the retryable `store_unavailable`, so no request and no socket frame waits out a
  * driver timeout behind others that are doomed too. While closed it pings the store every `probeIntervalMs`,
  * and also as soon as a call has not answered after `timeoutMs` (that call is refused when the ping fails too;
- * a slow store that answers pings is not down). While open it probes the store (`probe()`, else `ping()`) at
- * the same interval; the first probe that succeeds closes it.
+ * a slow store that answers pings is not down, and the call goes on, but not past 4 × `timeoutMs`: then it is
+ * refused and the breaker opens until the next probe). While open it probes the store (`probe()`, else
+ * `ping()`) at the same interval; the first probe that succeeds closes it.
  *
  * A call refused while it was under way may still complete later in the adapter: callers must be idempotent
  * where it matters (message sends are, by `client_id`). Every refusal is sent while the breaker is open (a
@@ -49,6 +50,7 @@ export class StoreBreaker {
   readonly store: Store;
   readonly #inner: Store;
   readonly #timeoutMs: number;
+  readonly #maxCallMs: number;
   readonly #intervalMs: number;
   readonly #probeTimeoutMs: number;
   readonly #retryAfterMs: number;
@@ -70,6 +72,7 @@ export class StoreBreaker {
   constructor(inner: Store, options: StoreBreakerOptions = {}) {
     this.#inner = inner;
     this.#timeoutMs = options.timeoutMs ?? 1_000;
+    this.#maxCallMs = this.#timeoutMs * MAX_CALL_FACTOR;
     this.#intervalMs = options.probeIntervalMs ?? 250;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? this.#intervalMs;
     this.#retryAfterMs = options.retryAfterMs ?? 2_000;
@@ -189,12 +192,14 @@ export class StoreBreaker {
   /**
    * Refuses at once while open. Otherwise runs `fn`; one that has not answered after `timeoutMs` makes the
    * breaker ping the store: when the ping does not answer within `timeoutMs` either, the breaker opens and the
-   * call is refused; when it does, the store is up but slow and the call goes on (until the adapter's own
-   * timeouts), unless the breaker opens meanwhile. An adapter's `StoreUnavailableError` opens it too.
+   * call is refused; when it does, the store is up but slow and the call goes on, unless the breaker opens
+   * meanwhile or it passes `MAX_CALL_FACTOR` × `timeoutMs` (then refused, opening the breaker). An adapter's
+   * `StoreUnavailableError` opens it too.
    */
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#state === "open") throw this.#refusal("the store is unavailable (circuit open)");
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const started = performance.now();
     try {
       const result = fn();
       // Awaited below, maybe only after the ping: never an unhandled rejection meanwhile.
@@ -209,8 +214,22 @@ export class StoreBreaker {
           `a store call passed its ${this.#timeoutMs} ms deadline and the store did not answer`,
         );
       }
-      const second = await Promise.race([result, this.#opened]);
+      // Up but slow: the call may go on, up to `MAX_CALL_FACTOR` deadlines in all. Past that the store is too
+      // slow to answer within the promised bound: refused, and the breaker opens until the next probe.
+      clearTimeout(timer);
+      const second = await Promise.race([
+        result,
+        this.#opened,
+        new Promise<typeof LATE>((resolve) => {
+          timer = setTimeout(() => resolve(LATE), Math.max(0, started + this.#maxCallMs - performance.now()));
+        }),
+      ]);
       if (second === OPENED) throw this.#refusal("the store became unavailable during the call");
+      if (second === LATE) {
+        const detail = `a store call took longer than ${this.#maxCallMs} ms`;
+        this.#open(detail);
+        throw this.#refusal(detail);
+      }
       return second as T;
     } catch (error) {
       // Every refusal is sent while the breaker is open (also one of a call that started before it last
@@ -255,6 +274,9 @@ export class StoreBreaker {
     }
   }
 }
+
+/** A call is refused after this many `timeoutMs` in all, even while the store answers pings. */
+export const MAX_CALL_FACTOR = 4;
 
 const LATE = Symbol("late");
 const OPENED = Symbol("opened");

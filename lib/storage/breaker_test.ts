@@ -108,18 +108,25 @@ Deno.test("StoreBreaker: a call past its deadline whose ping does not answer eit
   }
 });
 
-Deno.test("StoreBreaker: a slow call whose store still answers pings is not refused and does not open it", async () => {
+Deno.test("StoreBreaker: a slow call whose store still answers pings goes on, up to 4 deadlines", async () => {
   const s = switchable();
   const breaker = new StoreBreaker(s.store, { timeoutMs: 100, probeIntervalMs: 20 });
   try {
     const user = await breaker.store.users.create({ username: "ann", email: "a@x.test", password_hash: "h" });
     s.mode.now = "slow";
     const call = breaker.store.users.byId(user.id);
-    await wait(400);
+    await wait(250);
     assert.equal(breaker.state, "closed", "the ping answered: slow, not down");
     s.mode.now = "up";
     s.close();
     assert.equal((await call)?.username, "ann");
+
+    // But not without end: past 4 deadlines in all it is refused, and the breaker opens until the next probe.
+    s.mode.now = "slow";
+    const started = performance.now();
+    await assert.rejects(() => breaker.store.users.byId(user.id), StoreUnavailableError);
+    assert.ok(performance.now() - started < 1_000, `refused after ${performance.now() - started} ms`);
+    assert.equal(breaker.state, "open");
   } finally {
     s.close();
     await breaker.close();
