@@ -29,6 +29,7 @@ import {
 import { MongoStore } from "./lib/storage/mongo.ts";
 import { guardAvailable, type GuardHandler, serveGuarded } from "./lib/web/connection_guard.ts";
 import { SqliteStore } from "./lib/storage/sqlite.ts";
+import { StoreBreaker } from "./lib/storage/breaker.ts";
 import type { Store } from "./lib/storage/store.ts";
 
 /** SQLite for `sqlite:<path>` (the embedded default), MongoDB for `mongodb://…`. */
@@ -60,7 +61,11 @@ async function openStore(config: Config, log: Logger): Promise<{ store: Store; k
   const url = config.databaseUrl;
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
-    return { store: SqliteStore.open({ path: path === "" ? "./data/chat.db" : path }), kind: "sqlite" };
+    const store = SqliteStore.open({
+      path: path === "" ? "./data/chat.db" : path,
+      busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    });
+    return { store, kind: "sqlite" };
   }
   const store = await MongoStore.open({
     url,
@@ -226,7 +231,14 @@ export async function main(): Promise<number> {
     log.error("Cannot open the store", { error });
     return 1;
   }
-  const store = opened.store;
+  // Every call goes through the circuit breaker: refused at once while the store is down (lib/storage/breaker.ts).
+  const breaker = new StoreBreaker(opened.store, {
+    timeoutMs: config.storeTimeoutMs,
+    probeIntervalMs: config.storeProbeIntervalMs,
+    log: log.with({ component: "store" }),
+  });
+  breaker.start();
+  const store = breaker.store;
   const adapters = sharedAdapters(config, log);
   let server, commands;
   // Without SMTP_URL mail is logged (recipient and subject), not sent.
@@ -242,6 +254,7 @@ export async function main(): Promise<number> {
       config: Deno.build.standalone ? { ...config, appEnv: "production" } : config,
       log,
       store,
+      breaker,
       bus: adapters.bus,
       ...adapters.shared,
       commands: { registry: defaultRegistry(), queue: commands.queue },

@@ -8,6 +8,15 @@ export interface Config {
   databaseUrl: string;
   /** Connections in the MongoDB driver's pool (per process). */
   mongoPoolSize: number;
+  /**
+   * A store call unanswered after this long makes the store's circuit breaker ping the store; a ping unanswered
+   * after this long opens it (calls refused at once until a probe answers).
+   */
+  storeTimeoutMs: number;
+  /** How often the store breaker probes the store (open: until it answers; closed: to notice an idle outage). */
+  storeProbeIntervalMs: number;
+  /** How long a SQLite write waits for another process's lock (the process is blocked meanwhile). */
+  sqliteBusyTimeoutMs: number;
   /** `redis://…` to bridge instances through Redis; absent: one process, in-memory bus. */
   redisUrl: string | undefined;
   /**
@@ -103,6 +112,9 @@ export const CONFIG_VARIABLES = [
   "HOST",
   "DATABASE_URL",
   "MONGO_POOL_SIZE",
+  "STORE_TIMEOUT_MS",
+  "STORE_PROBE_INTERVAL_MS",
+  "SQLITE_BUSY_TIMEOUT_MS",
   "REDIS_URL",
   "BUS_STALE_MAX_SECONDS",
   "INSTANCE_ID",
@@ -323,6 +335,9 @@ export function loadConfig(env: Env, options: LoadConfigOptions = {}): Config {
     port: int("PORT", 8080, 0, 65535),
     databaseUrl,
     mongoPoolSize: int("MONGO_POOL_SIZE", 20, 1, 1_000),
+    storeTimeoutMs: int("STORE_TIMEOUT_MS", 1_000, 100, 60_000),
+    storeProbeIntervalMs: int("STORE_PROBE_INTERVAL_MS", 250, 50, 10_000),
+    sqliteBusyTimeoutMs: int("SQLITE_BUSY_TIMEOUT_MS", 1_000, 0, 60_000),
     redisUrl,
     busStaleMaxSeconds: int("BUS_STALE_MAX_SECONDS", 10, 6, 3_600),
     instanceId,

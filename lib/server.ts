@@ -23,6 +23,7 @@ import { Hub } from "./hub/hub.ts";
 import type { Logger } from "./log.ts";
 import { countRefusals, Metrics } from "./metrics/metrics.ts";
 import type { Store } from "./storage/store.ts";
+import type { StoreBreaker } from "./storage/breaker.ts";
 import { ConnectionSlots } from "./websocket/connection_slots.ts";
 import { createFresh } from "./fresh/mod.ts";
 import { createApp } from "./app.ts";
@@ -34,6 +35,11 @@ export interface ChatServerOptions {
   config: Config;
   log: Logger;
   store: Store;
+  /**
+   * The circuit breaker `store` goes through (`breaker.store`), when there is one: `/api/health` and the metrics
+   * answer from its state, and every local socket hears `store_available` when it closes again.
+   */
+  breaker?: StoreBreaker;
   bus: Bus;
   /** Serve the web UI (default true); API-only tests leave it out to skip bundling the islands. */
   web?: boolean;
@@ -120,7 +126,19 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     log: log.with({ component: "ws" }),
     onRefused: () => metrics.connectionRefused(),
   });
-  metrics.watch({ connections, hub, store, bus, presence, commands: options.commands?.queue });
+  metrics.watch({
+    connections,
+    hub,
+    store,
+    breaker: options.breaker,
+    bus,
+    presence,
+    commands: options.commands?.queue,
+  });
+  // Sends refused while the store was down may go again now: the web client resends its outbox at this frame.
+  options.breaker?.onChange((state) => {
+    if (state === "closed") hub.broadcast(JSON.stringify({ type: "store_available" }));
+  });
   const sessions = new Sessions({
     store,
     tokens,
@@ -176,6 +194,7 @@ export async function createChatServer(options: ChatServerOptions): Promise<Chat
     config,
     log,
     store,
+    storeBreaker: options.breaker,
     bus,
     hub,
     connections,

@@ -471,6 +471,8 @@ export class ChatClient {
         return this.#catchUp.refused(frame);
       case "refreshed":
         return;
+      case "store_available":
+        return this.#outgoing.storeAvailable();
       case "ack": {
         const room = this.#rooms.get(frame.room_id);
         if (room && this.#outgoing.acked(frame, room.state.lastSeq) && "seq" in frame) {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import type { ChatMessage, ClientFrame } from "../hub/protocol.ts";
+import type { ChatMessage, ClientFrame, ErrorFrame } from "../hub/protocol.ts";
 import { ChatClient, type Member, type RoomEntry, TYPING_SHOW_MS } from "./chat_client.ts";
 import { backoff } from "./connection.ts";
 import { MemoryOutbox, type OutboxEntry } from "./outbox.ts";
+import { STORE_RETRY_MS } from "./outgoing.ts";
 import { type ApiHandler, FakeApi } from "./testing/fake_api.ts";
 import { FakeClock } from "./testing/fake_clock.ts";
 import { FakeNetwork } from "./testing/fake_network.ts";
@@ -297,6 +298,94 @@ Deno.test("ChatClient resends after a retryable error with the same client_id; a
   await settle();
   assert.deepEqual(client.room("r1").pending, []);
   assert.deepEqual(await outbox.list("r1"), []);
+});
+
+Deno.test("ChatClient keeps sends refused with store_unavailable and resends them at store_available, one at a time, once each", async () => {
+  const { client, sockets, clock, outbox } = setup();
+  client.watch("r1", seed("r1", 3));
+  const socket = await online(client, sockets);
+  client.send("r1", "one");
+  client.send("r1", "two");
+  await settle();
+  const frames: ClientFrame[] = [
+    { type: "message", room_id: "r1", content: "one", client_id: "cid-1" },
+    { type: "message", room_id: "r1", content: "two", client_id: "cid-2" },
+  ];
+  assert.deepEqual(socket.take(), frames);
+  for (const id of ["cid-1", "cid-2"]) {
+    socket.receive({
+      type: "error",
+      code: "store_unavailable",
+      message: "The database is unavailable",
+      retryable: true,
+      retry_after_ms: 2_000,
+      room_id: "r1",
+      client_id: id,
+    });
+  }
+  // The store stays down: nothing is sent again on the retry_after_ms timer; the user sees both still sending.
+  clock.advance(10_000);
+  assert.deepEqual(socket.take(), []);
+  assert.deepEqual(client.room("r1").pending.map((p) => [p.content, p.state]), [["one", "sending"], [
+    "two",
+    "sending",
+  ]]);
+  assert.deepEqual(
+    (await outbox.list("r1")).map((e) => e.client_id),
+    ["cid-1", "cid-2"],
+    "kept in the outbox",
+  );
+
+  socket.receive({ type: "store_available" });
+  assert.deepEqual(socket.take(), [frames[0]], "the oldest again, same client_id");
+  socket.receive({ type: "store_available" });
+  assert.deepEqual(socket.take(), [], "the next one waits for the first one's ack");
+  socket.receive({ type: "ack", client_id: "cid-1", id: "m4", seq: 4, room_id: "r1" });
+  assert.deepEqual(socket.take(), [frames[1]]);
+  socket.receive({ type: "ack", client_id: "cid-2", id: "m5", seq: 5, room_id: "r1" });
+  socket.receive(message("r1", 4, ME.id, { content: "one", client_id: "cid-1" }));
+  socket.receive(message("r1", 5, ME.id, { content: "two", client_id: "cid-2" }));
+  clock.advance(60_000);
+  assert.deepEqual(socket.take(), [], "once each: a second frame or the fallback timer sends nothing more");
+  await settle();
+  assert.deepEqual(client.room("r1").pending, []);
+  assert.deepEqual(await outbox.list("r1"), []);
+  assert.deepEqual(client.room("r1").messages.slice(-2).map((m) => m.content), ["one", "two"]);
+});
+
+Deno.test("ChatClient: a send refused with store_unavailable goes again on the next connection, or after STORE_RETRY_MS", async () => {
+  const { client, sockets, clock } = setup();
+  client.watch("r1", seed("r1", 3));
+  const first = await online(client, sockets);
+  client.send("r1", "later");
+  await settle();
+  const frame: ClientFrame = { type: "message", room_id: "r1", content: "later", client_id: "cid-1" };
+  assert.deepEqual(first.take(), [frame]);
+  const refusal: ErrorFrame = {
+    type: "error",
+    code: "store_unavailable",
+    message: "Down",
+    retryable: true,
+    retry_after_ms: 2_000,
+    room_id: "r1",
+    client_id: "cid-1",
+  };
+  first.receive(refusal);
+  clock.advance(STORE_RETRY_MS - 1);
+  assert.deepEqual(first.take(), []);
+  clock.advance(1);
+  assert.deepEqual(first.take(), [frame], "no store_available came: sent again at the fallback");
+
+  first.receive(refusal);
+  first.drop();
+  clock.advance(375);
+  const second = sockets.last;
+  second.accept();
+  assert.deepEqual(second.take(), [{ type: "resume", rooms: { r1: 3 } }]);
+  second.receive({ type: "resumed", rooms: { r1: 3 } });
+  assert.deepEqual(second.take(), [frame], "the new connection sends it");
+  second.receive({ type: "store_available" });
+  assert.deepEqual(second.take(), [], "already sent on this connection");
 });
 
 Deno.test("ChatClient sends an unconfirmed message again on the next connection, with the same client_id", async () => {

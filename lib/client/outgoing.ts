@@ -1,7 +1,10 @@
 /**
  * Own messages on their way: each goes into the outbox (so a reload or a crash loses none) and then onto the
  * socket with its `client_id`, once per connection and again after a retryable error, until the server has
- * stored it. A non-retryable refusal keeps it, failed, until the user discards it.
+ * stored it. A non-retryable refusal keeps it, failed, until the user discards it. One refused because the
+ * store is down (`store_unavailable`) waits for the server's `store_available` frame (or the next connection,
+ * or `STORE_RETRY_MS` at the latest) instead of a fixed delay; after that frame they go one at a time, each
+ * after the previous one's ack, so a store that just came back is not handed the whole backlog at once.
  */
 import type { AckFrame, CommandAckFrame, ErrorFrame, MessageFrame } from "../hub/protocol.ts";
 import type { Timers } from "./clock.ts";
@@ -20,6 +23,8 @@ interface Pending extends PendingMessage {
   saved: boolean;
   /** The connection it was last sent on (0: none): sent once per connection, and again after a retryable error. */
   sentOn: number;
+  /** Refused with `store_unavailable`: sent again at `storeAvailable()` (or its fallback timer). */
+  awaitingStore: boolean;
 }
 
 export interface OutgoingOptions {
@@ -34,6 +39,11 @@ export interface OutgoingOptions {
 
 /** How long a frame refused with a retryable error waits before it is sent again, when the server names no delay. */
 export const RETRY_MS = 1_000;
+/**
+ * How long a message refused with `store_unavailable` waits at most for the server's `store_available` frame
+ * (which normally comes first) before it is sent again anyway.
+ */
+export const STORE_RETRY_MS = 15_000;
 
 const byCreation = (a: OutboxEntry, b: OutboxEntry) =>
   a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0;
@@ -44,6 +54,10 @@ export class Outgoing {
   /** Rooms whose outbox entries were read: their new messages go after those. */
   readonly #loaded = new Set<string>();
   #outbox: Promise<Outbox> | null = null;
+  /** The store is back (`store_available`, and no refusal since): held messages go, one at a time. */
+  #storeBack = false;
+  /** The held message sent last after `store_available`, until its answer. */
+  #resending: string | null = null;
 
   constructor(options: OutgoingOptions) {
     this.#options = options;
@@ -73,7 +87,13 @@ export class Outgoing {
       for (const entry of entries) {
         if (done.has(entry.client_id)) this.#forget(entry.client_id);
         else if (!this.#pending.has(entry.client_id)) {
-          this.#pending.set(entry.client_id, { ...entry, state: "sending", saved: true, sentOn: 0 });
+          this.#pending.set(entry.client_id, {
+            ...entry,
+            state: "sending",
+            saved: true,
+            sentOn: 0,
+            awaitingStore: false,
+          });
         }
       }
     } catch {
@@ -86,7 +106,7 @@ export class Outgoing {
 
   /** A new message: shown at once, into the outbox, then onto the socket. */
   add(entry: OutboxEntry): void {
-    const p: Pending = { ...entry, state: "sending", saved: false, sentOn: 0 };
+    const p: Pending = { ...entry, state: "sending", saved: false, sentOn: 0, awaitingStore: false };
     this.#pending.set(entry.client_id, p);
     this.#options.changed(entry.room_id);
     // A failed write still sends: the message is then kept in memory only.
@@ -123,6 +143,10 @@ export class Outgoing {
     if (awaited) p.state = "sent";
     else this.#pending.delete(p.client_id);
     this.#options.changed(p.room_id);
+    if (this.#resending === p.client_id) {
+      this.#resending = null;
+      this.#resendHeld();
+    }
     return awaited;
   }
 
@@ -130,14 +154,49 @@ export class Outgoing {
   refused(frame: ErrorFrame): void {
     const p = frame.client_id ? this.#pending.get(frame.client_id) : undefined;
     if (!p) return;
+    if (this.#resending === p.client_id) this.#resending = null;
+    if (frame.retryable && frame.code === "store_unavailable") {
+      this.#storeBack = false;
+      p.sentOn = 0;
+      p.awaitingStore = true;
+      this.#options.timers.after(Math.max(frame.retry_after_ms ?? 0, STORE_RETRY_MS), () => {
+        if (p.awaitingStore) this.#send(p);
+      });
+      return;
+    }
     if (frame.retryable) {
       p.sentOn = 0;
       this.#options.timers.after(frame.retry_after_ms ?? RETRY_MS, () => this.#send(p));
+      this.#resendHeld();
       return;
     }
+    this.#resendHeld();
     p.state = "failed";
     p.error = frame.message;
     this.#options.changed(p.room_id);
+  }
+
+  /**
+   * The server says its store is back (`store_available`): the messages refused with `store_unavailable` go
+   * again, with their `client_id` (so none is stored twice), oldest first and one at a time: the next when the
+   * previous one is acknowledged.
+   */
+  storeAvailable(): void {
+    this.#storeBack = true;
+    if (this.#resending === null) this.#resendHeld();
+  }
+
+  /** Sends the oldest message still waiting for the store, while it is back and none is on its way. */
+  #resendHeld(): void {
+    if (!this.#storeBack || this.#resending !== null) return;
+    for (const p of [...this.#pending.values()].sort(byCreation)) {
+      if (!p.awaitingStore) continue;
+      this.#send(p);
+      if (!p.awaitingStore) {
+        this.#resending = p.client_id;
+        return;
+      }
+    }
   }
 
   /** The text of a pending message; null when there is none with this id. */
@@ -165,7 +224,10 @@ export class Outgoing {
       content: p.content,
       client_id: p.client_id,
     };
-    if (this.#options.send(frame)) p.sentOn = connection;
+    if (this.#options.send(frame)) {
+      p.sentOn = connection;
+      p.awaitingStore = false;
+    }
   }
 
   #box(): Promise<Outbox> {

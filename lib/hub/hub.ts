@@ -362,6 +362,11 @@ export class Hub {
     return this.#bus.publish(channel, payload);
   }
 
+  /** Sends `frame` (its text) to every local socket, e.g. `{"type":"store_available"}`. */
+  broadcast(frame: string): void {
+    for (const client of this.#clients) client.send(frame);
+  }
+
   /** Whether this instance holds a socket of `userId`. */
   hasLocalUser(userId: string): boolean {
     return this.#users.has(userId);

@@ -144,7 +144,16 @@ export interface RefreshedFrame {
   expires_at: number;
 }
 
+/**
+ * The store answers again after an outage (sent to every socket of the instance): sends refused with
+ * `store_unavailable` may go again now, with the same `client_id`.
+ */
+export interface StoreAvailableFrame {
+  type: "store_available";
+}
+
 export type ServerFrame =
+  | StoreAvailableFrame
   | ChatMessage
   | AckFrame
   | CommandAckFrame

@@ -6,6 +6,7 @@ import type { Presence } from "../chat/presence.ts";
 import type { ResumeOutcome as HubResumeOutcome } from "../hub/recovery/mod.ts";
 import type { CommandQueue } from "../commands/queue.ts";
 import type { MessageType, Store } from "../storage/store.ts";
+import type { StoreBreaker } from "../storage/breaker.ts";
 
 /** Publish -> deliver buckets in seconds: 0.5 ms to 5 s. */
 export const DELIVERY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -35,6 +36,8 @@ export interface MetricsSources {
   /** Sockets registered with the hub, their distinct users, and rooms with a local socket. */
   hub: { stats(): { clients: number; users: number; rooms: number }; readonly catchingUpFromStore?: boolean };
   store: Pick<Store, "ping">;
+  /** The store's circuit breaker, when it has one: the store is up while it is closed (no ping then). */
+  breaker?: Pick<StoreBreaker, "state">;
   bus: Pick<Bus, "health" | "probeRoundTripMs">;
   presence: Presence;
   /** Absent when chat commands are off. */
@@ -194,6 +197,17 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: "chat_store_breaker_open",
+      help:
+        "1 while the store's circuit breaker is open (store calls refused at once with store_unavailable " +
+        "until a probe answers), else 0.",
+      registers,
+      collect() {
+        const breaker = self.#sources?.breaker;
+        this.set(breaker?.state === "open" ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: "chat_pubsub_lag_seconds",
       help: "Round trip of the last Redis bus probe (publish until received back); 0 for the in-process bus.",
       registers,
@@ -279,7 +293,7 @@ export class Metrics {
     const now = this.#now();
     if (this.#backends === undefined || now - this.#backends.at >= BACKEND_CACHE_MS) {
       const checks: [string, () => boolean | Promise<unknown>][] = [
-        ["store", () => sources.store.ping()],
+        ["store", () => sources.breaker ? sources.breaker.state === "closed" : sources.store.ping()],
         ["bus", () => sources.bus.health() === "ok"],
         ["presence", () => sources.presence.health?.() !== "degraded"],
       ];

@@ -1,5 +1,8 @@
 import { ChatError } from "../errors.ts";
 
+/** What a refusal for an unavailable store asks the client to wait, unless it says otherwise. */
+export const STORE_RETRY_AFTER_MS = 2_000;
+
 /** Errors a `Store` adapter throws that callers may want to tell apart, whichever adapter they use. */
 
 /**
@@ -15,9 +18,15 @@ import { ChatError } from "../errors.ts";
  * }
  */
 export class StoreUnavailableError extends ChatError {
-  /** `detail` (what the adapter saw) goes to logs with the cause; clients get the error table's message. */
-  constructor(readonly detail: string, options?: ErrorOptions) {
-    super("store_unavailable", undefined, { cause: options?.cause });
+  /**
+   * `detail` (what the adapter saw) goes to logs with the cause; clients get the error table's message and
+   * `retryAfterMs` (default 2000: `retry_after_ms` in a WebSocket error frame, `Retry-After: 2` over HTTP).
+   */
+  constructor(readonly detail: string, options?: ErrorOptions & { retryAfterMs?: number }) {
+    super("store_unavailable", undefined, {
+      cause: options?.cause,
+      retryAfterMs: options?.retryAfterMs ?? STORE_RETRY_AFTER_MS,
+    });
     this.name = "StoreUnavailableError";
   }
 }

@@ -5,7 +5,8 @@
 /**
  * `SqliteStore`: the embedded default store, on `node:sqlite`.
  *
- * One database file may be shared by several server processes: WAL journal, a 5 s busy timeout and
+ * One database file may be shared by several server processes: WAL journal, a busy timeout (1 s by default:
+ * the process is blocked while it waits, so a lock held longer is `StoreUnavailableError`) and
  * `BEGIN IMMEDIATE` write transactions make `seq` assignment race-free across processes. `node:sqlite` is
  * synchronous, so no other call of this process can run between `BEGIN` and `COMMIT`.
  *
@@ -19,7 +20,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import { newId } from "../ids.ts";
-import { SchemaVersionError } from "./errors.ts";
+import { SchemaVersionError, StoreUnavailableError } from "./errors.ts";
 import { renamesForDuplicates, roomNameKey } from "./room_names.ts";
 import {
   type AppendResult,
@@ -48,7 +49,19 @@ import {
 export interface SqliteStoreOptions {
   /** A file path (its directory is created when missing) or `":memory:"`. */
   path: string;
+  /**
+   * How long a write waits for another process's write lock before it fails with `StoreUnavailableError`
+   * (`SQLITE_BUSY_TIMEOUT_MS`, default 1000). `node:sqlite` is synchronous: the whole process waits that long.
+   */
+  busyTimeoutMs?: number;
 }
+
+/** The default of `SqliteStoreOptions.busyTimeoutMs`. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 1_000;
+/** The busy timeout while the schema is created or migrated at start-up (several processes may open at once). */
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
+/** How long the recovery probe waits for the write lock. */
+const PROBE_BUSY_TIMEOUT_MS = 20;
 
 /** The schema version this code creates and understands, kept in `PRAGMA user_version`. */
 export const SCHEMA_VERSION = 4;
@@ -137,6 +150,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS rooms_name_key ON rooms (name_key) WHERE is_di
 `;
 
 const SQLITE_BUSY = 5;
+/**
+ * Primary result codes that say the database cannot take requests now rather than that a request is wrong:
+ * BUSY, LOCKED (a lock held past the busy timeout), READONLY, IOERR, FULL, CANTOPEN.
+ */
+const UNAVAILABLE_CODES = new Set([5, 6, 8, 10, 13, 14]);
 const SQLITE_CONSTRAINT_UNIQUE = 2067;
 const BEGIN_ATTEMPTS = 5;
 
@@ -146,6 +164,45 @@ type Row = Record<string, SQLOutputValue>;
 function sqliteCode(error: unknown): number | undefined {
   const code = (error as { errcode?: unknown } | null)?.errcode;
   return typeof code === "number" ? code : undefined;
+}
+
+/** `error` as a `StoreUnavailableError` when its result code says the database is unavailable; else itself. */
+function unavailable(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError) return error;
+  // The repositories wrap driver errors (`cause`) in messages that name what failed.
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = sqliteCode(e);
+    if (code === undefined || !UNAVAILABLE_CODES.has(code & 0xff)) continue;
+    const text = (e as { errstr?: unknown }).errstr;
+    return new StoreUnavailableError(`SQLite: ${typeof text === "string" ? text : `result code ${code}`}`, {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** A proxy of a repository whose methods reject with `StoreUnavailableError` for `unavailable()` errors. */
+function mapUnavailable<T extends object>(repo: T): T {
+  // By function, not by name: a method replaced on the repository (a test's spy) is the one called.
+  const cache = new WeakMap<object, unknown>();
+  return new Proxy(repo, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      let wrapped = cache.get(value);
+      if (wrapped === undefined) {
+        wrapped = async (...args: unknown[]) => {
+          try {
+            return await value.apply(target, args);
+          } catch (error) {
+            throw unavailable(error);
+          }
+        };
+        cache.set(value, wrapped);
+      }
+      return wrapped;
+    },
+  });
 }
 
 function delay(ms: number): Promise<void> {
@@ -224,7 +281,7 @@ class Database {
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
 
-  constructor(readonly db: DatabaseSync) {
+  constructor(readonly db: DatabaseSync, readonly busyTimeoutMs: number) {
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#beginRead = db.prepare("BEGIN");
     this.#commit = db.prepare("COMMIT");
@@ -233,14 +290,17 @@ class Database {
 
   /** Runs `fn` in a write transaction; `fn` must be synchronous so that nothing else runs inside it. */
   async write<T>(fn: () => T): Promise<T> {
+    const started = performance.now();
     for (let attempt = 1;; attempt++) {
       try {
         this.#begin.run();
         break;
       } catch (error) {
-        // busy_timeout already waited; a few more tries cover the cases where SQLite does not call it.
+        // A few more tries cover the cases where SQLite does not call the busy handler; once busy_timeout has
+        // been waited out, the lock is held too long: unavailable (never several busy timeouts in a row).
         const busy = ((sqliteCode(error) ?? 0) & 0xff) === SQLITE_BUSY;
-        if (!busy || attempt >= BEGIN_ATTEMPTS) throw error;
+        const waited = performance.now() - started >= this.busyTimeoutMs;
+        if (!busy || waited || attempt >= BEGIN_ATTEMPTS) throw error;
         await delay(20 * attempt);
       }
     }
@@ -866,16 +926,18 @@ export class SqliteStore implements Store {
   readonly sessions: SessionRepo;
   readonly #db: DatabaseSync;
   readonly #ping: StatementSync;
+  readonly #busyTimeoutMs: number;
   #closed = false;
 
-  private constructor(db: DatabaseSync) {
-    const database = new Database(db);
+  private constructor(db: DatabaseSync, busyTimeoutMs: number) {
+    const database = new Database(db, busyTimeoutMs);
     this.#db = db;
+    this.#busyTimeoutMs = busyTimeoutMs;
     this.#ping = db.prepare("SELECT 1");
-    this.users = new SqliteUserRepo(db);
-    this.rooms = new SqliteRoomRepo(database);
-    this.messages = new SqliteMessageRepo(database);
-    this.sessions = new SqliteSessionRepo(database);
+    this.users = mapUnavailable(new SqliteUserRepo(db));
+    this.rooms = mapUnavailable(new SqliteRoomRepo(database));
+    this.messages = mapUnavailable(new SqliteMessageRepo(database));
+    this.sessions = mapUnavailable(new SqliteSessionRepo(database));
   }
 
   /**
@@ -883,7 +945,7 @@ export class SqliteStore implements Store {
    * written by a newer server (a higher schema version); it never migrates silently.
    */
   static open(options: SqliteStoreOptions): SqliteStore {
-    const { path } = options;
+    const { path, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS } = options;
     let db: DatabaseSync;
     try {
       if (path !== ":memory:" && path !== "") mkdirSync(dirname(path), { recursive: true });
@@ -892,14 +954,15 @@ export class SqliteStore implements Store {
       throw new Error(`Cannot open SQLite database "${path}"`, { cause: error });
     }
     try {
-      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
       // Checked before anything else writes to the file (switching to WAL does).
       assertSupportedVersion(db);
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA foreign_keys = ON");
       createSchema(db);
-      return new SqliteStore(db);
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(busyTimeoutMs))}`);
+      return new SqliteStore(db, busyTimeoutMs);
     } catch (error) {
       db.close();
       if (error instanceof SchemaVersionError) throw error;
@@ -909,7 +972,30 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     if (this.#closed) throw new Error("SQLite store is closed");
-    this.#ping.get();
+    try {
+      this.#ping.get();
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  /**
+   * Takes the write lock and lets it go (`BEGIN IMMEDIATE`, `ROLLBACK`), waiting at most 20 ms for it: throws
+   * `StoreUnavailableError` while another process holds it (or the file cannot be written).
+   */
+  async probe(): Promise<void> {
+    if (this.#closed) throw new Error("SQLite store is closed");
+    this.#db.exec(`PRAGMA busy_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
+    try {
+      // Prepared statements: their errors carry the result code (`exec()`'s do not).
+      this.#db.prepare("BEGIN IMMEDIATE").run();
+      this.#db.prepare("ROLLBACK").run();
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw unavailable(error);
+    } finally {
+      this.#db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(this.#busyTimeoutMs))}`);
+    }
   }
 
   async close(): Promise<void> {

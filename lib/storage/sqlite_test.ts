@@ -348,3 +348,47 @@ Deno.test("`SqliteStore.open()` migrates a version 3 file (the last release) to 
     check.close();
   });
 });
+
+Deno.test("`SqliteStore`: a write lock held past the busy timeout is StoreUnavailableError after one wait; probe() fails fast", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sqlite_lock_test_" });
+  const path = join(dir, "chat.db");
+  const store = SqliteStore.open({ path, busyTimeoutMs: 200 });
+  const other = new DatabaseSync(path);
+  try {
+    const user = await store.users.create({ username: "ann", email: "a@x.test", password_hash: "h" });
+    const room = await store.rooms.create({
+      name: "r",
+      description: "",
+      creator_id: user.id,
+      is_private: false,
+    });
+    other.exec("BEGIN EXCLUSIVE");
+    const message = {
+      room_id: room.id,
+      user_id: user.id,
+      username: "ann",
+      content: "x",
+      type: "text" as const,
+    };
+    let started = performance.now();
+    const error = await store.messages.append(message).then(() => null, (e) => e);
+    // One busy timeout (200 ms), not one per BEGIN attempt: well under the 5 s of the old settings.
+    assert.ok(performance.now() - started < 1_000, `answered after ${performance.now() - started} ms`);
+    assert.equal(error?.name, "StoreUnavailableError", String(error));
+    assert.equal(error.code, "store_unavailable");
+    await assert.rejects(() => store.users.setLastSeen(user.id, new Date().toISOString()), {
+      name: "StoreUnavailableError",
+    });
+    started = performance.now();
+    await assert.rejects(() => store.probe(), { name: "StoreUnavailableError" });
+    assert.ok(performance.now() - started < 150, `probe answered after ${performance.now() - started} ms`);
+    await store.ping(); // reads go on (WAL)
+    other.exec("COMMIT");
+    await store.probe();
+    assert.equal((await store.messages.append(message)).message.seq, 1);
+  } finally {
+    other.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -258,7 +258,12 @@ export interface Store {
   rooms: RoomRepo;
   messages: MessageRepo;
   sessions: SessionRepo;
-  /** Throws when the store cannot serve requests (used by `/api/health`). */
+  /** Throws when the store cannot serve requests (the breaker's health ping, lib/storage/breaker.ts). */
   ping(): Promise<void>;
+  /**
+   * Optional: throws, without waiting long, when a write would not go through now (e.g. SQLite: another process
+   * holds the write lock). The breaker's recovery probe; `ping()` when absent.
+   */
+  probe?(): Promise<void>;
   close(): Promise<void>;
 }

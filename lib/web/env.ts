@@ -19,6 +19,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Store } from "../storage/store.ts";
+import type { StoreBreaker } from "../storage/breaker.ts";
 import type { ConnectionSlots } from "../websocket/connection_slots.ts";
 
 /** Everything requests reach the application through; built once by `createChatServer` (or a test). */
@@ -26,6 +27,8 @@ export interface Services {
   config: Config;
   log: Logger;
   store: Store;
+  /** The store's circuit breaker, when it has one: `/api/health` answers from its state (lib/storage/breaker.ts). */
+  storeBreaker?: Pick<StoreBreaker, "state">;
   bus: Bus;
   hub: Hub;
   /** WebSocket connections held against `MAX_CONNECTIONS`. */
