@@ -12,7 +12,7 @@ export type PostResult = ({ kind: "message" } & AppendResult) | QueuedCommand;
 export interface MessagesOptions {
   store: Store;
   access: Access;
-  broadcast(message: Message): Promise<void>;
+  broadcast(message: Message, options?: { again?: boolean }): Promise<void>;
   maxMessageChars: number;
   /** Without them a message starting with `/` is ordinary text. */
   commands?: Commands;
@@ -24,6 +24,12 @@ export interface MessagesOptions {
  * reading history. Every event is stored first, getting the room's next `seq` in the same write, then
  * broadcast.
  */
+/**
+ * A retried send whose original is younger than this is published again. An older one is not: an instance with no
+ * stream of the room yet would start it there and fill everything after it from the store.
+ */
+const REPUBLISH_WITHIN_MS = 60_000;
+
 export class Messages {
   readonly #options: MessagesOptions;
 
@@ -60,7 +66,9 @@ export class Messages {
 
   /**
    * Validates, rate-limits, stores (getting `seq`) and then publishes a text message. A repeated `clientId`
-   * returns the stored original (`created: false`) and publishes nothing.
+   * returns the stored original (`created: false`); if that is recent it is published again, since the first
+   * attempt may have been stored without being published (refused at its deadline while the store was slow, or
+   * the instance died after the write). Hubs and sockets drop a seq they have delivered, so nobody sees it twice.
    */
   async send(actor: Identity, roomId: string, content: string, clientId?: string): Promise<AppendResult> {
     this.#checkContent(content);
@@ -74,6 +82,9 @@ export class Messages {
       client_id: clientId,
     });
     if (result.created) await this.#options.broadcast(result.message);
+    else if (Date.now() - Date.parse(result.message.timestamp) < REPUBLISH_WITHIN_MS) {
+      await this.#options.broadcast(result.message, { again: true });
+    }
     return result;
   }
 
