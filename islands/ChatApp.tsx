@@ -23,6 +23,7 @@ import {
   DrawerToggle,
   RoomHeader,
   SignedOutBanner,
+  StoreDownBanner,
 } from "../components/chat/RoomHeader.tsx";
 import { Sidebar } from "../components/chat/Sidebar.tsx";
 import { roomTitle } from "../components/chat/titles.ts";
@@ -538,7 +539,9 @@ export default function ChatApp(props: ChatAppProps) {
     >
       {status === "signed_out"
         ? <SignedOutBanner next={location.pathname + location.search} />
-        : banner && <ConnectionBanner status={status} onRetry={() => client.current?.retry()} />}
+        : banner
+        ? <ConnectionBanner status={status} onRetry={() => client.current?.retry()} />
+        : chat?.storeDown && <StoreDownBanner />}
       <nav class="sidebar" id="sidebar" aria-label="Rooms and conversations">
         <Sidebar
           rows={rows}

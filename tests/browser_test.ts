@@ -19,7 +19,8 @@ import {
   until,
   withBrowser,
 } from "./helpers/browser.ts";
-import { deleteMessagesUpTo, openTestStore, seedMessages } from "./helpers/database.ts";
+import { checkA11y } from "./helpers/axe.ts";
+import { deleteMessagesUpTo, lockDatabase, openTestStore, seedMessages } from "./helpers/database.ts";
 import { spawnServer } from "./helpers/process.ts";
 import { startQuoteServer } from "./helpers/quote_server.ts";
 import { api, newUser } from "./helpers/server.ts";
@@ -620,6 +621,80 @@ Deno.test("unsent messages survive a reload: the outbox shows them, sends them a
       assert.deepEqual(await outboxContents(page), []);
       await context.close();
     } finally {
+      await server.stop();
+    }
+  }));
+
+Deno.test("messages typed while the store is locked wait as sending and go through once when it is back", () =>
+  withBrowser(async (browser, dir) => {
+    const path = `${dir}/chat.db`;
+    const server = await spawnServer({ DATABASE_URL: `sqlite:${path}` });
+    let locker: Deno.ChildProcess | undefined;
+    try {
+      const owner = await newUser(server.url, "host");
+      const room = await api(server.url, "POST", "/api/rooms", {
+        token: owner.token,
+        body: { name: "Outage" },
+      });
+      const history = async () =>
+        (await api(server.url, "GET", `/api/rooms/${room.body.id}/messages?limit=100`, {
+          token: owner.token,
+        }))
+          .body.messages as { content: string }[];
+      const context = await browser.newContext();
+      const page = await signUp(context, server.url, "typist");
+      await joinFromList(page, "Outage");
+      await send(page, "before");
+      await page.waitForSelector("#messages li[data-seq] >> text=before");
+
+      // Another process holds the database's write lock: the server refuses writes with store_unavailable.
+      locker = lockDatabase(path);
+      const reader = locker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assert.equal((await reader.read()).value?.trim(), "locked");
+      reader.releaseLock();
+      await send(page, "during one");
+      await send(page, "during two");
+      await until(async () =>
+        (await fetch(`${server.url}/api/health`).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        })) === 503, "health 503");
+      await page.waitForFunction(() =>
+        document.querySelectorAll('#messages li[data-state="sending"]').length === 2
+      );
+      assert.deepEqual(await pendingTexts(page), ["during one", "during two"]);
+      assert.equal(
+        await page.$$eval('#messages li[data-state="failed"]', (els) => els.length),
+        0,
+        "none given up",
+      );
+      // The page says why they wait.
+      await page.waitForSelector("#store-down-banner");
+      assert.match(await page.textContent("#store-down-banner") ?? "", /cannot save messages right now/);
+      await checkA11y(page, "room-store-outage");
+      await shot(page, "room-store-outage-sending");
+
+      // The lock goes: the server tells the socket the store is back, and the page sends both, once each.
+      await locker.stdin.close();
+      assert.equal((await locker.status).code, 0);
+      locker = undefined;
+      await page.waitForSelector("#messages li[data-seq] >> text=during two", { timeout: 20_000 });
+      await page.waitForFunction(() => document.querySelectorAll("#messages li.pending").length === 0);
+      await page.waitForSelector("#store-down-banner", { state: "detached" });
+      const shown = await texts(page);
+      const stored = (await history()).map((m) => m.content);
+      for (const text of ["during one", "during two"]) {
+        assert.equal(shown.filter((t) => t === text).length, 1, `shown once: ${text}`);
+        assert.equal(stored.filter((t) => t === text).length, 1, `stored once: ${text}`);
+      }
+      assert.deepEqual(stored.slice(-3), ["before", "during one", "during two"]);
+      await shot(page, "room-store-outage-sent");
+      await context.close();
+    } finally {
+      if (locker !== undefined) {
+        locker.kill("SIGKILL");
+        await locker.status;
+      }
       await server.stop();
     }
   }));

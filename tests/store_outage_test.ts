@@ -13,6 +13,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { lockDatabase } from "./helpers/database.ts";
 import { startFerretDb } from "./helpers/ferretdb.ts";
 import { spawnServer } from "./helpers/process.ts";
 import { api, newUser, type TestUser } from "./helpers/server.ts";
@@ -314,26 +315,3 @@ Deno.test("SQLite locked 15 s by another process under 15 sends/s: every send an
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/**
- * A Deno process that holds `BEGIN EXCLUSIVE` on the database: it prints "locked" once it has the lock and
- * commits when its stdin closes.
- */
-function lockDatabase(path: string): Deno.ChildProcess {
-  const script = `
-    import { DatabaseSync } from "node:sqlite";
-    const db = new DatabaseSync(${JSON.stringify(path)});
-    db.exec("PRAGMA busy_timeout = 5000");
-    db.exec("BEGIN EXCLUSIVE");
-    console.log("locked");
-    for await (const _ of Deno.stdin.readable) { /* until closed */ }
-    db.exec("COMMIT");
-    db.close();
-  `;
-  return new Deno.Command(Deno.execPath(), {
-    args: ["eval", script],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-}

@@ -90,6 +90,15 @@ export function ConnectionBanner({ status, onRetry }: { status: ConnectionStatus
   );
 }
 
+/** Shown while some of the user's messages wait because the server cannot store them (its store is down). */
+export function StoreDownBanner() {
+  return (
+    <div class="banner" id="store-down-banner" role="status">
+      <span>The server cannot save messages right now. Yours are kept and go out as soon as it can.</span>
+    </div>
+  );
+}
+
 /**
  * Shown when the page's sign-in ended (signed out elsewhere, or it could not be renewed): the page stays
  * readable, and a link signs in again and comes back to `next`.

@@ -188,6 +188,11 @@ export class ChatClient {
     return this.#connection.status;
   }
 
+  /** Some of the user's messages wait because the server cannot store them right now (they go when it can). */
+  get storeDown(): boolean {
+    return this.#outgoing.awaitingStore;
+  }
+
   /** Calls `listener` after any change of the status or of a watched room; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void {
     this.#listeners.add(listener);

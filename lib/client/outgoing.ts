@@ -159,6 +159,7 @@ export class Outgoing {
       this.#storeBack = false;
       p.sentOn = 0;
       p.awaitingStore = true;
+      this.#options.changed(p.room_id);
       this.#options.timers.after(Math.max(frame.retry_after_ms ?? 0, STORE_RETRY_MS), () => {
         if (p.awaitingStore) this.#send(p);
       });
@@ -174,6 +175,12 @@ export class Outgoing {
     p.state = "failed";
     p.error = frame.message;
     this.#options.changed(p.room_id);
+  }
+
+  /** Whether a message waits because the server could not store it (`store_unavailable`): the page says why. */
+  get awaitingStore(): boolean {
+    for (const p of this.#pending.values()) if (p.awaitingStore) return true;
+    return false;
   }
 
   /**

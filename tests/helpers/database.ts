@@ -83,3 +83,26 @@ export async function seedMessages(
     await client.close();
   }
 }
+
+/**
+ * A Deno process that holds `BEGIN EXCLUSIVE` on the database: it prints "locked" once it has the lock and
+ * commits when its stdin closes.
+ */
+export function lockDatabase(path: string): Deno.ChildProcess {
+  const script = `
+    import { DatabaseSync } from "node:sqlite";
+    const db = new DatabaseSync(${JSON.stringify(path)});
+    db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("BEGIN EXCLUSIVE");
+    console.log("locked");
+    for await (const _ of Deno.stdin.readable) { /* until closed */ }
+    db.exec("COMMIT");
+    db.close();
+  `;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
